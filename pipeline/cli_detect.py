@@ -1,0 +1,122 @@
+"""``sensorium train detect`` and ``sensorium eval detect``, registered on the main app.
+
+Heavy imports (torch, pycocotools, onnxruntime) happen inside the commands, so
+``sensorium --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+train_app = typer.Typer(help="Train models on generated data.", no_args_is_help=True)
+eval_app = typer.Typer(help="Measure models on held-out generated data.", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@train_app.command("detect")
+def train_detect_cmd(
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder: last.pt (checkpoint) and metrics.jsonl."),
+    steps: int = typer.Option(3000, help="Total optimiser steps (the LR schedule is laid out over these)."),
+    seed: int = typer.Option(0, help="Training split seed and init seed."),
+    resume: bool = typer.Option(False, "--resume", help="Continue OUT/last.pt exactly where it stopped."),
+    no_spp: bool = typer.Option(False, "--no-spp", help="Train without the SPP block (the ablation)."),
+    batch_size: int = typer.Option(8, help="Images per step."),
+    lr: float = typer.Option(3e-4, help="Peak learning rate (transformer and heads; backbone the same)."),
+    checkpoint_every: int = typer.Option(100, help="Write OUT/last.pt every this many steps."),
+    snapshot_every: Optional[int] = typer.Option(None, help="Also keep OUT/step{N}.pt every this many steps."),
+    init_from: Optional[Path] = typer.Option(None, help="Start from this checkpoint's model weights (fresh optimiser and schedule)."),
+    decay_at: str = typer.Option("0.75", help="Comma-separated fractions of --steps where the LR drops 10x ('' for none)."),
+    threads: int = typer.Option(2, help="torch CPU threads."),
+    ship: Optional[Path] = typer.Option(None, help="At the end, also write an fp16 state dict + JSON here (e.g. models/weights/detr_spp_shapes.pt)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Train the shapes DETR (resnet-lite stride 16, dim 128, SPP) on generated images."""
+    _setup_logging(verbose)
+    import dataclasses
+    import time
+
+    import torch
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from sensorium.models.detr_models import SHIPPED_CONFIG
+    from sensorium.models.detr_train import TrainConfig
+
+    from .train_detect import ship_weights, train_detect
+
+    torch.set_num_threads(threads)
+    model_config = dataclasses.replace(SHIPPED_CONFIG, spp=not no_spp)
+    try:
+        decays = tuple(float(x) for x in decay_at.split(",") if x.strip())
+    except ValueError:
+        raise typer.BadParameter(f"expected comma-separated fractions, got {decay_at!r}", param_hint="--decay-at") from None
+    train_config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed, warmup=min(100, max(1, steps // 10)), decay_at=decays)
+    start = time.time()
+    columns = (TextColumn("[bold]train detect"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.3f}"),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("train", total=steps, loss=float("nan"))
+
+        def on_step(m: dict[str, float]) -> None:
+            progress.update(task, completed=int(m["step"]), loss=m["loss"])
+            if int(m["step"]) % 20 == 0:
+                logging.getLogger("sensorium.train").warning(
+                    "step %d loss %.3f (cls %.3f l1 %.3f giou %.3f) lr %.2e %.0fs", m["step"], m["loss"], m["cls"], m["l1"], m["giou"], m["lr"], time.time() - start)
+
+        try:
+            ckpt = train_detect(out, model_config=model_config, train_config=train_config, resume=resume,
+                                checkpoint_every=checkpoint_every, snapshot_every=snapshot_every, init_from=init_from, on_step=on_step)
+        except (ValueError, FileNotFoundError, FileExistsError) as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from None
+    console.print(f"checkpoint: {ckpt}")
+    if ship is not None:
+        console.print(f"shipped: {ship_weights(ckpt, ship)}")
+
+
+@eval_app.command("detect")
+def eval_detect_cmd(
+    weights: Path = typer.Option(..., "--weights", "-w", help="A shipped .pt (with its .json) or a training checkpoint (last.pt)."),
+    split_seed: int = typer.Option(1000, "--split-seed", help="Seed of the held-out generated split (training uses 0)."),
+    n: int = typer.Option(200, "--n", help="Images in the split."),
+    batch_size: int = typer.Option(8, help="Images per forward pass."),
+    threads: int = typer.Option(2, help="torch CPU threads."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """COCO mAP (pycocotools) of a trained shapes DETR on a held-out generated split."""
+    _setup_logging(verbose)
+    import torch
+
+    from .eval_detect import evaluate_detr
+
+    torch.set_num_threads(threads)
+    try:
+        metrics = evaluate_detr(weights, split_seed=split_seed, n=n, batch_size=batch_size)
+    except (ValueError, FileNotFoundError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(metrics, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{weights.name}: {n} images, split seed {split_seed}")
+    for key in ("mAP", "mAP50", "mAP75", "AP_small", "AP_medium", "AP_large"):
+        table.add_column(key, justify="right")
+    table.add_row(*(f"{metrics[k]:.3f}" for k in ("mAP", "mAP50", "mAP75", "AP_small", "AP_medium", "AP_large")))
+    Console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(train_app, name="train")
+    app.add_typer(eval_app, name="eval")

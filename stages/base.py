@@ -1,0 +1,195 @@
+"""The stage contract and the stage registry.
+
+A stage is a plain class: ``Stage(config)``, ``setup()`` (load models, once per worker), and a
+batched ``__call__(frames) -> frames`` returning one frame per input, in order. The pipeline
+wraps it in a Ray actor, the batch engine in ``map_batches``, the REST service calls it
+directly: one implementation serves all three.
+
+Bad items never sink a batch: ``__call__`` runs ``process`` on the whole batch and, if that
+raises, again item by item, so the error lands on the frame that caused it
+(``frame.errors[stage]``) and the good frames around it keep their results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+import time
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Sequence
+
+from .frame import Frame
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class StageConfig:
+    """Base of every stage's frozen config (built once at the edge, passed down as a value)."""
+
+
+def config_from_dict(cls: type, values: dict[str, Any] | None) -> Any:
+    """Build a frozen config dataclass, naming unknown keys instead of ignoring them."""
+    values = dict(values or {})
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ValueError(f"{cls.__qualname__}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+    for key, value in list(values.items()):
+        default = names[key].default
+        # coerce CLI/YAML strings to the field's default's type (int, float, bool)
+        if isinstance(value, str) and isinstance(default, (bool, int, float)) and default is not None:
+            if isinstance(default, bool):
+                values[key] = value.lower() in ("1", "true", "yes", "on")
+            else:
+                values[key] = type(default)(value)
+        elif isinstance(default, tuple) and isinstance(value, list):
+            values[key] = tuple(value)
+    return cls(**values)
+
+
+class Stage(ABC):
+    """Base class of every stage.
+
+    Class attributes: ``name`` (registry name and the key of its result in ``frame.results``),
+    ``requires`` (results of earlier stages it reads), ``Config`` (its frozen config class).
+    """
+
+    name: ClassVar[str] = ""
+    requires: ClassVar[tuple[str, ...]] = ()
+    Config: ClassVar[type] = StageConfig
+
+    def __init__(self, config: Any = None) -> None:
+        if config is None:
+            config = self.Config()
+        elif isinstance(config, dict):
+            config = config_from_dict(self.Config, config)
+        self.config = config
+        self._ready = False
+
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        """Whether this stage can run here (dependencies, weights); the reason when not."""
+        return True, ""
+
+    def setup(self) -> None:
+        """Load models and allocate once per worker; idempotent."""
+        self._ready = True
+
+    def check(self, frame: Frame) -> None:
+        """Raise ValueError if ``frame`` lacks what this stage needs (default: an image and ``requires``)."""
+        if frame.image is None:
+            raise ValueError("no image")
+        for need in self.requires:
+            if need not in frame.results:
+                why = frame.errors.get(need)
+                raise ValueError(f"needs the {need!r} result" + (f" ({need} failed: {why})" if why else ", which no earlier stage produced"))
+
+    @abstractmethod
+    def process(self, frames: Sequence[Frame]) -> list[Any]:
+        """Compute this stage's result for each frame (all pass ``check``); one result per frame."""
+
+    def __call__(self, frames: Sequence[Frame]) -> list[Frame]:
+        if not self._ready:
+            self.setup()
+            self._ready = True
+        frames = list(frames)
+        todo: list[Frame] = []
+        for frame in frames:
+            if "source" in frame.errors:
+                continue  # nothing to compute on; the source error already names the item
+            try:
+                self.check(frame)
+            except Exception as exc:  # noqa: BLE001 - recorded on the item
+                frame.errors[self.name] = f"{frame.key}: {self.name}: {exc}"
+                continue
+            todo.append(frame)
+        if not todo:
+            return frames
+        start = time.perf_counter()
+        try:
+            results = self.process(todo)
+            if len(results) != len(todo):
+                raise RuntimeError(f"{type(self).__name__}.process returned {len(results)} results for {len(todo)} frames")
+            per_frame = (time.perf_counter() - start) / len(todo)
+            for frame, result in zip(todo, results):
+                frame.results[self.name] = result
+                frame.timings[self.name] = per_frame
+        except Exception:  # noqa: BLE001 - isolate the bad item(s) below
+            if len(todo) == 1:
+                self._fail(todo[0])
+            else:
+                for frame in todo:
+                    self._run_one(frame)
+        return frames
+
+    def _run_one(self, frame: Frame) -> None:
+        start = time.perf_counter()
+        try:
+            (result,) = self.process([frame])
+        except Exception:  # noqa: BLE001
+            self._fail(frame)
+            return
+        frame.results[self.name] = result
+        frame.timings[self.name] = time.perf_counter() - start
+
+    def _fail(self, frame: Frame) -> None:
+        import sys
+
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, (ValueError, FileNotFoundError)):
+            log.exception("stage %s failed on %s", self.name, frame.key)
+        frame.errors[self.name] = f"{frame.key}: {self.name}: {type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else f"{frame.key}: {self.name}: {exc}"
+
+
+# --- registry -----------------------------------------------------------------------------
+# Built-in stages by name → "module:Class", imported lazily so a stage's heavy dependencies
+# load only when it is used. No file-system scanning.
+BUILTIN_STAGES: dict[str, str] = {
+    "depth": "sensorium.stages.depth:DepthStage",
+    "detect": "sensorium.stages.detect:DetectStage",
+}
+_registered: dict[str, type[Stage]] = {}
+
+
+def register_stage(cls: type[Stage]) -> type[Stage]:
+    """Register a stage class under ``cls.name`` (raises on a duplicate name)."""
+    if not cls.name:
+        raise ValueError(f"{cls.__qualname__} has no name")
+    if cls.name in _registered or (cls.name in BUILTIN_STAGES and BUILTIN_STAGES[cls.name] != f"{cls.__module__}:{cls.__qualname__}"):
+        raise ValueError(f"stage {cls.name!r} registered twice")
+    _registered[cls.name] = cls
+    return cls
+
+
+def stage_names() -> list[str]:
+    """Every known stage name, built-in first, in pipeline order."""
+    return list(BUILTIN_STAGES) + [n for n in _registered if n not in BUILTIN_STAGES]
+
+
+def get_stage_class(name: str) -> type[Stage]:
+    if name in _registered:
+        return _registered[name]
+    if name not in BUILTIN_STAGES:
+        raise ValueError(f"unknown stage {name!r}; known: {', '.join(stage_names())}")
+    module, _, attr = BUILTIN_STAGES[name].partition(":")
+    cls = getattr(importlib.import_module(module), attr)
+    _registered.setdefault(name, cls)
+    return cls
+
+
+def build_stage(name: str, config: dict[str, Any] | Any = None) -> Stage:
+    """Instantiate a stage by name with a config dict (validated) or config object."""
+    return get_stage_class(name)(config)
+
+
+def available_stages() -> dict[str, tuple[bool, str]]:
+    """name → (available, reason) for every built-in stage."""
+    out = {}
+    for name in stage_names():
+        try:
+            out[name] = get_stage_class(name).available()
+        except Exception as exc:  # noqa: BLE001 - an import error means "not available"
+            out[name] = (False, f"{type(exc).__name__}: {exc}")
+    return out

@@ -1,0 +1,23 @@
+"""Shared fixtures: where the real data lies (``SENSORIUM_DATA``, default ``../shared/data``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def data_root() -> Path:
+    return Path(os.environ.get("SENSORIUM_DATA", REPO.parent / "shared" / "data")).resolve()
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The shared real-data folder; tests that need it fail loudly if it is missing."""
+    root = data_root()
+    if not (root / "README.md").exists():
+        pytest.fail(f"real test data not found at {root}: set SENSORIUM_DATA to the shared data folder")
+    return root
