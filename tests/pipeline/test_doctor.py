@@ -103,6 +103,9 @@ def test_export_command_exports_a_registered_model(tmp_path):
     result = runner.invoke(app, ["export", "cnn-small", "--out", str(tmp_path)], env=WIDE)
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "cnn-small.manifest.json").read_text())
-    assert (tmp_path / "cnn-small.onnx").exists() and manifest["sha256"] == hashlib.sha256((tmp_path / "cnn-small.onnx").read_bytes()).hexdigest()
+    files = {f["file"]: f for f in manifest["files"]}
+    assert manifest["model"] == "cnn-small.onnx" and (tmp_path / "cnn-small.onnx").exists()
+    assert files["cnn-small.onnx"]["sha256"] == hashlib.sha256((tmp_path / "cnn-small.onnx").read_bytes()).hexdigest()
+    assert max(files["cnn-small.onnx"]["parity"]["max_abs_error"].values()) <= 1e-4
     result = runner.invoke(app, ["export", "nope", "--out", str(tmp_path)], env=WIDE)
     assert result.exit_code == 2 and "unknown model 'nope'" in result.output
