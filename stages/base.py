@@ -149,6 +149,7 @@ class Stage(ABC):
 BUILTIN_STAGES: dict[str, str] = {
     "depth": "sensorium.stages.depth:DepthStage",
     "detect": "sensorium.stages.detect:DetectStage",
+    "face": "sensorium.stages.face:FaceStage",
 }
 _registered: dict[str, type[Stage]] = {}
 
