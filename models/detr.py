@@ -61,9 +61,9 @@ class DETR(nn.Module):
         self.class_embed = nn.Linear(dim, num_classes + 1)
         self.bbox_embed = MLP(dim, dim, 4, 3)
 
-    def _heads(self, images: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        feats, m = self.backbone(images, mask)  # (B, C, h, w), (B, h, w)
-        x = self.input_proj(feats)  # (B, dim, h, w)
+    def _heads(self, images: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x, m = self.project(images, mask)  # (B, dim, h, w), (B, h, w)
+        proj = x
         if self.spp is not None:
             x = self.spp(x, m)
         pos = self.position(m).flatten(2).transpose(1, 2)  # (B, h*w, dim)
@@ -72,15 +72,23 @@ class DETR(nn.Module):
         memory = self.encoder(src, pos=pos, key_padding_mask=m)
         query_pos = self.query_embed.weight[None].expand(src.shape[0], -1, -1)  # (B, Q, dim)
         hs = self.decoder(torch.zeros_like(query_pos), memory, query_pos=query_pos, pos=pos, memory_key_padding_mask=m)
-        return self.class_embed(hs), self.bbox_embed(hs).sigmoid()  # (L, B, Q, K+1), (L, B, Q, 4)
+        return self.class_embed(hs), self.bbox_embed(hs).sigmoid(), proj  # (L, B, Q, K+1), (L, B, Q, 4), (B, dim, h, w)
+
+    def project(self, images: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Backbone and input projection: (features (B, dim, h, w), mask (B, h, w)). Training
+        uses it alone to pretrain the backbone on a dense task (``detr_train``)."""
+        feats, m = self.backbone(images, mask)  # (B, C, h, w), (B, h, w)
+        return self.input_proj(feats), m
 
     def forward(self, images: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits, boxes = self._heads(images, mask)
+        logits, boxes, _ = self._heads(images, mask)
         return logits[-1], boxes[-1]
 
     def forward_train(self, images: torch.Tensor, mask: torch.Tensor) -> dict:
-        logits, boxes = self._heads(images, mask)
-        return {"logits": logits[-1], "boxes": boxes[-1], "aux": [{"logits": a, "boxes": b} for a, b in zip(logits[:-1], boxes[:-1])]}
+        """Every decoder layer's outputs (``aux``) and the projected backbone map (``features``)."""
+        logits, boxes, proj = self._heads(images, mask)
+        return {"logits": logits[-1], "boxes": boxes[-1], "features": proj,
+                "aux": [{"logits": a, "boxes": b} for a, b in zip(logits[:-1], boxes[:-1])]}
 
 
 def build_detr(

@@ -26,12 +26,15 @@ def _setup_logging(verbose: bool) -> None:
 @train_app.command("detect")
 def train_detect_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Run folder: last.pt (checkpoint) and metrics.jsonl."),
-    steps: int = typer.Option(3000, help="Total optimiser steps (the LR schedule is laid out over these)."),
+    steps: int = typer.Option(3000, help="DETR optimiser steps (the LR schedule is laid out over these)."),
+    pretrain_steps: int = typer.Option(1000, help="Dense backbone pretraining steps before DETR (0: none)."),
+    pretrain_lr: float = typer.Option(1e-3, help="Learning rate of the backbone pretraining."),
+    dense_weight: float = typer.Option(1.0, help="Weight of the dense auxiliary loss during DETR steps (0: off)."),
     seed: int = typer.Option(0, help="Training split seed and init seed."),
     resume: bool = typer.Option(False, "--resume", help="Continue OUT/last.pt exactly where it stopped."),
     no_spp: bool = typer.Option(False, "--no-spp", help="Train without the SPP block (the ablation)."),
     batch_size: int = typer.Option(8, help="Images per step."),
-    lr: float = typer.Option(3e-4, help="Peak learning rate (transformer and heads; backbone the same)."),
+    lr: float = typer.Option(1e-4, help="Peak DETR learning rate (transformer and heads; backbone the same)."),
     checkpoint_every: int = typer.Option(100, help="Write OUT/last.pt every this many steps."),
     snapshot_every: Optional[int] = typer.Option(None, help="Also keep OUT/step{N}.pt every this many steps."),
     init_from: Optional[Path] = typer.Option(None, help="Start from this checkpoint's model weights (fresh optimiser and schedule)."),
@@ -59,18 +62,20 @@ def train_detect_cmd(
         decays = tuple(float(x) for x in decay_at.split(",") if x.strip())
     except ValueError:
         raise typer.BadParameter(f"expected comma-separated fractions, got {decay_at!r}", param_hint="--decay-at") from None
-    train_config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed, warmup=min(100, max(1, steps // 10)), decay_at=decays)
+    train_config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed, warmup=min(100, max(1, steps // 10)), decay_at=decays,
+                               pretrain_steps=pretrain_steps, pretrain_lr=pretrain_lr, dense_weight=dense_weight)
     start = time.time()
     columns = (TextColumn("[bold]train detect"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.3f}"),
                TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console) as progress:
-        task = progress.add_task("train", total=steps, loss=float("nan"))
+        task = progress.add_task("train", total=train_config.total_steps, loss=float("nan"))
 
         def on_step(m: dict[str, float]) -> None:
             progress.update(task, completed=int(m["step"]), loss=m["loss"])
             if int(m["step"]) % 20 == 0:
+                parts = " ".join(f"{k} {m[k]:.3f}" for k in ("cls", "l1", "giou", "dense") if k in m)
                 logging.getLogger("sensorium.train").warning(
-                    "step %d loss %.3f (cls %.3f l1 %.3f giou %.3f) lr %.2e %.0fs", m["step"], m["loss"], m["cls"], m["l1"], m["giou"], m["lr"], time.time() - start)
+                    "step %d loss %.3f (%s) lr %.2e %.0fs", m["step"], m["loss"], parts, m["lr"], time.time() - start)
 
         try:
             ckpt = train_detect(out, model_config=model_config, train_config=train_config, resume=resume,

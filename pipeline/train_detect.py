@@ -1,10 +1,13 @@
 """Training the shapes DETR with checkpoints: the file side of :mod:`sensorium.models.detr_train`.
 
-``OUT/last.pt`` holds everything a resumed run needs (model, optimiser, step, architecture,
-training and data config, torch RNG state), written atomically every ``checkpoint_every``
+``OUT/last.pt`` holds everything a resumed run needs (model, the training-only dense head,
+optimiser of the current phase, step, architecture, training and data config, torch RNG
+state), written atomically every ``checkpoint_every``
 steps and at the end; ``OUT/metrics.jsonl`` gets one line per step. Because a training
 batch is a pure function of (seed, step), ``resume`` continues exactly where the checkpoint
-left off: the next step's loss equals the uninterrupted run's.
+left off: the next step's loss equals the uninterrupted run's. Steps count both phases
+(``pretrain_steps`` dense backbone steps, then DETR steps), so a run stopped in either phase
+resumes in it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import torch
 
 from sensorium.models.detr_loss import SetCriterion
 from sensorium.models.detr_models import SHAPES, DetrConfig, build_detr_from_config, weights_config_path
-from sensorium.models.detr_train import TrainConfig, make_optimizer, train_steps
+from sensorium.models.detr_train import DenseHead, TrainConfig, make_optimizer, make_pretrain_optimizer, pretrain_steps, train_steps
 from sensorium.models.shapes_data import CLASSES, ShapesConfig
 
 log = logging.getLogger(__name__)
@@ -74,14 +77,24 @@ def train_detect(
         raise ValueError(f"model image_size {model_config.image_size} != data image size {shapes.size}")
     torch.manual_seed(train_config.seed)
     model = build_detr_from_config(model_config)
-    optimizer = make_optimizer(model, train_config)
+    head = DenseHead(model_config.dim, model_config.num_classes)
+    pre = train_config.pretrain_steps
+    total = train_config.total_steps
+
+    def optimizer_for(phase: str) -> torch.optim.Optimizer:
+        return make_pretrain_optimizer(model, head, train_config) if phase == "pretrain" else make_optimizer(model, train_config, head)
+
     start = 0
     if init_from is not None and not resume:
         blob = torch.load(init_from, map_location="cpu", weights_only=False)
         if DetrConfig.from_json(blob["config"]) != model_config:
             raise ValueError(f"--init-from {init_from}: its architecture {blob['config']} differs from {model_config.to_json()}")
         model.load_state_dict(blob["model"])
+        if "dense_head" in blob:
+            head.load_state_dict(blob["dense_head"])
         log.info("initialised from %s (step %d)", init_from, blob["step"])
+    phase = "pretrain" if pre > 0 else "detr"
+    optimizer = optimizer_for(phase)
     if resume:
         if not ckpt_path.is_file():
             raise FileNotFoundError(f"--resume: no checkpoint at {ckpt_path}")
@@ -90,25 +103,40 @@ def train_detect(
         if saved != (model_config, train_config, shapes):
             raise ValueError(f"{ckpt_path} was trained with {saved}, not the requested {(model_config, train_config, shapes)}")
         model.load_state_dict(blob["model"])
+        head.load_state_dict(blob["dense_head"])
+        start = int(blob["step"])
+        phase = blob.get("phase", "detr")
+        optimizer = optimizer_for(phase)
         optimizer.load_state_dict(blob["optimizer"])
         torch.set_rng_state(blob["rng"])
-        start = int(blob["step"])
         log.info("resuming %s at step %d", ckpt_path, start)
     elif ckpt_path.exists():
         raise FileExistsError(f"{ckpt_path} exists: pass --resume to continue it, or choose another --out")
-    stop = train_config.steps if stop_after is None else min(train_config.steps, start + stop_after)
+    stop = total if stop_after is None else min(total, start + stop_after)
     criterion = SetCriterion(model_config.num_classes)
 
     def save(step: int) -> None:
         _atomic_save({
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+            "model": model.state_dict(), "dense_head": head.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+            "phase": phase,  # whose optimiser state this is
             "config": model_config.to_json(), "train": dataclasses.asdict(train_config),
             "shapes": dataclasses.asdict(shapes), "labels": list(CLASSES), "rng": torch.get_rng_state(),
             "init_from": None if init_from is None else str(init_from),
         }, ckpt_path)
 
+    def phases():
+        nonlocal optimizer, phase
+        if start < pre:
+            yield from pretrain_steps(model, head, optimizer, train_config, start=start, stop=min(stop, pre), shapes=shapes)
+        if stop > pre:
+            if phase == "pretrain":
+                phase, optimizer = "detr", optimizer_for("detr")  # fresh optimiser and schedule for DETR
+            for m in train_steps(model, criterion, optimizer, train_config, start=max(start, pre) - pre, stop=stop - pre,
+                                 shapes=shapes, head=head):
+                yield {**m, "step": m["step"] + pre}
+
     with open(out / METRICS, "a") as metrics:
-        for m in train_steps(model, criterion, optimizer, train_config, start=start, stop=stop, shapes=shapes):
+        for m in phases():
             metrics.write(json.dumps(m) + "\n")
             metrics.flush()
             step = int(m["step"])
@@ -120,7 +148,7 @@ def train_detect(
             if on_step is not None:
                 on_step(m)
     if start >= stop:
-        log.info("%s is already at step %d of %d: nothing to train", ckpt_path, start, train_config.steps)
+        log.info("%s is already at step %d of %d: nothing to train", ckpt_path, start, total)
     return ckpt_path
 
 

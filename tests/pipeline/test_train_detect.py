@@ -16,7 +16,7 @@ from sensorium.pipeline.train_detect import ship_weights, train_detect
 
 TINY_SHAPES = ShapesConfig(size=64, min_scale=12.0, max_scale=40.0, max_objects=3, clutter=5)
 TINY = DetrConfig(dim=32, heads=2, enc_layers=1, dec_layers=1, ffn_dim=64, num_queries=6, image_size=64)
-TRAIN = TrainConfig(steps=4, batch_size=2, warmup=2, decay_at=(0.5,), seed=3)
+TRAIN = TrainConfig(steps=4, batch_size=2, warmup=2, decay_at=(0.5,), seed=3, pretrain_steps=3)
 
 
 def _losses(path):
@@ -26,13 +26,15 @@ def _losses(path):
 def test_resume_continues_exactly(tmp_path):
     kw = dict(model_config=TINY, train_config=TRAIN, shapes=TINY_SHAPES, checkpoint_every=2)
     train_detect(tmp_path / "a", **kw)
-    train_detect(tmp_path / "b", stop_after=2, **kw)
+    train_detect(tmp_path / "b", stop_after=2, **kw)  # stops inside backbone pretraining
     assert len(_losses(tmp_path / "b")) == 2
+    train_detect(tmp_path / "b", resume=True, stop_after=3, **kw)  # crosses into the DETR phase
+    assert torch.load(tmp_path / "b" / "last.pt", weights_only=False)["phase"] == "detr"
     train_detect(tmp_path / "b", resume=True, **kw)
     assert _losses(tmp_path / "a") == pytest.approx(_losses(tmp_path / "b"), abs=1e-6)
     a = torch.load(tmp_path / "a" / "last.pt", weights_only=False)
     b = torch.load(tmp_path / "b" / "last.pt", weights_only=False)
-    assert a["step"] == b["step"] == 4
+    assert a["step"] == b["step"] == 7 and len(_losses(tmp_path / "a")) == 7
     assert all(torch.allclose(a["model"][k].float(), b["model"][k].float(), atol=1e-6) for k in a["model"])
 
 
@@ -65,10 +67,10 @@ def test_cli_trains_and_resumes(tmp_path):
     from sensorium.pipeline.cli import app
 
     runner = CliRunner()
-    res = runner.invoke(app, ["train", "detect", "--out", str(tmp_path), "--steps", "2", "--batch-size", "1", "--checkpoint-every", "1"])
+    res = runner.invoke(app, ["train", "detect", "--out", str(tmp_path), "--steps", "2", "--pretrain-steps", "1", "--batch-size", "1", "--checkpoint-every", "1"])
     assert res.exit_code == 0, res.output
-    assert len(_losses(tmp_path)) == 2
-    res = runner.invoke(app, ["train", "detect", "--out", str(tmp_path), "--steps", "2", "--batch-size", "1"])
+    assert len(_losses(tmp_path)) == 3
+    res = runner.invoke(app, ["train", "detect", "--out", str(tmp_path), "--steps", "2", "--pretrain-steps", "1", "--batch-size", "1"])
     assert res.exit_code == 2 and "--resume" in res.output
 
 
