@@ -465,6 +465,49 @@ class GuiAction:
     __hash__ = None  # type: ignore[assignment]
 
 
+@_register
+@dataclass(frozen=True, eq=False)
+class GuiStep:
+    """One step of a GUI agent: what it thought and the actions it chose, in screen pixels.
+
+    ``actions`` run in order; ``raw`` is the model's whole text; ``metadata`` records the
+    backend, the coordinate space the model answered in and the screen it was converted for.
+    """
+
+    kind: ClassVar[str] = "gui_step"
+    thought: str
+    actions: tuple[GuiAction, ...] = ()
+    reflection: str = ""
+    summary: str = ""
+    raw: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "actions", tuple(self.actions))
+        if not all(isinstance(a, GuiAction) for a in self.actions):
+            raise ValueError("GuiStep.actions: expected GuiAction items")
+        object.__setattr__(self, "metadata", dict(self.metadata))
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "thought": self.thought, "actions": [a.to_dict() for a in self.actions],
+                "reflection": self.reflection, "summary": self.summary, "raw": self.raw, "metadata": _jsonable(self.metadata)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "GuiStep":
+        return cls(d["thought"], tuple(GuiAction.from_dict(a) for a in d.get("actions", [])), d.get("reflection", ""),
+                   d.get("summary", ""), d.get("raw", ""), _unjson(d.get("metadata", {})))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, GuiStep):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 def result_from_dict(d: dict[str, Any]) -> Any:
     """Rebuild any registered container from its ``to_dict()`` output."""
     try:
