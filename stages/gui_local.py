@@ -147,19 +147,21 @@ class LocalBackend:
             return own
         lx1, ly1, lx2, ly2 = label.box
         lh = ly2 - ly1
-        best, best_d = None, float("inf")
         glyphs = [t.box for t in texts]
+        others = [t for t in texts if t is not label]
+        best: dict[str, tuple[float, tuple[float, float, float, float]]] = {}
         for b in boxes:
             if _inside(label.box, b) or any(_inside(b, g, pad=4) for g in glyphs):
                 continue  # the label itself, or the outline of some text's glyphs
+            if any(b[0] <= _centre(t.box)[0] <= b[2] and b[1] <= _centre(t.box)[1] <= b[3] for t in others):
+                continue  # holds other text: a button or another field's content, not this label's field
             right = b[0] >= lx2 - 4 and abs(_centre(b)[1] - (ly1 + ly2) / 2) < max(lh, (b[3] - b[1]) / 2)
             below = b[1] >= ly2 - 4 and b[0] <= lx2 and b[2] >= lx1 and b[1] - ly2 < 6 * lh
-            if not (right or below):
-                continue
-            d = (b[0] - lx2) if right else (b[1] - ly2) * 3  # forms put fields beside labels more often
-            if d < best_d:
-                best, best_d = b, d
-        return best
+            for side, ok, d in (("right", right, b[0] - lx2), ("below", below, b[1] - ly2)):
+                if ok and d < best.get(side, (float("inf"),))[0]:
+                    best[side] = (d, b)
+        # forms put a field beside its label more often than under it: same row first
+        return best["right"][1] if "right" in best else best["below"][1] if "below" in best else None
 
     def complete(self, request: AgentRequest) -> tuple[str, str]:
         text = self.ground(request.instruction, request.image)
