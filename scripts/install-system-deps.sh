@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Debian/Ubuntu shared libraries that Open3D's and OpenCV's wheels load at import time.
+# Debian/Ubuntu packages: shared libraries that Open3D's and OpenCV's wheels load at import time,
+# and chromium (with a font) for the GUI agent's end-to-end browser tests.
 # Installs only what is missing; needs root (or sudo). Elsewhere: install the equivalents
-# of libusb-1.0, libGL and libgomp with your system's package manager.
+# of libusb-1.0, libGL, libgomp and a Chromium with your system's package manager.
 set -euo pipefail
 need=()
-for pkg in libusb-1.0-0 libgl1 libgomp1; do
+for pkg in libusb-1.0-0 libgl1 libgomp1 chromium fonts-dejavu-core; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 [ ${#need[@]} -eq 0 ] && exit 0
