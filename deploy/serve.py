@@ -21,6 +21,11 @@ def serve_local(settings: ServiceSettings) -> None:
 
 def serve_ray(settings: ServiceSettings, *, ray_address: str | None = None, replicas: int = 1, blocking: bool = True) -> None:
     """The same app as a Ray Serve deployment (HTTP proxy on settings.host:port)."""
+    import os
+
+    # Serve gives its HTTP proxy 5 s to report ready; on a loaded 2-core machine importing it
+    # takes longer and Serve kills it in a loop. Workers of a local Ray inherit this.
+    os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
     import ray
     from ray import serve
 

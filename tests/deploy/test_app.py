@@ -120,3 +120,40 @@ def test_refuses_a_public_address_without_a_token(monkeypatch, tmp_path):
     assert read_token(token_file=tmp_path / "tok") == "from-file"
     with pytest.raises(FileNotFoundError):
         read_token(token_file=tmp_path / "none")
+
+
+def test_serve_command_over_real_http(tmp_path):
+    """``sensorium serve --local`` in its own process: it answers, and it refuses a public
+    address without a token."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import free_port
+
+    env = {k: v for k, v in os.environ.items() if k not in ("SENSORIUM_TOKEN", "SENSORIUM_TOKEN_FILE")}
+    cli = [sys.executable, "-c", "from sensorium.deploy.cli import app; app()"]
+    refused = subprocess.run(cli + ["serve", "--local", "--host", "0.0.0.0"], env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "without a bearer token" in refused.stdout + refused.stderr
+    (tmp_path / "token").write_text("tok-123\n")
+    port = free_port()
+    proc = subprocess.Popen(cli + ["serve", "--local", "--port", str(port), "--token-file", str(tmp_path / "token")], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.HTTPError:
+                assert proc.poll() is None, proc.stdout.read()
+                time.sleep(0.2)
+        assert r.status_code == 200 and r.json()["backend"] == "local"
+        body = {"screenshot": _b64(_png(_screen_with_button())), "instruction": "click Submit"}
+        assert httpx.post(f"http://127.0.0.1:{port}/v1/agent/act", json=body, timeout=60).status_code == 401
+        ok = httpx.post(f"http://127.0.0.1:{port}/v1/agent/act", json=body, headers={"Authorization": "Bearer tok-123"}, timeout=60)
+        assert ok.status_code == 200 and ok.json()["actions"][0]["type"] == "click"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
