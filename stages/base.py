@@ -150,6 +150,7 @@ BUILTIN_STAGES: dict[str, str] = {
     "depth": "sensorium.stages.depth:DepthStage",
     "detect": "sensorium.stages.detect:DetectStage",
     "face": "sensorium.stages.face:FaceStage",
+    "embed": "sensorium.stages.embed:EmbedStage",
 }
 _registered: dict[str, type[Stage]] = {}
 
