@@ -216,6 +216,7 @@ def _print_summary(summary: Any) -> None:
 from .cli_models import register as _register_models; _register_models(app)  # noqa: E402, E702 - doctor, models, export
 from .cli_detect import register as _register_detect; _register_detect(app)  # noqa: E402, E702 - train detect, eval detect
 from .cli_faces import register as _register_faces; _register_faces(app)  # noqa: E402, E702 - faces enroll/list/remove/identify
+from .cli_batch import register as _register_batch; _register_batch(app)  # noqa: E402, E702 - batch, search
 
 
 def main() -> None:  # pragma: no cover - entry point

@@ -1,0 +1,91 @@
+"""``sensorium batch`` (Ray Data jobs over image collections) and ``sensorium search``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+
+console = Console(stderr=True)
+
+
+def batch(
+    input: str = typer.Option(..., "--input", "-i", help="Folder (recursive), glob, .txt list of paths, or one file."),
+    stages: str = typer.Option(..., "--stages", help="Comma-separated stages, e.g. detect,face,embed."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output folder: parts/*.parquet, failures.jsonl, index/."),
+    set_: List[str] = typer.Option([], "--set", help="Stage option STAGE.OPTION=VALUE (repeatable)."),
+    batch_size: int = typer.Option(16, help="Images per stage call."),
+    actors: int = typer.Option(1, help="Actors per stage (each loads the model once)."),
+    num_gpus: float = typer.Option(0.0, help="GPUs per actor (0 on CPU machines)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Existing Ray cluster; default: a local Ray."),
+) -> None:
+    """Run stages over an image collection on Ray Data; rerun to resume after an interruption."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from .batch import BatchStage, run_batch
+    from .cli import _parse_sets
+
+    names = [n.strip() for n in stages.split(",") if n.strip()]
+    options = _parse_sets(set_)
+    unknown = sorted(set(options) - set(names))
+    if unknown:
+        raise typer.BadParameter(f"--set names stage(s) {unknown} not in --stages", param_hint="--set")
+    specs = [BatchStage(n, options.get(n, {}), actors=actors, batch_size=batch_size, num_gpus=num_gpus) for n in names]
+    with Progress(TextColumn("[bold]batch"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=console) as progress:
+        task = progress.add_task("batch", total=None)
+        try:
+            summary = run_batch(input, specs, output, ray_address=ray_address,
+                                on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+        except (ValueError, FileNotFoundError) as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from None
+    typer.echo(json.dumps({"images": summary.total, "already_done": summary.skipped, "written": summary.written,
+                           "failed": summary.failed, "seconds": round(summary.seconds, 1), "output": str(output)}))
+
+
+def search(
+    query: Optional[str] = typer.Argument(None, help="Text to search for."),
+    index: Path = typer.Option(..., "--index", help="A batch job's output folder (with index/ and job.json)."),
+    image: Optional[Path] = typer.Option(None, "--image", help="Search by an image instead of text."),
+    k: int = typer.Option(10, "-k", help="How many results."),
+    where: List[str] = typer.Option([], "--where", help="Filter KEY=VALUE on kind, label or path (repeatable)."),
+) -> None:
+    """Nearest images (and detection crops) to a text or an image, as JSON lines."""
+    from sensorium.stages.base import build_stage
+
+    from .sources import read_image
+    from .vector_index import VectorIndex
+
+    if (query is None) == (image is None):
+        raise typer.BadParameter("give a text query or --image, not both")
+    job = index / "job.json"
+    if not job.is_file() or not (index / "index").is_dir():
+        console.print(f"[red]error:[/red] {index} is not a batch output with an embed index (job.json, index/)")
+        raise typer.Exit(2)
+    spec = next((s for s in json.loads(job.read_text())["stages"] if s["name"] == "embed"), None)
+    if spec is None:
+        console.print(f"[red]error:[/red] the job in {index} did not run the embed stage")
+        raise typer.Exit(2)
+    filters = {}
+    for w in where:
+        key, eq, value = w.partition("=")
+        if not eq:
+            raise typer.BadParameter(f"expected KEY=VALUE, got {w!r}", param_hint="--where")
+        filters[key] = value
+    stage = build_stage("embed", spec["options"])
+    try:
+        vec = stage.embed_text([query])[0] if query is not None else stage.embed_images([read_image(image)])[0]
+        hits = VectorIndex(index / "index").search(vec, k, where=filters or None)
+    except (ValueError, OSError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    for h in hits:
+        typer.echo(json.dumps({"path": h.path, "score": round(h.score, 4), "kind": h.kind, "label": h.label, "box": h.box}))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("batch")(batch)
+    app.command("search")(search)
