@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -108,11 +107,11 @@ class EmbedStage(Stage):
         with torch.no_grad():
             meta["logit_scale"] = float(model.logit_scale.exp())
             meta["logit_bias"] = float(model.logit_bias) if getattr(model, "logit_bias", None) is not None else 0.0
-        if c.weights is not None:
-            tag = hashlib.sha256((sha256_file(c.weights) + spec.key + c.family).encode()).hexdigest()[:16]
-            folder = default_cache_dir() / f"clip-{tag}"
-        else:
-            folder = Path(tempfile.mkdtemp(prefix="sensorium-clip-"))
+        # graphs are cached by what determines them: the weights file, or for a random init
+        # (seeded above) the config and the torch version that drew it
+        source = sha256_file(c.weights) if c.weights is not None else f"random-seed0-torch{torch.__version__}"
+        tag = hashlib.sha256((source + spec.key + c.family).encode()).hexdigest()[:16]
+        folder = default_cache_dir() / f"clip-{tag}"
         if not ((folder / "image.onnx").is_file() and (folder / "text.onnx").is_file()):
             export_towers(model, meta, folder)
         rc = RuntimeConfig(providers=c.providers, intra_op_threads=c.threads or None, warmup_runs=0)
