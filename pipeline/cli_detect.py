@@ -1,4 +1,4 @@
-"""``sensorium train detect`` and ``sensorium eval detect``, registered on the main app.
+"""``sensorium train detect|embed`` and ``sensorium eval detect``, registered on the main app.
 
 Heavy imports (torch, pycocotools, onnxruntime) happen inside the commands, so
 ``sensorium --help`` stays fast.
@@ -120,6 +120,34 @@ def eval_detect_cmd(
         table.add_column(key, justify="right")
     table.add_row(*(f"{metrics[k]:.3f}" for k in ("mAP", "mAP50", "mAP75", "AP_small", "AP_medium", "AP_large")))
     Console().print(table)
+
+
+@train_app.command("embed")
+def train_embed_cmd(
+    pairs: str = typer.Option(..., "--pairs", help="Folder of images with .txt captions, a .parquet (path, caption), or generated:N."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for model.pt and train.json."),
+    model: Optional[str] = typer.Option("ViT-B-32", help="open_clip architecture (ignored with --config-json)."),
+    family: str = typer.Option("clip", help="clip (ClipLoss) or siglip (SigLipLoss)."),
+    weights: Optional[str] = typer.Option(None, help="Checkpoint to start from (none: random init)."),
+    config_json: Optional[str] = typer.Option(None, "--config-json", help="A custom open_clip model config (JSON)."),
+    steps: int = typer.Option(200), batch_size: int = typer.Option(32), lr: float = typer.Option(5e-4), seed: int = typer.Option(0),
+    threads: int = typer.Option(2, help="torch CPU threads."),
+) -> None:
+    """Fine-tune CLIP/SigLIP on image-text pairs with open_clip's losses; prints held-out recall before and after."""
+    import torch
+
+    from sensorium.models.clip_train import EmbedTrainConfig
+
+    from .train_embed import train_embed
+
+    torch.set_num_threads(threads)
+    try:
+        report = train_embed(pairs, out, model=model, family=family, weights=weights, config_json=config_json,
+                             train=EmbedTrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed))
+    except (ValueError, FileNotFoundError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(report))
 
 
 def register(app: typer.Typer) -> None:
