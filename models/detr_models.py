@@ -35,7 +35,7 @@ STD = (58.395, 57.12, 57.375)
 WEIGHTS_NAME = "detr_spp_shapes"
 WEIGHTS_FILE = Path(__file__).resolve().parent / "weights" / "detr_spp_shapes.pt"
 #: sha256 of the shipped file; updated whenever the file is retrained.
-WEIGHTS_SHA256: str | None = "c821629601dd212af9a79b619f1f6e605efead6c7cfb60cf6f1b03c70145d75e"
+WEIGHTS_SHA256: str | None = "a0f17bab757b184f5f14e4cb2619c2b32de31045271d4198c11fe650ff2aad1f"
 
 
 @dataclass(frozen=True)
