@@ -46,7 +46,12 @@ class ClipSpec:
     @property
     def key(self) -> str:
         """What identifies the embedding space: vectors with different keys are not comparable."""
-        base = self.model or "custom:" + json.dumps(dict(self.config), sort_keys=True)[:64]
+        if self.model is not None:
+            base = self.model
+        else:
+            import hashlib
+
+            base = "custom:" + hashlib.sha256(json.dumps(dict(self.config), sort_keys=True).encode()).hexdigest()[:16]
         return f"{base}@{Path(self.weights).name if self.weights else 'random'}"
 
 

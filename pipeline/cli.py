@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any, List, Optional
@@ -75,7 +76,10 @@ def run(
                 for n, (ok, why) in avail.items():
                     if not ok:
                         console.print(f"[yellow]stage {n} not available: {why}[/yellow]")
-            cfg = PipelineConfig(stages=tuple(StageSpec(n) for n in names))
+            # one CPU per stage actor by default; on a smaller machine they share what there is
+            # (a local Ray has os.cpu_count() CPUs), so every actor can start
+            share = 1.0 if ray_address else min(1.0, (os.cpu_count() or 1) / max(1, len(names)))
+            cfg = PipelineConfig(stages=tuple(StageSpec(n, num_cpus=int(share * 1000) / 1000) for n in names))
         cfg = replace(cfg, ray_address=ray_address or cfg.ray_address, metrics_port=metrics_port if metrics_port is not None else cfg.metrics_port,
                       max_in_flight=max_in_flight, drop_policy=drop_policy or cfg.drop_policy)
         for stage_name, opts in _parse_sets(set_).items():

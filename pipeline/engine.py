@@ -189,6 +189,13 @@ class Pipeline:
             self.metrics_port = self.metrics.serve(self.config.metrics_port)
             log.warning("metrics on http://127.0.0.1:%d/metrics", self.metrics_port)
         cluster = ray.cluster_resources()
+        for res, key in (("num_cpus", "CPU"), ("num_gpus", "GPU")):
+            need = sum(getattr(s, res) * s.replicas for s in self.config.stages)
+            if need > cluster.get(key, 0) + 1e-9:
+                # every actor must hold its resources at once: a shortfall would leave actors
+                # pending forever, so say so now instead of timing out
+                raise ValueError(f"the stages' actors need {res}={need:g} together; the cluster has {key}={cluster.get(key, 0):g}: "
+                                 f"lower {res} or replicas in the pipeline config")
         for spec in self.config.stages:
             stage_cls = get_stage_class(spec.name)
             config_from_dict(stage_cls.Config, spec.options)  # bad options fail here, naming the key, not inside an actor

@@ -216,3 +216,10 @@ def test_metrics_are_served_over_http(image_folder):
     assert value('sensorium_queue_depth{stage="probe"}') == 0
     assert value('sensorium_source_state{source="a",state="ended"}') == 1
     assert value('sensorium_fps{source="a"}') > 0
+
+
+def test_actors_that_cannot_all_start_are_refused_at_once(ray_cluster):
+    """Three 1-CPU actors on the 2-CPU cluster would leave one pending forever: a clear error instead."""
+    cfg = PipelineConfig(stages=(StageSpec("probe", num_cpus=1), StageSpec("second", num_cpus=1, replicas=2)))
+    with pytest.raises(ValueError, match="num_cpus=3 together; the cluster has CPU=2"):
+        Pipeline(cfg).start()

@@ -10,7 +10,7 @@ import pytest
 
 from sensorium.stages.arrays import LIST_LIMIT, decode_array, encode_array
 from sensorium.stages.results import (
-    Depth, Detections, Embeddings, Faces, Gaze, GuiAction, Keypoints, RESULT_KINDS, result_from_dict,
+    Depth, Detections, Embeddings, Faces, Gaze, GuiAction, GuiStep, Keypoints, RESULT_KINDS, result_from_dict,
 )
 
 rng = np.random.default_rng(0)
@@ -39,6 +39,8 @@ def examples():
               metadata={"R_rect": np.eye(3)}),
         GuiAction("click", thought="the OK button", x=10, y=20, raw="click(start_box='(10,20)')"),
         GuiAction("type", params={"content": "hello\n"}),
+        GuiStep("Fill in the name.", (GuiAction("click", x=5, y=6), GuiAction("type", params={"content": "Ada", "submit": False})),
+                raw="Thought: Fill in the name.\nAction: click(start_box='(5,6)')", metadata={"space": "physical_px", "screen": {"dpr": 2.0}}),
     ]
 
 
