@@ -23,7 +23,7 @@ import numpy as np
 
 from .base import Stage, StageConfig
 from .detect import as_rgb
-from .face_align import align_faces
+from .face_align import ARCFACE_112, align_faces
 from .face_quality import QualityConfig, assess
 from .face_recognize import Recognizer, RecognizerSpec, build_recognizer
 from .frame import Frame
@@ -161,10 +161,7 @@ class FaceStage(Stage):
             if img.shape[0] * img.shape[1] > c.max_pixels:
                 raise ValueError(f"image {i}: {img.shape[1]}x{img.shape[0]} is above max_pixels = {c.max_pixels}")
         detections = self.detect(rgb)
-        template = self._recognizer.template if self._recognizer is not None else None
-        from .face_align import ARCFACE_112
-
-        template = template or ARCFACE_112
+        template = self._recognizer.template if self._recognizer is not None else ARCFACE_112
         per_image = []
         for img, (boxes, lms, scores) in zip(rgb, detections):
             chips, mats = align_faces(img, lms, template)
