@@ -20,14 +20,19 @@ console = Console(stderr=True)
 agent_app = typer.Typer(help="The GUI agent from the command line.", no_args_is_help=True)
 
 
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    """Print the error; the caller raises what this returns, so every exit shows at its call site."""
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
 def _agent_settings(backend: str, openai_base_url: Optional[str], openai_model: Optional[str], uitars_version: str, prompt: str) -> "object":
     from sensorium.pipeline.gui import AgentSettings
 
     try:
         return AgentSettings(backend=backend, openai_base_url=openai_base_url, openai_model=openai_model, uitars_version=uitars_version, prompt_kind=prompt)
     except ValueError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise _fail(str(exc)) from None
 
 
 _BACKEND = typer.Option("local", "--backend", help="local (OCR grounding, no model) or openai (a UI-TARS model behind an OpenAI-compatible endpoint).")
@@ -59,8 +64,7 @@ def serve(
         settings = ServiceSettings(host=host, port=port, token=read_token(token_file=token_file), max_body_bytes=int(max_body_mb * 1024 * 1024),
                                    rate_limit_per_minute=rate_limit, agent=_agent_settings(backend, openai_base_url, openai_model, uitars_version, prompt))
     except (ValueError, FileNotFoundError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise _fail(str(exc)) from None
     console.print(f"sensorium serving on http://{host}:{port} ({'uvicorn' if local else 'Ray Serve'}, backend {backend}, "
                   f"auth {'on' if settings.token else 'off (loopback only)'})")
     if local:
@@ -75,29 +79,44 @@ def serve(
 
 @agent_app.command("act")
 def agent_act(
-    screenshot: Path = typer.Option(..., "--screenshot", help="PNG or JPEG screenshot."),
+    screenshot: Optional[Path] = typer.Option(None, "--screenshot", help="PNG or JPEG screenshot (with --execute desktop: default, the screen now)."),
     instruction: str = typer.Option(..., "--instruction", "-i"),
-    screen_width: Optional[float] = typer.Option(None, help="Logical screen width (default: image width / dpr)."),
+    screen_width: Optional[float] = typer.Option(None, help="Logical screen width (default: image width / dpr; with --execute desktop, the desktop's)."),
     screen_height: Optional[float] = typer.Option(None),
     dpr: float = typer.Option(1.0, help="Device pixel ratio of the screenshot."),
+    execute: str = typer.Option("none", "--execute", help="none (print only) or desktop (run the actions on this screen with pyautogui)."),
     backend: str = _BACKEND, openai_base_url: Optional[str] = _BASE, openai_model: Optional[str] = _MODEL,
     uitars_version: str = _VERSION, prompt: str = _PROMPT,
 ) -> None:
-    """Print the agent's JSON answer (thought, actions in screen pixels, raw text) for one screenshot."""
+    """Print the agent's JSON answer (thought, actions in screen pixels, raw text) for one
+    screenshot; with ``--execute desktop``, then run the actions on this machine's screen."""
     from sensorium.pipeline.gui import build_gui_agent
     from sensorium.stages.gui_agent import AgentError
     from sensorium.stages.gui_coords import CoordinateError, Screen
 
     from .app import ApiError, decode_image
 
+    if execute not in ("none", "desktop"):
+        raise _fail(f"--execute: expected none or desktop, got {execute!r}")
+    executor = None
+    if execute == "desktop":
+        from sensorium.pipeline.gui_executor import DesktopExecutor
+
+        try:
+            executor = DesktopExecutor()
+        except RuntimeError as exc:
+            raise _fail(str(exc)) from None
+    elif screenshot is None:
+        raise _fail("--screenshot is needed unless --execute desktop takes one")
     try:
-        image = decode_image(screenshot.read_bytes(), 40_000_000, name=str(screenshot))
+        image = executor.screenshot() if screenshot is None else decode_image(screenshot.read_bytes(), 40_000_000, name=str(screenshot))
     except OSError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise _fail(str(exc)) from None
     except ApiError as exc:
-        console.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(2) from None
+        raise _fail(exc.message) from None
+    if executor is not None and screen_width is None and screen_height is None:
+        # the agent answers in the executor's pixels, whatever the screenshot's resolution
+        screen_width, screen_height = executor.size()
     agent = build_gui_agent(_agent_settings(backend, openai_base_url, openai_model, uitars_version, prompt))
     h, w = image.shape[:2]
     try:
@@ -108,6 +127,12 @@ def agent_act(
     d = step.to_dict()
     typer.echo(json.dumps({"thought": d["thought"], "actions": [{k: a[k] for k in ("type", "x", "y", "x2", "y2", "params")} for a in d["actions"]],
                            "raw": d["raw"], "space": d["metadata"]["space"]}, indent=2))
+    if executor is not None:
+        try:
+            end = executor.run(step.actions)
+        except ValueError as exc:
+            raise _fail(f"not executed: {exc}", 1) from None
+        console.print(f"executed on the desktop{f', ended with {end}' if end else ''}")
 
 
 app.add_typer(agent_app, name="agent")

@@ -1,13 +1,19 @@
-"""Executing GUI agent actions in a browser through Playwright (opt-in: the service itself
-never executes anything).
+"""Executing GUI agent actions (opt-in: the service itself never executes anything): in a
+browser through Playwright, or on the desktop through pyautogui.
 
-Actions arrive in screen pixels, which for a browser page are CSS pixels of the viewport,
-exactly what Playwright's mouse takes, whatever the device scale factor: no conversion here.
+Actions arrive in screen pixels. For a browser page those are CSS pixels of the viewport,
+exactly what Playwright's mouse takes, whatever the device scale factor; on a desktop they
+are the pixels pyautogui counts (``pyautogui.size()``), so the agent must be asked with that
+screen size. Either way there is no conversion here: coordinates have one place to go wrong,
+``stages/gui_coords.py``.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import time
 from typing import Any, Iterable
 
 from sensorium.stages.results import GuiAction
@@ -22,6 +28,9 @@ _KEYS = {"ctrl": "Control", "control": "Control", "alt": "Alt", "shift": "Shift"
 
 #: actions that end a task rather than change the page
 TERMINAL = ("finished", "call_user")
+#: actions only a phone (UI-TARS mobile prompt) or only a browser can run
+MOBILE = ("long_press", "open_app", "press_home", "press_back")
+BROWSER = ("navigate", "navigate_back")
 
 
 def playwright_key(key: str) -> str:
@@ -32,11 +41,8 @@ def playwright_key(key: str) -> str:
     return "+".join(_KEYS.get(p, p) for p in parts)
 
 
-class PlaywrightExecutor:
-    """Runs actions on a Playwright (sync API) ``page``. scroll_px: wheel distance per scroll."""
-
-    def __init__(self, page: Any, *, scroll_px: int = 500, wait_ms: int = 1000) -> None:
-        self.page, self.scroll_px, self.wait_ms = page, scroll_px, wait_ms
+class Executor:
+    """Runs one step's actions in order; subclasses say how each action is done."""
 
     def run(self, actions: Iterable[GuiAction]) -> str | None:
         """Execute in order; returns the type of a terminal action (finished/call_user) if one came."""
@@ -45,6 +51,16 @@ class PlaywrightExecutor:
                 return a.type
             self.execute(a)
         return None
+
+    def execute(self, a: GuiAction) -> None:
+        raise NotImplementedError
+
+
+class PlaywrightExecutor(Executor):
+    """Runs actions on a Playwright (sync API) ``page``. scroll_px: wheel distance per scroll."""
+
+    def __init__(self, page: Any, *, scroll_px: int = 500, wait_ms: int = 1000) -> None:
+        self.page, self.scroll_px, self.wait_ms = page, scroll_px, wait_ms
 
     def execute(self, a: GuiAction) -> None:
         p, mouse = self.page, self.page.mouse
@@ -86,3 +102,121 @@ class PlaywrightExecutor:
             p.go_back()
         else:
             raise ValueError(f"action {a.type!r} has no meaning in a browser")
+
+
+_DESKTOP_ALIASES = {"control": "ctrl", "return": "enter", "escape": "esc", "del": "delete", "pgup": "pageup", "pgdn": "pagedown",
+                    "arrowup": "up", "arrowdown": "down", "arrowleft": "left", "arrowright": "right"}
+_SUPER = ("cmd", "command", "meta", "super", "win")
+#: scroll direction → pyautogui wheel function and sign (positive wheel clicks scroll up or right)
+_WHEEL = {"up": ("scroll", 1), "down": ("scroll", -1), "left": ("hscroll", -1), "right": ("hscroll", 1)}
+
+
+def load_pyautogui() -> Any:
+    """pyautogui, or a RuntimeError saying why it cannot drive this desktop (it opens the X
+    display at import time, so a missing DISPLAY would otherwise surface as a KeyError)."""
+    if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+        raise RuntimeError("the desktop executor needs an X display and DISPLAY is not set "
+                           "(on a headless machine start Xvfb; a Wayland session needs XWayland)")
+    import contextlib
+
+    try:
+        # python3-xlib prints its Xauthority warnings to stdout, where `agent act` writes JSON
+        with contextlib.redirect_stdout(sys.stderr):
+            import pyautogui
+    except ImportError as exc:
+        raise RuntimeError(f"the desktop executor needs pyautogui ({exc}); install sensorium's dependencies") from None
+    except Exception as exc:  # Xlib's connection and auth errors, raised while pyautogui imports
+        raise RuntimeError(f"cannot open the display {os.environ.get('DISPLAY', '')!r}: {type(exc).__name__}: {exc} (python3-xlib "
+                           "needs an Xauthority file: set XAUTHORITY; for a server started without -auth an empty file does)") from None
+    return pyautogui
+
+
+class DesktopExecutor(Executor):
+    """Runs actions on this machine's desktop through pyautogui (X11, macOS, Windows).
+
+    Points must be in pyautogui's screen pixels (:meth:`size`); a point off the screen is
+    refused, never clamped. pyautogui's fail-safe stays on: moving the mouse into a screen
+    corner aborts a run. scroll_clicks: wheel clicks per scroll; wait_s: ``wait()`` (UI-TARS
+    waits five seconds before the next screenshot); drag_s: how long a drag moves, so that
+    applications see the motion; pause_s: pyautogui's pause after each call.
+    """
+
+    def __init__(self, *, scroll_clicks: int = 5, wait_s: float = 5.0, drag_s: float = 0.3, pause_s: float = 0.05) -> None:
+        self.gui = load_pyautogui()
+        self.gui.PAUSE = pause_s
+        self.scroll_clicks, self.wait_s, self.drag_s = scroll_clicks, wait_s, drag_s
+
+    def size(self) -> tuple[int, int]:
+        """The screen's (width, height) in the pixels this executor takes."""
+        w, h = self.gui.size()
+        return int(w), int(h)
+
+    def screenshot(self) -> Any:
+        """(H, W, 3) uint8 RGB screenshot of the whole screen, in device pixels (on a HiDPI
+        screen larger than :meth:`size`). Pillow's grab, not pyautogui's: on X11 pyscreeze
+        insists on gnome-screenshot or scrot although Pillow reads the screen over XCB."""
+        import numpy as np
+        from PIL import ImageGrab
+
+        return np.asarray(ImageGrab.grab().convert("RGB"))
+
+    def keys(self, key: str) -> list[str]:
+        """UI-TARS ``hotkey(key='ctrl shift t')`` → pyautogui key names, each checked (pyautogui
+        silently ignores a name it does not know)."""
+        parts = [p for p in key.lower().replace("+", " ").split() if p]
+        if not parts:
+            raise ValueError("empty hotkey")
+        names = [("command" if sys.platform == "darwin" else "win") if p in _SUPER else _DESKTOP_ALIASES.get(p, p) for p in parts]
+        unknown = [p for p, n in zip(parts, names) if not self.gui.isValidKey(n)]
+        if unknown:
+            raise ValueError(f"hotkey {key!r}: no key named {', '.join(map(repr, unknown))} on this desktop")
+        return names
+
+    def _point(self, a: GuiAction, x: float | None, y: float | None) -> tuple[int, int]:
+        if x is None or y is None:
+            raise ValueError(f"{a.type}() needs a point, got none")
+        w, h = self.size()
+        px, py = int(round(x)), int(round(y))
+        if not (0 <= px < w and 0 <= py < h):
+            raise ValueError(f"{a.type}() at ({x:.0f}, {y:.0f}) is off the {w}x{h} screen: ask the agent with this screen's size")
+        return px, py
+
+    def execute(self, a: GuiAction) -> None:
+        g = self.gui
+        log.info("desktop: %s at %s %s", a.type, (a.x, a.y), a.params or "")
+        if a.type in MOBILE:
+            raise ValueError(f"{a.type}() is a phone action; the desktop executor cannot run it")
+        if a.type in BROWSER:
+            raise ValueError(f"{a.type}() is a browser action; run it with PlaywrightExecutor")
+        if a.type == "click":
+            g.click(*self._point(a, a.x, a.y))
+        elif a.type == "left_double":
+            g.doubleClick(*self._point(a, a.x, a.y))
+        elif a.type == "right_single":
+            g.rightClick(*self._point(a, a.x, a.y))
+        elif a.type == "drag":
+            start, end = self._point(a, a.x, a.y), self._point(a, a.x2, a.y2)
+            g.moveTo(*start)
+            g.dragTo(*end, duration=self.drag_s, button="left")
+        elif a.type == "type":
+            content = a.params["content"]
+            text = content[:-1] if content.endswith("\n") else content
+            bad = sorted({c for c in text if not g.isValidKey(c)})
+            if bad:
+                raise ValueError(f"type(): pyautogui cannot type {''.join(bad)!r} on this desktop (it types keys, not arbitrary characters)")
+            g.write(text)
+            if content.endswith("\n"):
+                g.press("enter")
+        elif a.type == "hotkey":
+            g.hotkey(*self.keys(a.params["key"]))
+        elif a.type == "scroll":
+            x, y = self._point(a, a.x, a.y) if a.x is not None else (None, None)
+            direction = a.params.get("direction")
+            if direction not in _WHEEL:
+                raise ValueError(f"scroll(): direction {direction!r} is not one of {', '.join(_WHEEL)}")
+            wheel, sign = _WHEEL[direction]
+            getattr(g, wheel)(sign * self.scroll_clicks, x=x, y=y)
+        elif a.type == "wait":
+            time.sleep(self.wait_s)
+        else:
+            raise ValueError(f"action {a.type!r} has no meaning on a desktop")
