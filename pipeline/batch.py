@@ -13,6 +13,12 @@ classes as the streaming pipeline), and the driver streams the results out as th
 - ``OUT/job.json``: the stages and options (``sensorium search`` rebuilds the embed stage
   from it); ``OUT/index/``: the vector index, when ``embed`` ran.
 
+Inputs are local paths or object-store URIs (``s3://bucket/photos/**/*.jpg``, ``gs://...``),
+listed and read through ``pyarrow.fs`` (``storage.py``: credentials and endpoint from the
+standard environment or ``storage_options``); a row's ``path`` is then the object's URI. The
+output is a local folder: parts are renamed into place and the failure report is appended to,
+which object stores cannot do.
+
 Resumption: a path is done when it is in a part or in the failure report; a rerun processes
 only the others, so an interrupted job (driver killed mid-run) completes with every image
 exactly once. A truncated last line of the failure report (a kill during the write) is
@@ -32,6 +38,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
+
+from .storage import Storage, is_remote
 
 log = logging.getLogger(__name__)
 
@@ -62,15 +70,18 @@ class BatchSummary:
     seconds: float
 
 
-def list_inputs(spec: str | Path | Sequence[str]) -> list[str]:
-    """A folder (recursive), a glob, a file of paths (``.txt``, one per line) or a list → sorted
-    unique paths. Missing paths stay in the list: they fail, by name, in the job."""
+def list_inputs(spec: str | Path | Sequence[str], storage: Storage | None = None) -> list[str]:
+    """A folder (recursive), a glob, a file of paths or URIs (``.txt``, one per line), a list, or
+    an object-store URI (a glob, a prefix or one object; listed with ``storage``) → sorted unique
+    paths. Missing paths stay in the list: they fail, by name, in the job."""
     if isinstance(spec, (list, tuple)):
         items = [str(s) for s in spec]
     else:
         s = str(spec)
         p = Path(s)
-        if p.is_dir():
+        if is_remote(s):
+            items = (storage or Storage()).list(s, IMAGE_SUFFIXES)
+        elif p.is_dir():
             items = [str(f) for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES]
         elif p.suffix == ".txt" and p.is_file():
             items = [line.strip() for line in p.read_text().splitlines() if line.strip()]
@@ -107,19 +118,28 @@ def done_paths(output: Path) -> tuple[set[str], set[str]]:
 
 
 class _Decode:
-    """Ray Data UDF: paths → decoded RGB images, or the reason they cannot be read."""
+    """Ray Data actor UDF: paths or URIs → decoded RGB images, or the reason they cannot be read.
+    A few threads per batch hide an object store's latency per request (OpenCV's decoding and
+    pyarrow's reads release the GIL)."""
+
+    def __init__(self, storage: Storage, threads: int = 4) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.storage = storage
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="decode")
+
+    def _load(self, path: str) -> tuple[np.ndarray, str]:
+        from .sources import decode_image, read_image
+
+        try:
+            image = decode_image(self.storage.read_bytes(path)) if is_remote(path) else read_image(path)
+            return image, ""
+        except (OSError, ValueError) as exc:
+            return np.zeros((1, 1, 3), np.uint8), f"source: {exc}"
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from .sources import read_image
-
-        images, errors = [], []
-        for p in batch["path"]:
-            try:
-                images.append(read_image(str(p)))
-                errors.append("")
-            except (OSError, ValueError) as exc:
-                images.append(np.zeros((1, 1, 3), np.uint8))
-                errors.append(f"source: {exc}")
+        loaded = list(self.pool.map(self._load, [str(p) for p in batch["path"]]))
+        images, errors = [im for im, _ in loaded], [e for _, e in loaded]
         return {"path": batch["path"], "image": _objects(images), "error": np.array(errors, dtype=object),
                 "results": np.array(["{}"] * len(images), dtype=object)}
 
@@ -205,12 +225,18 @@ def _append_failures(output: Path, rows: list[dict[str, Any]]) -> None:
 
 def run_batch(inputs: str | Path | Sequence[str], stages: Sequence[BatchStage], output: str | Path, *, ray_address: str | None = None,
               decode_batch: int = 16, on_progress: Callable[[int, int], None] | None = None, build_index: bool = True,
-              max_items: int | None = None) -> BatchSummary:
-    """Run ``stages`` over ``inputs`` into ``output`` (see the module docstring); resumes."""
+              max_items: int | None = None, storage_options: dict[str, Any] | None = None) -> BatchSummary:
+    """Run ``stages`` over ``inputs`` into ``output`` (see the module docstring); resumes.
+    ``storage_options``: keyword arguments of the object store's pyarrow filesystem
+    (``endpoint_override``, ``region``, ``anonymous``, ...) over what the environment says."""
     import ray
 
     if not stages:
         raise ValueError("a batch job needs at least one stage")
+    if is_remote(str(output)):
+        raise ValueError(f"--output must be a local folder, got {output}: parts are renamed into place and "
+                         "failures.jsonl appended to, which object stores cannot do; copy the folder up afterwards")
+    storage = Storage(storage_options)
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     job = {"stages": [s.__dict__ for s in stages]}
@@ -220,7 +246,7 @@ def run_batch(inputs: str | Path | Sequence[str], stages: Sequence[BatchStage], 
             raise ValueError(f"{output} holds a job with other stages/options ({previous['stages']}); use another --output")
     else:
         (output / JOB).write_text(json.dumps(job, indent=2))
-    paths = list_inputs(inputs)
+    paths = list_inputs(inputs, storage)
     good, bad = done_paths(output)
     todo = [p for p in paths if p not in good and p not in bad]
     if max_items is not None:
@@ -233,7 +259,8 @@ def run_batch(inputs: str | Path | Sequence[str], stages: Sequence[BatchStage], 
         from ray.data import ActorPoolStrategy
 
         ds = ray.data.from_items([{"path": p} for p in todo], override_num_blocks=max(1, len(todo) // decode_batch))
-        ds = ds.map_batches(_Decode, batch_size=decode_batch, compute=ActorPoolStrategy(size=1), num_cpus=0.5, batch_format="numpy")
+        ds = ds.map_batches(_Decode, fn_constructor_args=(storage,), batch_size=decode_batch, compute=ActorPoolStrategy(size=1),
+                            num_cpus=0.5, batch_format="numpy")
         for s in stages:
             ds = ds.map_batches(_StageActor, fn_constructor_args=(s.name, s.options), batch_size=s.batch_size, batch_format="numpy",
                                 compute=ActorPoolStrategy(size=s.actors), num_cpus=s.num_cpus, num_gpus=s.num_gpus)

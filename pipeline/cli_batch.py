@@ -7,20 +7,25 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+import yaml
 from rich.console import Console
 
 console = Console(stderr=True)
 
 
 def batch(
-    input: str = typer.Option(..., "--input", "-i", help="Folder (recursive), glob, .txt list of paths, or one file."),
+    input: str = typer.Option(..., "--input", "-i", help="Folder (recursive), glob, .txt list of paths or URIs, one file, or an "
+                              "object-store URI: s3://bucket/photos/**/*.jpg, gs://bucket/prefix/."),
     stages: str = typer.Option(..., "--stages", help="Comma-separated stages, e.g. detect,face,embed."),
-    output: Path = typer.Option(..., "--output", "-o", help="Output folder: parts/*.parquet, failures.jsonl, index/."),
+    output: str = typer.Option(..., "--output", "-o", help="Local output folder: parts/*.parquet, failures.jsonl, index/."),
     set_: List[str] = typer.Option([], "--set", help="Stage option STAGE.OPTION=VALUE (repeatable)."),
     batch_size: int = typer.Option(16, help="Images per stage call."),
     actors: int = typer.Option(1, help="Actors per stage (each loads the model once)."),
     num_gpus: float = typer.Option(0.0, help="GPUs per actor (0 on CPU machines)."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Existing Ray cluster; default: a local Ray."),
+    storage_option: List[str] = typer.Option([], "--storage-option", help="Object-store option KEY=VALUE for pyarrow's "
+                                             "S3FileSystem/GcsFileSystem, e.g. endpoint_override=http://127.0.0.1:9000, "
+                                             "region=eu-west-1, anonymous=true (repeatable; default: the AWS_*/GCS environment)."),
 ) -> None:
     """Run stages over an image collection on Ray Data; rerun to resume after an interruption."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -33,13 +38,19 @@ def batch(
     unknown = sorted(set(options) - set(names))
     if unknown:
         raise typer.BadParameter(f"--set names stage(s) {unknown} not in --stages", param_hint="--set")
+    storage_options = {}
+    for opt in storage_option:
+        key, eq, value = opt.partition("=")
+        if not eq or not key:
+            raise typer.BadParameter(f"expected KEY=VALUE, got {opt!r}", param_hint="--storage-option")
+        storage_options[key] = yaml.safe_load(value)  # true/false, numbers, strings as in a YAML config
     specs = [BatchStage(n, options.get(n, {}), actors=actors, batch_size=batch_size, num_gpus=num_gpus) for n in names]
     with Progress(TextColumn("[bold]batch"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=console) as progress:
         task = progress.add_task("batch", total=None)
         try:
-            summary = run_batch(input, specs, output, ray_address=ray_address,
+            summary = run_batch(input, specs, output, ray_address=ray_address, storage_options=storage_options,
                                 on_progress=lambda done, total: progress.update(task, completed=done, total=total))
-        except (ValueError, FileNotFoundError) as exc:
+        except (ValueError, OSError) as exc:  # OSError: a bucket that cannot be listed
             console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(2) from None
     typer.echo(json.dumps({"images": summary.total, "already_done": summary.skipped, "written": summary.written,

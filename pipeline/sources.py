@@ -227,8 +227,18 @@ def _incomplete(data: bytes) -> str | None:
     return None
 
 
+def decode_image(data: bytes) -> np.ndarray:
+    """Decode an encoded image's bytes (an object read from a bucket) to (H, W, 3) uint8 RGB.
+
+    Raises ValueError saying what is wrong with the content (empty, truncated, not an image)."""
+    return cv2.cvtColor(_decode_bytes(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
 def _decode(path: Path, flags: int) -> np.ndarray:
-    data = path.read_bytes()
+    return _decode_bytes(path.read_bytes(), flags)
+
+
+def _decode_bytes(data: bytes, flags: int) -> np.ndarray:
     if not data:
         raise ValueError("empty file")
     problem = _incomplete(data)
