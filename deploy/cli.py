@@ -48,7 +48,7 @@ def serve(
     port: int = typer.Option(8000),
     local: bool = typer.Option(False, "--local", help="Plain uvicorn in this process instead of Ray Serve."),
     token_file: Optional[Path] = typer.Option(None, "--token-file", help="File whose first line is the bearer token (or set SENSORIUM_TOKEN)."),
-    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Existing Ray cluster (Ray Serve mode)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster to deploy on ('auto': the one `ray start` runs). Default: RAY_ADDRESS, else a local Ray of its own that stops with the command."),
     replicas: int = typer.Option(1, help="Ray Serve replicas."),
     max_body_mb: float = typer.Option(25.0, help="Largest request body, MB."),
     rate_limit: float = typer.Option(600.0, help="Requests per minute per client."),

@@ -10,6 +10,9 @@ from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
+#: the Ray Serve application's name
+APP_NAME = "sensorium"
+
 
 def serve_local(settings: ServiceSettings) -> None:
     """Blocking uvicorn server on settings.host:port."""
@@ -20,23 +23,9 @@ def serve_local(settings: ServiceSettings) -> None:
 
 
 def serve_ray(settings: ServiceSettings, *, ray_address: str | None = None, replicas: int = 1, blocking: bool = True) -> None:
-    """The same app as a Ray Serve deployment (HTTP proxy on settings.host:port)."""
-    import os
+    """The same app as Ray Serve application ``sensorium`` (HTTP proxy on settings.host:port);
+    see :func:`~sensorium.pipeline.serving.run_on_ray_serve` for which Ray it uses and how it stops."""
+    from sensorium.pipeline.serving import run_on_ray_serve
 
-    # Serve gives its HTTP proxy 5 s to report ready; on a loaded 2-core machine importing it
-    # takes longer and Serve kills it in a loop. Workers of a local Ray inherit this.
-    os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
-    import ray
-    from ray import serve
-
-    if not ray.is_initialized():
-        ray.init(address=ray_address, ignore_reinit_error=True, include_dashboard=False)
-    serve.start(http_options={"host": settings.host, "port": settings.port})
-    app = create_app(settings)
-
-    @serve.deployment(num_replicas=replicas, ray_actor_options={"num_cpus": 1})
-    @serve.ingress(app)
-    class AgentService:
-        """The FastAPI app (its middleware included: body limit, auth, metrics) behind Ray Serve's proxy."""
-
-    serve.run(AgentService.bind(), name="sensorium", route_prefix="/", blocking=blocking)
+    run_on_ray_serve(create_app(settings), host=settings.host, port=settings.port, name=APP_NAME, replicas=replicas,
+                     ray_address=ray_address, blocking=blocking)

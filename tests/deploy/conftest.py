@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -18,6 +20,32 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+#: the ``sensorium`` console script, run by this interpreter
+CLI = [sys.executable, "-c", "from sensorium.deploy.cli import app; app()"]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float, output=None) -> httpx.Response:
+    """The first 200 of ``url``/healthz from the server ``proc`` starts; fails with its output
+    (``output()``, else its stdout pipe) if it exits first or is not healthy within timeout (a
+    bound, not a speed check)."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while True:
+        try:
+            r = httpx.get(url + "/healthz", timeout=5)
+            if r.status_code == 200:
+                return r
+            last = f"{r.status_code} {r.text[:200]}"
+        except httpx.HTTPError as exc:
+            last = repr(exc)
+        if proc.poll() is not None:
+            text = output() if output else proc.stdout.read() if proc.stdout else ""
+            pytest.fail(f"the server exited with {proc.returncode}: {text[-4000:]}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"{url}/healthz not healthy after {timeout:.0f} s ({last}): {output()[-4000:] if output else ''}")
+        time.sleep(0.5)
 
 
 @contextmanager

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import os
 import struct
+import subprocess
 import zlib
 
 import cv2
@@ -13,7 +15,7 @@ import pytest
 
 from sensorium.deploy.settings import ServiceSettings, read_token
 
-from .conftest import running
+from .conftest import CLI, free_port, running, wait_healthy
 
 AUTH = {"Authorization": "Bearer s3cret-token"}
 
@@ -125,30 +127,15 @@ def test_refuses_a_public_address_without_a_token(monkeypatch, tmp_path):
 def test_serve_command_over_real_http(tmp_path):
     """``sensorium serve --local`` in its own process: it answers, and it refuses a public
     address without a token."""
-    import os
-    import subprocess
-    import sys
-    import time
-
-    from .conftest import free_port
-
     env = {k: v for k, v in os.environ.items() if k not in ("SENSORIUM_TOKEN", "SENSORIUM_TOKEN_FILE")}
-    cli = [sys.executable, "-c", "from sensorium.deploy.cli import app; app()"]
-    refused = subprocess.run(cli + ["serve", "--local", "--host", "0.0.0.0"], env=env, capture_output=True, text=True, timeout=120)
+    refused = subprocess.run(CLI + ["serve", "--local", "--host", "0.0.0.0"], env=env, capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and "without a bearer token" in refused.stdout + refused.stderr
     (tmp_path / "token").write_text("tok-123\n")
     port = free_port()
-    proc = subprocess.Popen(cli + ["serve", "--local", "--port", str(port), "--token-file", str(tmp_path / "token")], env=env,
+    proc = subprocess.Popen(CLI + ["serve", "--local", "--port", str(port), "--token-file", str(tmp_path / "token")], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                break
-            except httpx.HTTPError:
-                assert proc.poll() is None, proc.stdout.read()
-                time.sleep(0.2)
+        r = wait_healthy(f"http://127.0.0.1:{port}", proc, timeout=120)
         assert r.status_code == 200 and r.json()["backend"] == "local"
         body = {"screenshot": _b64(_png(_screen_with_button())), "instruction": "click Submit"}
         assert httpx.post(f"http://127.0.0.1:{port}/v1/agent/act", json=body, timeout=60).status_code == 401
