@@ -68,6 +68,7 @@ _ORT_ERRORS = (_ortc.Fail, _ortc.InvalidArgument, _ortc.RuntimeException, _ortc.
                _ortc.EngineError, *_MODEL_ERRORS, RuntimeError, ValueError)
 
 MANIFEST_NAME = "manifest.json"  # a folder's manifest when not NAME.manifest.json: {"model": "x.onnx", "model_fp16": ...}
+PRECISIONS = ("fp32", "fp16", "int8")  # the files an export can hold; see models/export.py
 
 
 def provider_name(name: str) -> str:
@@ -97,8 +98,10 @@ class RuntimeConfig:
     warmup_runs: runs on zeros at construction so the first real frame does not pay for
         allocation and kernel selection (TensorRT builds its engine here).
     io_binding: bind inputs/outputs explicitly; None = on when a GPU provider is active.
-    fp16: prefer the fp16 file when the model path is an export manifest that lists one; also
-        enables TensorRT's fp16 kernels.
+    precision: ``fp32``, ``fp16`` or ``int8``: which file to load when the model path is an export
+        manifest that lists one (``model_fp16``/``model_int8``; fp32 otherwise, logged). ``fp16``
+        also enables TensorRT's fp16 kernels. ``int8`` (dynamically quantised matrix products)
+        is the CPU speed option; GPU providers run its quantised nodes on the CPU.
     preload_cuda_libs: when the NVIDIA driver is present, load CUDA/cuDNN from the ``nvidia-*`` pip
         packages (those torch's CUDA wheel brings) before a CUDA-family provider is created, so it
         loads even if torch was not imported first.
@@ -113,7 +116,7 @@ class RuntimeConfig:
     graph_optimization: str = "all"
     warmup_runs: int = 1
     io_binding: bool | None = None
-    fp16: bool = False
+    precision: str = "fp32"
     preload_cuda_libs: bool = True
     tensorrt_cache_dir: str | None = None
 
@@ -124,6 +127,8 @@ class RuntimeConfig:
         resolved = [provider_name(p) for p in self.providers]
         if len(set(resolved)) != len(resolved):
             raise ValueError(f"providers: expected each provider once, got {self.providers!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision: expected one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.graph_optimization not in _OPT_LEVELS:
             raise ValueError(f"graph_optimization: expected one of {', '.join(_OPT_LEVELS)}, got {self.graph_optimization!r}")
         for name, value, low in (("device_id", self.device_id, 0), ("inter_op_threads", self.inter_op_threads, 1),
@@ -286,7 +291,7 @@ def _provider_options(provider: str, config: RuntimeConfig) -> dict[str, str]:
     if provider in _DEVICE_IDS:
         opts["device_id"] = str(config.device_id)
     if provider == "TensorrtExecutionProvider":
-        if config.fp16:
+        if config.precision == "fp16":
             opts["trt_fp16_enable"] = "True"
         if config.tensorrt_cache_dir:
             opts.update(trt_engine_cache_enable="True", trt_engine_cache_path=str(config.tensorrt_cache_dir))
@@ -342,7 +347,7 @@ def _checker_says(path: Path) -> str:
     return "passes onnx.checker"
 
 
-def _manifest_for(path: Path, fp16: bool) -> Path | None:
+def _manifest_for(path: Path, precision: str) -> Path | None:
     """The export manifest that decides which file to load, or None to load ``path`` as given."""
     if path.suffix == ".json":
         return path
@@ -352,22 +357,23 @@ def _manifest_for(path: Path, fp16: bool) -> Path | None:
             raise ValueError(f"model folder {path}: expected one *.manifest.json (or {MANIFEST_NAME}), "
                              f"got {', '.join(f.name for f in found) or 'none'}")
         return found[0]
-    if fp16:  # export.py writes out/NAME.onnx, out/NAME.fp16.onnx and out/NAME.manifest.json
-        sibling = path.with_name(path.name.removesuffix(".onnx").removesuffix(".fp16") + ".manifest.json")
+    if precision != "fp32":  # export.py writes out/NAME.onnx, out/NAME.<precision>.onnx and out/NAME.manifest.json
+        stem = path.name.removesuffix(".onnx").removesuffix(".fp16").removesuffix(".int8")
+        sibling = path.with_name(stem + ".manifest.json")
         return sibling if sibling.is_file() else None
     return None
 
 
-def select_model_file(path: str | Path, fp16: bool = False) -> Path:
+def select_model_file(path: str | Path, precision: str = "fp32") -> Path:
     """The .onnx file to load: ``path`` itself, or the file an export manifest names.
 
-    The manifest is ``path`` (a .json file), the one manifest in folder ``path``, or, with
-    ``fp16``, the ``NAME.manifest.json`` beside ``NAME.onnx``. Its ``model`` entry names the
-    fp32 file and ``model_fp16`` the fp16 one (relative to the manifest); ``fp16`` picks the
-    latter when there is one.
+    The manifest is ``path`` (a .json file), the one manifest in folder ``path``, or, with a
+    ``precision`` other than fp32, the ``NAME.manifest.json`` beside ``NAME.onnx``. Its ``model``
+    entry names the fp32 file, ``model_fp16``/``model_int8`` the others (relative to the
+    manifest); ``precision`` picks one of those when the manifest lists it.
     """
     path = Path(path)
-    manifest = _manifest_for(path, fp16)
+    manifest = _manifest_for(path, precision)
     if manifest is None:
         return path
     if not manifest.is_file():
@@ -379,9 +385,9 @@ def select_model_file(path: str | Path, fp16: bool = False) -> Path:
     if not isinstance(entries, dict) or not isinstance(entries.get("model"), str):
         got = sorted(entries) if isinstance(entries, dict) else type(entries).__name__
         raise ValueError(f"model manifest {manifest}: expected a 'model' entry naming the .onnx file, got {got}")
-    key = "model_fp16" if fp16 and isinstance(entries.get("model_fp16"), str) else "model"
-    if fp16 and key == "model":
-        log.info("model manifest %s lists no fp16 file; using %s", manifest, entries["model"])
+    key = f"model_{precision}" if isinstance(entries.get(f"model_{precision}"), str) else "model"
+    if precision != "fp32" and key == "model":
+        log.info("model manifest %s lists no %s file; using %s", manifest, precision, entries["model"])
     return manifest.parent / entries[key]
 
 
@@ -396,7 +402,7 @@ class OnnxModel:
 
     def __init__(self, path: str | Path, config: RuntimeConfig = RuntimeConfig(), *, name: str | None = None) -> None:
         self.config = config
-        self.path = select_model_file(path, config.fp16)
+        self.path = select_model_file(path, config.precision)
         self.name = name or self.path.stem
         self.weights: WeightsEntry | None = None
         if not self.path.is_file():

@@ -105,7 +105,8 @@ def export(
     name: str = typer.Argument(..., help="Registered model name."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder for the .onnx file(s)."),
     opset: Optional[int] = typer.Option(None, help="ONNX opset (default: the model's)."),
-    fp16: bool = typer.Option(False, "--fp16", help="Also write an fp16 copy."),
+    fp16: bool = typer.Option(False, "--fp16", help="Also write an fp16 copy (GPU)."),
+    int8: bool = typer.Option(False, "--int8", help="Also write a dynamically quantised int8 copy (CPU speed)."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Export a registered model to ONNX in OUT."""
@@ -117,7 +118,7 @@ def export(
         err.print(f"[red]error:[/red] model export is not available: {escape(str(exc))}")
         raise typer.Exit(2)
     try:
-        path = export_model(name, out, opset=opset, fp16=fp16)
+        path = export_model(name, out, opset=opset, fp16=fp16, int8=int8)
     except (ValueError, KeyError, FileNotFoundError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)  # KeyError's str() adds quotes
         err.print(f"[red]error:[/red] {escape(str(message))}")
@@ -129,6 +130,6 @@ def register(app: typer.Typer) -> None:
     """Add ``doctor``, ``models list`` and ``export`` to the main ``sensorium`` app."""
     app.command("doctor")(doctor)
     app.add_typer(models_app, name="models")
-    # `sensorium export` belongs to models/export.py (export_model(name, out_dir, *, opset=None, fp16=False) -> Path);
+    # `sensorium export` belongs to models/export.py (export_model(name, out_dir, *, opset=None, fp16=False, int8=False) -> Path);
     # this command only parses options and imports it lazily.
     app.command("export")(export)

@@ -20,6 +20,7 @@ from sensorium.models.export import (
     DEFAULT_OPSET,
     FP16_RELATIVE_TOLERANCE,
     FP32_TOLERANCE,
+    INT8_RELATIVE_TOLERANCE,
     ManifestError,
     ParityError,
     build_model,
@@ -45,6 +46,10 @@ class Exported:
     def fp16_path(self) -> Path:
         return self.path.with_name(f"{self.name}.fp16.onnx")
 
+    @property
+    def int8_path(self) -> Path:
+        return self.path.with_name(f"{self.name}.int8.onnx")
+
     def torch_model(self) -> torch.nn.Module:
         """The torch twin of the exported graph: registered weights, or the same seeded random init."""
         torch.manual_seed(SEED)
@@ -53,10 +58,10 @@ class Exported:
 
 @pytest.fixture(scope="module", params=list_models())
 def exported(request, tmp_path_factory) -> Exported:
-    """Each registered model exported once (fp32 + fp16, parity-checked at batch 1 and 3)."""
+    """Each registered model exported once (fp32 + fp16 + int8, parity-checked at batch 1 and 3)."""
     name = request.param
     torch.manual_seed(SEED)
-    path = export_model(name, tmp_path_factory.mktemp(name), fp16=True)
+    path = export_model(name, tmp_path_factory.mktemp(name), fp16=True, int8=True)
     return Exported(name, path)
 
 
@@ -100,7 +105,7 @@ def test_manifest_contents(exported):
         for axis, symbol in spec.dynamic_axes.get(value["name"], {}).items():
             assert value["shape"][axis] == symbol
     assert m.inputs[0]["shape"][1] == 3 and m.inputs[0]["dtype"] == "float32"
-    assert set(m.files) == {exported.path.name, exported.fp16_path.name}
+    assert set(m.files) == {exported.path.name, exported.fp16_path.name, exported.int8_path.name}
     assert m.files[exported.path.name].sha256 == sha256_file(exported.path)
     assert m.files[exported.path.name].bytes == exported.path.stat().st_size
     if spec.weights is None:
@@ -113,9 +118,10 @@ def test_manifest_contents(exported):
 
 
 def test_manifest_is_readable_by_the_runtime(exported):
-    # runtime.select_model_file reads the manifest's model/model_fp16 keys.
-    model = OnnxModel(manifest_path(exported.path), dataclasses.replace(CPU, fp16=True))
+    # runtime.select_model_file reads the manifest's model/model_fp16/model_int8 keys.
+    model = OnnxModel(manifest_path(exported.path), dataclasses.replace(CPU, precision="fp16"))
     assert model.path == exported.fp16_path
+    assert OnnxModel(exported.path, dataclasses.replace(CPU, precision="int8")).path == exported.int8_path
     assert OnnxModel(manifest_path(exported.path), CPU).path == exported.path
 
 
@@ -133,9 +139,28 @@ def test_fp16_parity_is_looser_but_bounded(exported):
     assert max(float(np.abs(got - expected).max()) for got, expected in pairs) <= FP16_RELATIVE_TOLERANCE * scale
 
 
+def test_int8_quantises_the_matrix_products_within_its_tolerance(exported):
+    entry = load_manifest(exported.path).files[exported.int8_path.name]
+    assert entry.precision == "int8" and set(entry.max_abs_error) == {1, 3}
+    assert all(e <= entry.tolerance for e in entry.max_abs_error.values()), entry
+    graph = onnx.load(exported.int8_path).graph
+    fp32 = onnx.load(exported.path).graph
+    assert [v.type for v in (*graph.input, *graph.output)] == [v.type for v in (*fp32.input, *fp32.output)]
+    ops = {n.op_type for n in graph.node}
+    assert {"DynamicQuantizeLinear", "MatMulInteger"} & ops or "DynamicQuantizeMatMul" in ops, ops
+    assert not {n.op_type for n in fp32.node} & {"MatMulInteger", "DynamicQuantizeLinear"}
+    assert any(init.data_type == onnx.TensorProto.INT8 for init in graph.initializer)
+    pairs = run_both(exported, exported.int8_path, 2)
+    scale = max(1.0, *(float(np.abs(expected).max()) for _, expected in pairs))
+    error = max(float(np.abs(got - expected).max()) for got, expected in pairs)
+    # Quantised, so not bit-exact, but close: a wrong weight layout would give errors of the scale itself.
+    assert 0 < error <= INT8_RELATIVE_TOLERANCE * scale
+
+
 def test_verify_accepts_the_exported_files(exported):
     assert verify(exported.path).name == exported.name
     assert verify(exported.fp16_path).name == exported.name
+    assert verify(exported.int8_path).name == exported.name
 
 
 def test_verify_rejects_a_tampered_file(exported, tmp_path):

@@ -230,6 +230,8 @@ def test_default_threads_are_left_to_onnxruntime(tmp_path):
     ({"intra_op_threads": 0}, pytest.raises(ValueError, match="intra_op_threads: expected an integer >= 1, got 0")),
     ({"warmup_runs": -1}, pytest.raises(ValueError, match="warmup_runs")),
     ({"device_id": True}, pytest.raises(ValueError, match="device_id")),
+    ({"precision": "int8"}, does_not_raise()),
+    ({"precision": "int4"}, pytest.raises(ValueError, match="precision: expected one of fp32, fp16, int8, got 'int4'")),
 ])
 def test_runtime_config_validation(kwargs, expectation):
     with expectation:
@@ -309,7 +311,7 @@ def test_fp16_prefers_the_manifest_fp16_file(tmp_path):
     _image_model(tmp_path / "m.fp16.onnx", TensorProto.FLOAT16)
     manifest = tmp_path / "m.manifest.json"
     manifest.write_text(json.dumps({"model": "m.onnx", "model_fp16": "m.fp16.onnx"}))
-    fp16 = RuntimeConfig(providers=("cpu",), fp16=True)
+    fp16 = RuntimeConfig(providers=("cpu",), precision="fp16")
     for path in (tmp_path, manifest, tmp_path / "m.onnx"):
         half = OnnxModel(path, fp16)
         assert half.path == tmp_path / "m.fp16.onnx" and half.inputs[0].dtype == np.float16 and half.name == "m.fp16"
