@@ -1,13 +1,14 @@
 """Batch jobs over image collections on Ray Data, resumable, with a failure report.
 
-``run_batch(inputs, stages, output)``: the paths are read and decoded in Ray Data tasks, each
-stage runs in ``map_batches`` over a pool of actors that build the stage once (the same stage
-classes as the streaming pipeline), and the driver streams the results out as they come
-(``iter_batches``: bounded memory) into
+``run_batch(inputs, stages, output)``: each stage runs in ``map_batches`` over a pool of actors
+that build the stage once (the same stage classes as the streaming pipeline); the first
+stage's actors read and decode their own batches, so an image is decoded where it is first
+used. The driver streams the results out as they come (``iter_batches``: bounded memory) into
 
 - ``OUT/parts/part-*.parquet``: one row per good image (path, width, height, each stage's
-  result as JSON, ``embedding``: the image vector when ``embed`` ran), each part written to a
-  temporary name and renamed, so a part on disk is complete;
+  result as JSON, ``embedding``: the image vector when ``embed`` ran), a part per
+  ``part_rows`` rows or ``part_seconds``, each written to a temporary name and renamed, so a
+  part on disk is complete;
 - ``OUT/failures.jsonl``: one line per failed image (path, stage, reason), flushed and
   fsync'ed per batch;
 - ``OUT/job.json``: the stages and options (``sensorium search`` rebuilds the embed stage
@@ -51,13 +52,16 @@ JOB = "job.json"
 
 @dataclass(frozen=True)
 class BatchStage:
-    """One stage of a batch job: its options, actors in its pool, images per call, resources."""
+    """One stage of a batch job: its options, actors in its pool, images per call, resources.
+    ``num_cpus`` None: the cluster's CPUs shared among the actors that give none, at most 1
+    each (a 2-core machine runs three one-actor stages at 0.67 CPU each instead of leaving one
+    pending forever)."""
 
     name: str
     options: dict[str, Any] = field(default_factory=dict)
     actors: int = 1
     batch_size: int = 16
-    num_cpus: float = 1.0
+    num_cpus: float | None = None
     num_gpus: float = 0.0
 
 
@@ -117,16 +121,16 @@ def done_paths(output: Path) -> tuple[set[str], set[str]]:
     return good, bad
 
 
-class _Decode:
-    """Ray Data actor UDF: paths or URIs → decoded RGB images, or the reason they cannot be read.
-    A few threads per batch hide an object store's latency per request (OpenCV's decoding and
-    pyarrow's reads release the GIL)."""
+class _Loader:
+    """Paths or URIs → decoded RGB images, or the reason they cannot be read. A few threads per
+    batch hide an object store's latency per request (pyarrow's reads and OpenCV's decoding
+    release the GIL)."""
 
     def __init__(self, storage: Storage, threads: int = 4) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         self.storage = storage
-        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="decode")
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="load")
 
     def _load(self, path: str) -> tuple[np.ndarray, str]:
         from .sources import decode_image, read_image
@@ -137,11 +141,9 @@ class _Decode:
         except (OSError, ValueError) as exc:
             return np.zeros((1, 1, 3), np.uint8), f"source: {exc}"
 
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        loaded = list(self.pool.map(self._load, [str(p) for p in batch["path"]]))
-        images, errors = [im for im, _ in loaded], [e for _, e in loaded]
-        return {"path": batch["path"], "image": _objects(images), "error": np.array(errors, dtype=object),
-                "results": np.array(["{}"] * len(images), dtype=object)}
+    def __call__(self, paths: Sequence[str]) -> tuple[list[np.ndarray], list[str]]:
+        loaded = list(self.pool.map(self._load, [str(p) for p in paths]))
+        return [im for im, _ in loaded], [err for _, err in loaded]
 
 
 def _objects(items: list[Any]) -> np.ndarray:
@@ -151,12 +153,19 @@ def _objects(items: list[Any]) -> np.ndarray:
 
 
 class _StageActor:
-    """Ray Data actor UDF: builds the stage once, runs it on each batch of decoded images."""
+    """Ray Data actor UDF: builds the stage once, runs it on each batch.
 
-    def __init__(self, name: str, options: dict[str, Any]) -> None:
+    The first stage (``storage`` given) reads and decodes its batch itself, so images are used
+    where they are decoded: none crosses the object store before the first stage and no decode
+    pool holds CPUs (on 2 cores a separate decode actor kept the stage actors pending until it
+    had decoded every image, all of them then waiting in the object store). The last stage
+    (``last``) drops the images: the driver receives only what it writes."""
+
+    def __init__(self, name: str, options: dict[str, Any], storage: Storage | None = None, last: bool = True) -> None:
         from sensorium.stages.base import build_stage
 
-        self.name = name
+        self.name, self.last = name, last
+        self.loader = _Loader(storage) if storage is not None else None
         self.stage = build_stage(name, options)
         self.stage.setup()
 
@@ -164,15 +173,22 @@ class _StageActor:
         from sensorium.stages.frame import Frame
         from sensorium.stages.results import result_from_dict
 
+        if self.loader is not None:
+            images, errors = self.loader(batch["path"])
+            results = ["{}"] * len(images)
+            sizes = np.array([im.shape[:2] if not err else (0, 0) for im, err in zip(images, errors)], np.int32).reshape(-1, 2)
+            height, width = sizes[:, 0], sizes[:, 1]
+        else:
+            images, errors, results = list(batch["image"]), list(batch["error"]), list(batch["results"])
+            height, width = batch["height"], batch["width"]
         frames, idx = [], []
-        for i, (p, img, err, res) in enumerate(zip(batch["path"], batch["image"], batch["error"], batch["results"])):
+        for i, (p, img, err, res) in enumerate(zip(batch["path"], images, errors, results)):
             if err:
                 continue
             f = Frame(str(p), i, image=img)
             f.results.update({k: result_from_dict(v) for k, v in json.loads(res).items()})  # earlier stages' results
             frames.append(f)
             idx.append(i)
-        errors, results = list(batch["error"]), list(batch["results"])
         for f, i in zip(self.stage(frames), idx):
             if self.name in f.errors:
                 errors[i] = f"{self.name}: {f.errors[self.name]}"
@@ -180,12 +196,16 @@ class _StageActor:
                 r = json.loads(results[i])
                 r[self.name] = f.results[self.name].to_dict()
                 results[i] = json.dumps(r)
-        return {"path": batch["path"], "image": batch["image"], "error": np.array(errors, dtype=object), "results": np.array(results, dtype=object)}
+        out = {"path": batch["path"], "width": width, "height": height, "error": np.array(errors, dtype=object),
+               "results": np.array(results, dtype=object)}
+        if not self.last:
+            out["image"] = _objects(images)
+        return out
 
 
 def _rows(batch: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     good, bad = [], []
-    for p, img, err, res in zip(batch["path"], batch["image"], batch["error"], batch["results"]):
+    for p, w, h, err, res in zip(batch["path"], batch["width"], batch["height"], batch["error"], batch["results"]):
         if err:
             stage, _, reason = str(err).partition(": ")
             bad.append({"path": str(p), "stage": stage, "reason": reason})
@@ -197,7 +217,7 @@ def _rows(batch: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, A
             from sensorium.stages.results import result_from_dict
 
             vector = result_from_dict(emb).vectors[0].tolist()
-        good.append({"path": str(p), "width": int(img.shape[1]), "height": int(img.shape[0]), "results": res, "embedding": vector})
+        good.append({"path": str(p), "width": int(w), "height": int(h), "results": res, "embedding": vector})
     return good, bad
 
 
@@ -223,12 +243,31 @@ def _append_failures(output: Path, rows: list[dict[str, Any]]) -> None:
         os.fsync(f.fileno())
 
 
+def _cpus(stages: Sequence[BatchStage], cluster: dict[str, float]) -> list[float]:
+    """CPUs per actor of each stage: as given, or a share of what the given ones leave. Raises
+    ValueError when the actors cannot all hold their resources at once (they would wait forever)."""
+    cpus = cluster.get("CPU", 0.0)
+    fixed = sum(s.num_cpus * s.actors for s in stages if s.num_cpus is not None)
+    shared = sum(s.actors for s in stages if s.num_cpus is None)
+    share = min(1.0, (cpus - fixed) / shared) if shared else 0.0
+    if fixed > cpus + 1e-9 or (shared and share <= 0):
+        raise ValueError(f"the stages' actors need more than the cluster's CPU={cpus:g} "
+                         f"({fixed:g} given to {[s.name for s in stages if s.num_cpus is not None]}); lower num_cpus or actors")
+    gpus = sum(s.num_gpus * s.actors for s in stages)
+    if gpus > cluster.get("GPU", 0.0) + 1e-9:
+        raise ValueError(f"the stages' actors need GPU={gpus:g} together; the cluster has GPU={cluster.get('GPU', 0.0):g}")
+    return [s.num_cpus if s.num_cpus is not None else share for s in stages]
+
+
 def run_batch(inputs: str | Path | Sequence[str], stages: Sequence[BatchStage], output: str | Path, *, ray_address: str | None = None,
-              decode_batch: int = 16, on_progress: Callable[[int, int], None] | None = None, build_index: bool = True,
-              max_items: int | None = None, storage_options: dict[str, Any] | None = None) -> BatchSummary:
+              on_progress: Callable[[int, int], None] | None = None, build_index: bool = True, max_items: int | None = None,
+              storage_options: dict[str, Any] | None = None, part_rows: int = 1000, part_seconds: float = 10.0) -> BatchSummary:
     """Run ``stages`` over ``inputs`` into ``output`` (see the module docstring); resumes.
+
     ``storage_options``: keyword arguments of the object store's pyarrow filesystem
-    (``endpoint_override``, ``region``, ``anonymous``, ...) over what the environment says."""
+    (``endpoint_override``, ``region``, ``anonymous``, ...) over what the environment says.
+    A part is written once ``part_rows`` rows or ``part_seconds`` have gathered: fewer, larger
+    files, and a killed job redoes at most that much."""
     import ray
 
     if not stages:
@@ -242,7 +281,8 @@ def run_batch(inputs: str | Path | Sequence[str], stages: Sequence[BatchStage], 
     job = {"stages": [s.__dict__ for s in stages]}
     if (output / JOB).is_file():
         previous = json.loads((output / JOB).read_text())
-        if previous["stages"] != job["stages"]:
+        # what the results are depends on the stages and their options, not on actors or batch sizes
+        if [(p["name"], p["options"]) for p in previous["stages"]] != [(s.name, s.options) for s in stages]:
             raise ValueError(f"{output} holds a job with other stages/options ({previous['stages']}); use another --output")
     else:
         (output / JOB).write_text(json.dumps(job, indent=2))
@@ -256,24 +296,33 @@ def run_batch(inputs: str | Path | Sequence[str], stages: Sequence[BatchStage], 
     if todo:
         if not ray.is_initialized():
             ray.init(address=ray_address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
-        from ray.data import ActorPoolStrategy
+        from ray.data import ActorPoolStrategy, DataContext
 
-        ds = ray.data.from_items([{"path": p} for p in todo], override_num_blocks=max(1, len(todo) // decode_batch))
-        ds = ds.map_batches(_Decode, fn_constructor_args=(storage,), batch_size=decode_batch, compute=ActorPoolStrategy(size=1),
-                            num_cpus=0.5, batch_format="numpy")
-        for s in stages:
-            ds = ds.map_batches(_StageActor, fn_constructor_args=(s.name, s.options), batch_size=s.batch_size, batch_format="numpy",
-                                compute=ActorPoolStrategy(size=s.actors), num_cpus=s.num_cpus, num_gpus=s.num_gpus)
+        ctx = DataContext.get_current()  # on_progress reports progress; Ray Data's own bars and logs would repeat it
+        ctx.enable_progress_bars, ctx.print_on_execution_start = False, False
+        cpus = _cpus(stages, ray.cluster_resources())
+        first = stages[0].batch_size
+        ds = ray.data.from_items([{"path": p} for p in todo], override_num_blocks=max(1, -(-len(todo) // first)))
+        for k, (s, num_cpus) in enumerate(zip(stages, cpus)):
+            args = (s.name, s.options, storage if k == 0 else None, k == len(stages) - 1)
+            ds = ds.map_batches(_StageActor, fn_constructor_args=args, batch_size=s.batch_size, batch_format="numpy",
+                                compute=ActorPoolStrategy(size=s.actors), num_cpus=num_cpus, num_gpus=s.num_gpus)
+        pending: list[dict[str, Any]] = []
+        flushed = time.monotonic()
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
             rows, fails = _rows(batch)
-            if rows:
-                _write_part(output, rows)
+            pending += rows
             if fails:
                 _append_failures(output, fails)
-            written += len(rows)
+            if pending and (len(pending) >= part_rows or time.monotonic() - flushed >= part_seconds):
+                _write_part(output, pending)
+                written, pending, flushed = written + len(pending), [], time.monotonic()
             failed += len(fails)
             if on_progress is not None:
-                on_progress(written + failed, len(todo))
+                on_progress(written + len(pending) + failed, len(todo))
+        if pending:
+            _write_part(output, pending)
+            written += len(pending)
     if build_index and any(s.name == "embed" for s in stages):
         rebuild_index(output)
     return BatchSummary(len(paths), len(paths) - len(todo), written, failed, time.time() - start)

@@ -22,6 +22,8 @@ def batch(
     batch_size: int = typer.Option(16, help="Images per stage call."),
     actors: int = typer.Option(1, help="Actors per stage (each loads the model once)."),
     num_gpus: float = typer.Option(0.0, help="GPUs per actor (0 on CPU machines)."),
+    num_cpus: Optional[float] = typer.Option(None, help="CPUs per actor; default: the cluster's CPUs shared among the actors, at most 1 each."),
+    part_rows: int = typer.Option(1000, help="Rows per Parquet part (a part is also written every 10 s); a killed job redoes at most these."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Existing Ray cluster; default: a local Ray."),
     storage_option: List[str] = typer.Option([], "--storage-option", help="Object-store option KEY=VALUE for pyarrow's "
                                              "S3FileSystem/GcsFileSystem, e.g. endpoint_override=http://127.0.0.1:9000, "
@@ -44,11 +46,11 @@ def batch(
         if not eq or not key:
             raise typer.BadParameter(f"expected KEY=VALUE, got {opt!r}", param_hint="--storage-option")
         storage_options[key] = yaml.safe_load(value)  # true/false, numbers, strings as in a YAML config
-    specs = [BatchStage(n, options.get(n, {}), actors=actors, batch_size=batch_size, num_gpus=num_gpus) for n in names]
+    specs = [BatchStage(n, options.get(n, {}), actors=actors, batch_size=batch_size, num_cpus=num_cpus, num_gpus=num_gpus) for n in names]
     with Progress(TextColumn("[bold]batch"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=console) as progress:
         task = progress.add_task("batch", total=None)
         try:
-            summary = run_batch(input, specs, output, ray_address=ray_address, storage_options=storage_options,
+            summary = run_batch(input, specs, output, ray_address=ray_address, storage_options=storage_options, part_rows=part_rows,
                                 on_progress=lambda done, total: progress.update(task, completed=done, total=total))
         except (ValueError, OSError) as exc:  # OSError: a bucket that cannot be listed
             console.print(f"[red]error:[/red] {exc}")

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from sensorium.models.shapes_data import ShapesConfig, make_image
-from sensorium.pipeline.batch import FAILURES, PARTS, done_paths, iter_rows, list_inputs
+from sensorium.pipeline.batch import FAILURES, PARTS, BatchStage, _cpus, done_paths, iter_rows, list_inputs
 
 N_GOOD = 240
 
@@ -61,7 +61,7 @@ def test_interrupted_job_resumes_to_a_complete_result(collection, tmp_path):
     root, bad = collection
     out = tmp_path / "out"
     args = _cli("batch", "--input", str(root), "--stages", "detect", "--output", str(out), "--batch-size", "8",
-                "--set", "detect.threads=1")
+                "--part-rows", "8", "--set", "detect.threads=1")
     env = {**os.environ, "RAY_ADDRESS": ""}
     first = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.time() + 400
@@ -102,3 +102,52 @@ def test_list_inputs(tmp_path):
     assert [Path(p).name for p in list_inputs(str(tmp_path / "a" / "*"))] == ["1.png", "2.JPG"]
     (tmp_path / "list.txt").write_text(f"{tmp_path}/a/1.png\n\n/missing.png\n")
     assert list_inputs(tmp_path / "list.txt") == ["/missing.png", f"{tmp_path}/a/1.png"]
+
+
+@pytest.mark.parametrize(
+    ("stages", "cluster", "expected", "error"),
+    [
+        ([BatchStage("detect")], {"CPU": 2.0}, [1.0], None),
+        ([BatchStage("detect"), BatchStage("face"), BatchStage("embed")], {"CPU": 2.0}, [2 / 3] * 3, None),  # shared, none left pending
+        ([BatchStage("detect", actors=2), BatchStage("embed", num_cpus=1.0)], {"CPU": 2.0}, [0.5, 1.0], None),
+        ([BatchStage("detect", actors=2, num_cpus=1.0)], {"CPU": 2.0}, [1.0], None),
+        ([BatchStage("detect", actors=3, num_cpus=1.0)], {"CPU": 2.0}, None, "more than the cluster's CPU=2"),
+        ([BatchStage("detect", num_cpus=2.0), BatchStage("embed")], {"CPU": 2.0}, None, "lower num_cpus or actors"),
+        ([BatchStage("detect", num_gpus=1.0)], {"CPU": 2.0}, None, "GPU=1 together; the cluster has GPU=0"),
+    ],
+)
+def test_actor_resources_are_shared_or_refused(stages, cluster, expected, error):
+    if error is None:
+        assert _cpus(stages, cluster) == pytest.approx(expected)
+    else:
+        with pytest.raises(ValueError, match=error):
+            _cpus(stages, cluster)
+
+
+@pytest.mark.slow
+def test_two_stages_pass_images_and_results_along(ray_cluster, tmp_path):
+    """detect then embed (a small random open_clip config): the first stage decodes, the second
+    gets the images and the detections; a corrupt file fails once, in the source."""
+    from sensorium.pipeline.batch import run_batch
+
+    small = {"embed_dim": 32, "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 8, "head_width": 16},
+             "text_cfg": {"context_length": 8, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
+
+    root = tmp_path / "imgs"
+    root.mkdir()
+    for i in range(10):
+        img, _, _ = make_image(9, i, ShapesConfig(size=80, min_scale=20, max_scale=60))
+        cv2.imwrite(str(root / f"img{i}.png"), img[..., ::-1])
+    (root / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    cfg = tmp_path / "small.json"
+    cfg.write_text(json.dumps(small))
+    stages = [BatchStage("detect", {"threads": 1}, batch_size=4), BatchStage("embed", {"config_json": str(cfg)}, batch_size=3)]
+    summary = run_batch(root, stages, tmp_path / "out", build_index=False)
+    assert (summary.written, summary.failed) == (10, 1)
+    rows = list(iter_rows(tmp_path / "out"))
+    assert sorted(Path(r["path"]).name for r in rows) == sorted(f"img{i}.png" for i in range(10))
+    for r in rows:
+        res = json.loads(r["results"])
+        assert set(res) == {"detect", "embed"} and (r["width"], r["height"]) == (80, 80) and len(r["embedding"]) == small["embed_dim"]
+    (fail,) = [json.loads(line) for line in (tmp_path / "out" / FAILURES).read_text().splitlines()]
+    assert fail["path"].endswith("bad.png") and fail["stage"] == "source" and "truncated PNG" in fail["reason"]
