@@ -21,3 +21,11 @@ def data_dir() -> Path:
     if not (root / "README.md").exists():
         pytest.fail(f"real test data not found at {root}: set SENSORIUM_DATA to the shared data folder")
     return root
+
+
+@pytest.fixture(scope="session")
+def local_agent():
+    """The GUI agent with its local OCR grounding backend, built once (its OCR engine loads once)."""
+    from sensorium.pipeline.gui import build_gui_agent
+
+    return build_gui_agent()

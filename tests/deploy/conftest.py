@@ -75,13 +75,6 @@ def running(settings: ServiceSettings, agent=None):
         thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def local_agent():
-    from sensorium.pipeline.gui import build_gui_agent
-
-    return build_gui_agent()
-
-
 @pytest.fixture(scope="module")
 def service(local_agent):
     """The service with a token, a small body limit and a tight rate limit for the tests."""

@@ -103,13 +103,6 @@ def desktop(display):
     return DesktopExecutor(wait_s=0.1)
 
 
-@pytest.fixture(scope="session")
-def local_agent():
-    from sensorium.pipeline.gui import build_gui_agent
-
-    return build_gui_agent()
-
-
 @needs_xvfb
 @pytest.mark.slow
 @pytest.mark.parametrize("instruction, done", TASKS, ids=[t[0] for t in TASKS])
