@@ -4,15 +4,19 @@
                                  [--repeats 20] [--opset 23] [--graph-optimization all]
     python benchmarks/runtime.py --export-study   # opset 18 vs 23, optimisation levels
 
-Exports each model with ``export_model`` (parity-checked), then times, round-robin, torch
-eager (``inference_mode``, ``torch.set_num_threads(threads)``) against onnxruntime's CPU
-provider with the same number of intra-op threads, spinning off (the pipeline's setting:
-idle threads must not steal the cores other stages need) and, for comparison, on (timed on
-its own: its threads keep spinning after a run and would slow whatever runs next). Prints the
-machine, ms per batch (median and minimum), the speed-up of onnxruntime over torch, the max
-abs difference of their outputs, and the share of the CPUs other processes used meanwhile
-(blocks are retried, up to ``--attempts``, until that share is under ``--quiet``). On a shared
-machine the minimum is the better estimate of the cost; the median shows what other load adds.
+Exports each model with ``export_model`` (fp32 and int8, parity-checked), then times,
+round-robin, torch eager (``inference_mode``, ``torch.set_num_threads(threads)``) against
+onnxruntime's CPU provider with the same number of intra-op threads, spinning off (the
+pipeline's setting: idle threads must not steal the cores other stages need) and, for
+comparison, on (timed on its own: its threads keep spinning after a run and would slow
+whatever runs next). The int8 rows put onnxruntime's dynamically quantised graph beside torch's
+own dynamic quantisation (``quantize_dynamic`` of the ``nn.Linear`` layers), so int8 is
+compared with int8 as well as with torch fp32. Prints the machine, ms per batch (median and
+minimum), speed-ups, each engine's fp32 GFLOP/s (the work counted by torch's FlopCounterMode:
+how close to the cores' peak each already is), the max abs difference from torch fp32, and the
+share of the CPUs other processes used meanwhile (blocks are retried, up to ``--attempts``,
+until that share is under ``--quiet``). On a shared machine the minimum is the better estimate
+of the cost; the median shows what other load adds.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import platform
 import statistics
 import tempfile
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -32,12 +37,13 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from sensorium.models.export import DEFAULT_OPSET, build_model, export_model, load_manifest
 from sensorium.models.registry import get_model
 from sensorium.models.runtime import OnnxModel, RuntimeConfig
 
-# Goals on the 2-core CI machine (onnxruntime, spinning off, vs torch eager; ratio of minima).
+# Goals on the 2-core CI machine (onnxruntime, spinning off, vs torch eager fp32; ratio of minima).
 GOALS = {"vit-tiny": 1.6, "cnn-small": 1.4}
 SEED = 0
 SPIN_SETTLE_S = 0.5
@@ -112,43 +118,67 @@ def measure(fns: list[Callable[[], object]], args: argparse.Namespace) -> tuple[
     return min(attempts, key=lambda a: a[0])
 
 
+def torch_int8(model: torch.nn.Module) -> torch.nn.Module:
+    """torch's own dynamic int8 quantisation of the ``nn.Linear`` layers: the like-for-like
+    baseline for onnxruntime's int8 graph (both quantise weights ahead, activations per call)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation notice (moving to torchao)
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def flops(model: torch.nn.Module, x: torch.Tensor) -> float:
+    """Floating-point operations of one forward pass (matmuls, convolutions, attention)."""
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        model(x)
+    return float(counter.get_total_flops())
+
+
 def bench_model(name: str, batches: list[int], args: argparse.Namespace, out_dir: Path) -> list[dict]:
     spec = get_model(name)
     # Same seed before both builds: the exported graph and the torch model get the same random
     # weights, so the max abs difference below compares like with like.
     torch.manual_seed(SEED)
-    path = export_model(name, out_dir, opset=args.opset)
+    path = export_model(name, out_dir, opset=args.opset, int8=True)
     torch.manual_seed(SEED)
     model = build_model(name)
+    qmodel = torch_int8(model)
     output = spec.output_names[0]
 
-    def session(spinning: bool) -> OnnxModel:
+    def session(spinning: bool, precision: str = "fp32") -> OnnxModel:
         cfg = RuntimeConfig(providers=("cpu",), intra_op_threads=args.threads, allow_spinning=spinning,
-                            graph_optimization=args.graph_optimization, warmup_runs=0)
+                            graph_optimization=args.graph_optimization, warmup_runs=0, precision=precision)
         return OnnxModel(path, cfg)
 
-    sessions = {"off": session(False), "on": session(True)}
+    sessions = {"off": session(False), "on": session(True), "int8": session(False, "int8")}
     rows = []
     for batch in batches:
         (x,) = spec.example_inputs(batch, seed=SEED + batch)
         feed = x.numpy()
         with torch.inference_mode():
             ref = model(x).numpy()
-        diff = max(float(np.max(np.abs(s.run(feed)[output] - ref))) for s in sessions.values())
+            ref_q = qmodel(x).numpy()
+        diffs = {k: float(np.max(np.abs(s.run(feed)[output] - ref))) for k, s in sessions.items()}
 
-        def run_torch() -> None:
+        def run_torch(m: torch.nn.Module = model) -> None:
             with torch.inference_mode():
-                model(x)
+                m(x)
 
-        share, ((t_med, t_min), (o_med, o_min)) = measure([run_torch, lambda: sessions["off"].run(feed)], args)
+        share, ((t_med, t_min), (o_med, o_min), (q_med, q_min), (tq_med, tq_min)) = measure(
+            [run_torch, lambda: sessions["off"].run(feed), lambda: sessions["int8"].run(feed),
+             lambda: run_torch(qmodel)], args)
         # Spinning threads keep a core busy for tens of ms after each run (measured: torch's
         # batch-1 ViT took 66-78 ms instead of ~25 right after a spinning session), so the
         # spinning session is timed on its own, and the next block waits for its threads to sleep.
         _, ((s_med, s_min),) = measure([lambda: sessions["on"].run(feed)], args)
         time.sleep(SPIN_SETTLE_S)
+        gflop = flops(model, x) / 1e9
         rows.append(dict(model=name, batch=batch, torch=(t_med, t_min), ort=(o_med, o_min), ort_spin=(s_med, s_min),
-                         speedup=t_min / o_min, speedup_med=t_med / o_med, speedup_spin=t_min / s_min, diff=diff,
-                         load=share))
+                         int8=(q_med, q_min), torch_int8=(tq_med, tq_min),
+                         speedup=t_min / o_min, speedup_med=t_med / o_med, speedup_spin=t_min / s_min,
+                         speedup_int8=t_min / q_min, int8_vs_torch_int8=tq_min / q_min,
+                         gflops_torch=gflop / t_min * 1e3, gflops_ort=gflop / o_min * 1e3,
+                         diff=diffs["off"], diff_int8=diffs["int8"],
+                         diff_torch_int8=float(np.max(np.abs(ref_q - ref))), load=share))
     return rows
 
 
@@ -228,20 +258,32 @@ def main() -> None:
         rows = [row for name in args.models for row in bench_model(name, args.batches, args, out_dir)]
 
     print()
+    print("fp32: the exported graph as is (parity <= 1e-4 with torch).")
     print("| model | batch | torch ms (median / min) | ORT ms, spin off | ORT ms, spin on | "
-          "speed-up (min) | speed-up (median) | speed-up, spin on | max abs diff | other load |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "speed-up (min) | speed-up (median) | speed-up, spin on | GFLOP/s torch / ORT | max abs diff | other load |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['model']} | {r['batch']} | {r['torch'][0]:.1f} / {r['torch'][1]:.1f} | "
               f"{r['ort'][0]:.1f} / {r['ort'][1]:.1f} | {r['ort_spin'][0]:.1f} / {r['ort_spin'][1]:.1f} | "
-              f"**{r['speedup']:.2f}x** | {r['speedup_med']:.2f}x | {r['speedup_spin']:.2f}x | {r['diff']:.1e} | "
-              f"{r['load']:.0%} |")
+              f"**{r['speedup']:.2f}x** | {r['speedup_med']:.2f}x | {r['speedup_spin']:.2f}x | "
+              f"{r['gflops_torch']:.0f} / {r['gflops_ort']:.0f} | {r['diff']:.1e} | {r['load']:.0%} |")
+    print()
+    print("int8: dynamically quantised matrix products (onnxruntime: export_model(int8=True); torch: quantize_dynamic).")
+    print("| model | batch | torch fp32 ms (min) | ORT int8 ms (median / min) | torch int8 ms (median / min) | "
+          "ORT int8 vs torch fp32 (min) | ORT int8 vs torch int8 (min) | max abs diff from torch fp32: ORT int8 / torch int8 |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['model']} | {r['batch']} | {r['torch'][1]:.1f} | {r['int8'][0]:.1f} / {r['int8'][1]:.1f} | "
+              f"{r['torch_int8'][0]:.1f} / {r['torch_int8'][1]:.1f} | **{r['speedup_int8']:.2f}x** | "
+              f"{r['int8_vs_torch_int8']:.2f}x | {r['diff_int8']:.1e} / {r['diff_torch_int8']:.1e} |")
     print()
     for r in rows:  # a missed goal is a finding to report, not a crash: `make bench` runs every benchmark
         goal = GOALS.get(r["model"])
         if goal is not None:
-            verdict = "met" if r["speedup"] >= goal else "missed"
-            print(f"goal {r['model']} batch {r['batch']}: >= {goal:.2f}x, got {r['speedup']:.2f}x ({verdict})")
+            for label, got in (("fp32", r["speedup"]), ("int8", r["speedup_int8"])):
+                verdict = "met" if got >= goal else "missed"
+                print(f"goal {r['model']} batch {r['batch']} ({label} ORT vs torch fp32): >= {goal:.2f}x, "
+                      f"got {got:.2f}x ({verdict})")
 
 
 if __name__ == "__main__":

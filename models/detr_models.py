@@ -227,11 +227,12 @@ def export_detr_onnx(model: DETR, path: str | Path, *, opset: int = 18) -> Path:
     return path
 
 
-def onnx_for_weights(weights: str, onnx: str | None = None) -> tuple[Path, tuple[str, ...]]:
+def onnx_for_weights(weights: str, onnx: str | None = None, *, precision: str = "fp32") -> tuple[Path, tuple[str, ...]]:
     """(ONNX path, labels) for a registered weights name or a trained ``.pt`` path.
 
     With ``onnx`` given, that file is used as is. Otherwise the weights are exported once into
-    the weights cache, named by their sha256, so a retrained file never reuses a stale graph.
+    the weights cache, named by their sha256, so a retrained file never reuses a stale graph;
+    ``precision="int8"`` also quantises that graph's matrix products once (the CPU speed option).
     """
     from . import weights as registry
 
@@ -249,8 +250,20 @@ def onnx_for_weights(weights: str, onnx: str | None = None) -> tuple[Path, tuple
         if not Path(onnx).is_file():
             raise FileNotFoundError(f"ONNX graph not found: {onnx}")
         return Path(onnx), labels
+    if precision not in ("fp32", "int8"):
+        raise ValueError(f"precision: expected fp32 or int8 for DETR, got {precision!r}")
     cached = registry.default_cache_dir() / f"detr-{registry.sha256_file(pt)[:16]}.onnx"
     if not cached.is_file():
         model, _ = load_trained_detr(pt)
         export_detr_onnx(model, cached)
+    if precision == "int8":
+        import os
+
+        from .export import quantize_int8
+
+        quantised = cached.with_suffix(".int8.onnx")
+        if not quantised.is_file():
+            tmp = quantised.with_name(f".{quantised.name}.{os.getpid()}.tmp")  # readers never see half a file
+            os.replace(quantize_int8(cached, tmp), quantised)
+        return quantised, labels
     return cached, labels

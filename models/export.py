@@ -320,7 +320,9 @@ def _to_fp16(src: Path, dst: Path) -> None:
     onnx.save(model, dst)
 
 
-def _to_int8(src: Path, dst: Path) -> None:
+def quantize_int8(src: str | Path, dst: str | Path) -> Path:
+    """Write ``dst``: the float32 graph ``src`` with its MatMul/Gemm weights stored as int8 and
+    their inputs quantised per call (onnxruntime dynamic quantisation); float32 in and out."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     model = onnx.load(src)
@@ -339,9 +341,10 @@ def _to_int8(src: Path, dst: Path) -> None:
                 op_types_to_quantize=["MatMul", "Gemm"],
                 extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},  # types shape inference leaves open
             )
+    return Path(dst)
 
 
-_CONVERTERS = {"fp16": _to_fp16, "int8": _to_int8}
+_CONVERTERS = {"fp16": _to_fp16, "int8": quantize_int8}
 _RELATIVE_TOLERANCES = {"fp16": FP16_RELATIVE_TOLERANCE, "int8": INT8_RELATIVE_TOLERANCE}
 
 

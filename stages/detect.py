@@ -41,6 +41,8 @@ class DetectConfig(StageConfig):
     (the shipped model is trained on 192 px images). score_threshold: keep detections at or
     above it; max_detections: at most this many per frame, best first. max_pixels: frames
     above it are refused. providers/threads: onnxruntime execution (threads 0: its default).
+    precision: ``fp32`` or ``int8`` (matrix products dynamically quantised: faster on CPU, mAP
+    within a point of fp32 on the shipped model, docs/benchmarks.md).
     lift3d: fill xyz/extent from an earlier ``depth`` result when there is one (skipped when
     that depth has no focal length, i.e. uncalibrated stereo)."""
 
@@ -53,11 +55,14 @@ class DetectConfig(StageConfig):
     max_pixels: int = 100_000_000
     providers: tuple[str, ...] = ("cpu",)
     threads: int = 0
+    precision: str = "fp32"
     lift3d: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.providers, str):  # "--set detect.providers=cuda,cpu" from the CLI
             object.__setattr__(self, "providers", tuple(p.strip() for p in self.providers.split(",") if p.strip()))
+        if self.precision not in ("fp32", "int8"):
+            raise ValueError(f"precision: expected fp32 or int8, got {self.precision!r}")
         if self.threads < 0:
             raise ValueError(f"threads: expected >= 0 (0 = onnxruntime's default), got {self.threads}")
         if not 16 <= self.min_size <= self.max_size:
@@ -202,7 +207,7 @@ class DetectStage(Stage):
         from sensorium.models.detr_models import onnx_for_weights
         from sensorium.models.runtime import OnnxModel, RuntimeConfig
 
-        path, self._labels = onnx_for_weights(self.config.weights, self.config.onnx)
+        path, self._labels = onnx_for_weights(self.config.weights, self.config.onnx, precision=self.config.precision)
         self._model = OnnxModel(path, RuntimeConfig(providers=self.config.providers, intra_op_threads=self.config.threads or None, warmup_runs=0),
                                 name="detect")
 
