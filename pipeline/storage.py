@@ -113,7 +113,8 @@ class Storage:
 
     def list(self, pattern: str, suffixes: set[str] | None = None) -> list[str]:
         """URIs under ``pattern``: a glob (``**`` crosses folders), a prefix read as a folder
-        (recursive), or one object. Keeps names ending in ``suffixes`` (case-insensitive) when
+        (recursive), or one object. Raises FileNotFoundError when a glob's bucket or fixed prefix
+        does not exist, OSError when the store cannot be reached. Keeps names ending in ``suffixes`` (case-insensitive) when
         listing a glob or folder; one named object is kept whatever its name."""
         from fsspec.implementations.arrow import ArrowFSWrapper
         from pyarrow import fs as pafs
@@ -121,6 +122,10 @@ class Storage:
         scheme, _ = split_uri(pattern)
         fs, path = self.fs(pattern)
         if any(ch in path for ch in _GLOB_CHARS):
+            # fsspec's glob answers [] for a missing bucket and an unreachable server alike: ask first
+            root = path[: min(path.index(ch) for ch in _GLOB_CHARS if ch in path)].rsplit("/", 1)[0]
+            if fs.get_file_info(root).type == pafs.FileType.NotFound:
+                raise FileNotFoundError(f"{scheme}://{root}: no such bucket or prefix")
             found = [p for p in ArrowFSWrapper(fs).glob(path) if not p.endswith("/")]
             listed = True
         else:

@@ -121,7 +121,11 @@ def test_listing_and_reading_objects(s3, bucket, monkeypatch):
     assert list_inputs(f"s3://{BUCKET}/photos/*.jpg", storage) == sorted(u for u in good + list(bad) if u.count("/") == 4)
     one = f"s3://{BUCKET}/photos/notes.txt"  # one named object is kept whatever its name; it fails in the job if not an image
     assert list_inputs(one, storage) == [one]
-    assert list_inputs(f"s3://{BUCKET}/nothing-here/**/*.jpg", storage) == []
+    assert list_inputs(f"s3://{BUCKET}/photos/**/*.webp", storage) == []
+    with pytest.raises(FileNotFoundError, match="no-such-bucket/photos: no such bucket or prefix"):
+        list_inputs("s3://no-such-bucket/photos/**/*.jpg", storage)
+    with pytest.raises(OSError, match="connect"):  # not an empty listing: the server is not there
+        list_inputs(f"s3://{BUCKET}/photos/**/*.jpg", Storage({"endpoint_override": f"http://127.0.0.1:{_free_port()}"}))
     assert cv2.imdecode(np.frombuffer(storage.read_bytes(good[0]), np.uint8), cv2.IMREAD_COLOR).shape == (96, 96, 3)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         storage.read_bytes(f"s3://{BUCKET}/photos/missing.jpg")
