@@ -10,11 +10,13 @@ screen size. Either way there is no conversion here: coordinates have one place 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import time
-from typing import Any, Iterable
+from functools import partial
+from typing import Any, Callable, Iterable
 
 from sensorium.stages.results import GuiAction
 
@@ -117,8 +119,6 @@ def load_pyautogui() -> Any:
     if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
         raise RuntimeError("the desktop executor needs an X display and DISPLAY is not set "
                            "(on a headless machine start Xvfb; a Wayland session needs XWayland)")
-    import contextlib
-
     try:
         # python3-xlib prints its Xauthority warnings to stdout, where `agent act` writes JSON
         with contextlib.redirect_stdout(sys.stderr):
@@ -181,42 +181,54 @@ class DesktopExecutor(Executor):
             raise ValueError(f"{a.type}() at ({x:.0f}, {y:.0f}) is off the {w}x{h} screen: ask the agent with this screen's size")
         return px, py
 
+    def run(self, actions: Iterable[GuiAction]) -> str | None:
+        """Like :meth:`Executor.run`, but every action up to a terminal one is checked before
+        any runs, so a step that cannot be done whole (a point off the screen, a key or a
+        character pyautogui lacks) changes nothing on the screen."""
+        ops, end = [], None
+        for a in actions:
+            if a.type in TERMINAL:
+                end = a.type
+                break
+            ops.append((a, self._plan(a)))
+        for a, op in ops:
+            log.info("desktop: %s at %s %s", a.type, (a.x, a.y), a.params or "")
+            op()
+        return end
+
     def execute(self, a: GuiAction) -> None:
+        self._plan(a)()
+
+    def _plan(self, a: GuiAction) -> Callable[[], Any]:
+        """The checked pyautogui call(s) for ``a``, not yet run; raises ValueError saying why not."""
         g = self.gui
-        log.info("desktop: %s at %s %s", a.type, (a.x, a.y), a.params or "")
         if a.type in MOBILE:
             raise ValueError(f"{a.type}() is a phone action; the desktop executor cannot run it")
         if a.type in BROWSER:
             raise ValueError(f"{a.type}() is a browser action; run it with PlaywrightExecutor")
-        if a.type == "click":
-            g.click(*self._point(a, a.x, a.y))
-        elif a.type == "left_double":
-            g.doubleClick(*self._point(a, a.x, a.y))
-        elif a.type == "right_single":
-            g.rightClick(*self._point(a, a.x, a.y))
-        elif a.type == "drag":
+        if a.type in ("click", "left_double", "right_single"):
+            fn = {"click": g.click, "left_double": g.doubleClick, "right_single": g.rightClick}[a.type]
+            return partial(fn, *self._point(a, a.x, a.y))
+        if a.type == "drag":
             start, end = self._point(a, a.x, a.y), self._point(a, a.x2, a.y2)
-            g.moveTo(*start)
-            g.dragTo(*end, duration=self.drag_s, button="left")
-        elif a.type == "type":
+            return lambda: (g.moveTo(*start), g.dragTo(*end, duration=self.drag_s, button="left"))
+        if a.type == "type":
             content = a.params["content"]
-            text = content[:-1] if content.endswith("\n") else content
+            submit = content.endswith("\n")
+            text = content[:-1] if submit else content
             bad = sorted({c for c in text if not g.isValidKey(c)})
             if bad:
                 raise ValueError(f"type(): pyautogui cannot type {''.join(bad)!r} on this desktop (it types keys, not arbitrary characters)")
-            g.write(text)
-            if content.endswith("\n"):
-                g.press("enter")
-        elif a.type == "hotkey":
-            g.hotkey(*self.keys(a.params["key"]))
-        elif a.type == "scroll":
+            return lambda: (g.write(text), g.press("enter") if submit else None)
+        if a.type == "hotkey":
+            return partial(g.hotkey, *self.keys(a.params["key"]))
+        if a.type == "scroll":
             x, y = self._point(a, a.x, a.y) if a.x is not None else (None, None)
             direction = a.params.get("direction")
             if direction not in _WHEEL:
                 raise ValueError(f"scroll(): direction {direction!r} is not one of {', '.join(_WHEEL)}")
             wheel, sign = _WHEEL[direction]
-            getattr(g, wheel)(sign * self.scroll_clicks, x=x, y=y)
-        elif a.type == "wait":
-            time.sleep(self.wait_s)
-        else:
-            raise ValueError(f"action {a.type!r} has no meaning on a desktop")
+            return partial(getattr(g, wheel), sign * self.scroll_clicks, x=x, y=y)
+        if a.type == "wait":
+            return partial(time.sleep, self.wait_s)
+        raise ValueError(f"action {a.type!r} has no meaning on a desktop")

@@ -1,5 +1,5 @@
 """A small Tk window for the desktop executor's tests: labelled fields, buttons, a label that
-answers double and right clicks, a drag pad, a long list and a Ctrl+S binding. Every change is
+answers double and right clicks, a drag pad, a long list and a Ctrl+S counter. Every change is
 written as JSON to the file named on the command line, so the test reads what the app saw.
 
 Run as ``python desktop_app.py STATE.json`` on an X display; the window sits at the screen's
@@ -20,7 +20,7 @@ def main(path: str) -> None:
     root = tk.Tk()
     root.title("sensorium desktop test")
     root.geometry("1024x768+0+0")
-    state: dict = {"ready": False, "submitted": False, "reset": False, "double": False, "right": False, "saved": False,
+    state: dict = {"ready": False, "submitted": False, "reset": False, "double": False, "right": False, "saved": 0,
                    "enter": False, "drag": None, "scroll_top": 0.0}
     name, city = tk.StringVar(), tk.StringVar()
 
@@ -59,7 +59,7 @@ def main(path: str) -> None:
     for i in range(100):
         items.insert("end", f"item {i}")
     items.bind("<<ListboxSelect>>", lambda e: write())
-    root.bind_all("<Control-s>", lambda e: write(saved=True))
+    root.bind_all("<Control-s>", lambda e: write(saved=state["saved"] + 1))  # counted: a stray Ctrl+S shows
 
     def scrolled(*args) -> None:  # the list's view moved (mouse wheel): record where it is
         write()
