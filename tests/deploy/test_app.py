@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import struct
 import subprocess
@@ -144,3 +145,17 @@ def test_serve_command_over_real_http(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_agent_act_prints_json_and_executes_nothing(tmp_path):
+    """``sensorium agent act`` without --execute: the JSON answer in screen pixels, nothing run;
+    without a screenshot to read it says what is missing."""
+    shot = tmp_path / "s.png"
+    shot.write_bytes(_png(_screen_with_button()))
+    out = subprocess.run(CLI + ["agent", "act", "--screenshot", str(shot), "-i", "click Submit", "--dpr", "2"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    [click] = json.loads(out.stdout)["actions"]
+    assert click["type"] == "click" and 100 <= click["x"] <= 180 and 100 <= click["y"] <= 125  # the button, in half the pixels
+    missing = subprocess.run(CLI + ["agent", "act", "-i", "click Submit"], capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 2 and "--screenshot is needed" in missing.stderr
