@@ -37,10 +37,10 @@ TASKS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def display(tmp_path_factory):
-    """An Xvfb screen (1024x768) for the whole session: pyautogui opens the display once, when
-    it is imported. python3-xlib wants an Xauthority file; Xvfb runs without -auth, so an empty
+    """An Xvfb screen (1024x768) for this module, set as DISPLAY while it runs: pyautogui opens
+    the display once, when it is imported, so there is one screen for all the tests. python3-xlib wants an Xauthority file; Xvfb runs without -auth, so an empty
     one does."""
     xauth = tmp_path_factory.mktemp("x11") / "Xauthority"
     xauth.touch()
@@ -98,7 +98,7 @@ def app(display, tmp_path):
     a.proc.wait(timeout=30)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def desktop(display):
     return DesktopExecutor(wait_s=0.1)
 
