@@ -198,8 +198,10 @@ class RateLimiter:
 
 
 # --- the app ----------------------------------------------------------------------------------
-def create_app(settings: ServiceSettings, agent: GuiAgentStage | None = None) -> FastAPI:
-    """The service for ``settings``; ``agent`` defaults to one built from ``settings.agent``."""
+def create_app(settings: ServiceSettings, agent: GuiAgentStage | None = None, *, request_id_header: bool = True) -> FastAPI:
+    """The service for ``settings``; ``agent`` defaults to one built from ``settings.agent``.
+    request_id_header: answer with ``x-request-id`` (off under Ray Serve, whose proxy adds the
+    same id itself; two copies read as "id, id")."""
     agent = agent or build_gui_agent(settings.agent)
     app = FastAPI(title="sensorium", version="0.1.0", description="Perception pipeline service: GUI agent actions over REST.",
                   responses={400: {"model": ErrorResponse}, 401: {"model": ErrorResponse}, 413: {"model": ErrorResponse},
@@ -229,7 +231,8 @@ def create_app(settings: ServiceSettings, agent: GuiAgentStage | None = None) ->
         path = request.scope.get("route").path if request.scope.get("route") is not None else "other"
         latency.labels(path).observe(time.perf_counter() - start)
         requests_total.labels(path, str(response.status_code)).inc()
-        response.headers["x-request-id"] = request.state.request_id
+        if request_id_header:
+            response.headers["x-request-id"] = request.state.request_id
         return response
 
     @app.exception_handler(ApiError)

@@ -27,5 +27,5 @@ def serve_ray(settings: ServiceSettings, *, ray_address: str | None = None, repl
     see :func:`~sensorium.pipeline.serving.run_on_ray_serve` for which Ray it uses and how it stops."""
     from sensorium.pipeline.serving import run_on_ray_serve
 
-    run_on_ray_serve(create_app(settings), host=settings.host, port=settings.port, name=APP_NAME, replicas=replicas,
+    run_on_ray_serve(create_app(settings, request_id_header=False), host=settings.host, port=settings.port, name=APP_NAME, replicas=replicas,
                      ray_address=ray_address, blocking=blocking)

@@ -72,6 +72,7 @@ def test_serve_on_ray_serve_over_real_http(data_dir, tmp_path):
         assert r.status_code == 200, r.text
         body = r.json()
         assert body["backend"] == "local" and body["screen"]["width"] == 1080
+        assert r.headers.get_list("x-request-id") == [body["request_id"]]  # Serve's proxy and the app agree, once
         [click] = body["actions"]
         assert click["type"] == "click" and x1 <= click["x"] <= x2 and y1 <= click["y"] <= y2, body
 
