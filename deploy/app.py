@@ -107,7 +107,9 @@ def decode_image(data: bytes, max_pixels: int, name: str = "screenshot") -> np.n
         with Image.open(io.BytesIO(data)) as im:
             w, h = im.size
             fmt = im.format
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except UnidentifiedImageError:  # its message names an in-memory buffer, nothing the client sent
+        raise ApiError(400, "bad_image", f"{name}: not a PNG or JPEG image ({len(data)} bytes starting {data[:8]!r})") from None
+    except (OSError, ValueError) as exc:
         raise ApiError(400, "bad_image", f"{name}: not a PNG or JPEG image ({exc})") from None
     except Image.DecompressionBombError:
         raise ApiError(413, "image_too_large", f"{name}: above the decoder's pixel limit") from None
