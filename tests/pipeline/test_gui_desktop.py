@@ -169,12 +169,23 @@ def test_no_display_is_a_clear_error(monkeypatch):
 
 @needs_xvfb
 @pytest.mark.slow
-def test_agent_act_execute_desktop_from_the_command_line(app, display):
-    """``sensorium agent act --execute desktop`` takes the screenshot itself, grounds, clicks."""
+def test_agent_act_execute_desktop_from_the_command_line(app, desktop, tmp_path):
+    """``sensorium agent act --execute desktop`` takes the screenshot itself, grounds, clicks;
+    given a screenshot at twice the screen's resolution (a HiDPI screen), it still clicks in
+    the desktop's own pixels."""
+    import cv2
+
     cli = [sys.executable, "-c", "from sensorium.deploy.cli import app; app()", "agent", "act"]
     out = subprocess.run(cli + ["-i", "click Submit", "--execute", "desktop"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["actions"][0]["type"] == "click"
-    app.wait_for(lambda s: s["submitted"])
+    app.wait_for(lambda s: s["submitted"] and not s["reset"])
+    big = tmp_path / "hidpi.png"
+    cv2.imwrite(str(big), cv2.resize(desktop.screenshot()[..., ::-1], (2048, 1536), interpolation=cv2.INTER_CUBIC))
+    out = subprocess.run(cli + ["--screenshot", str(big), "-i", "click Reset", "--execute", "desktop"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    [click] = json.loads(out.stdout)["actions"]
+    assert click["x"] < 1024 and click["y"] < 768
+    app.wait_for(lambda s: s["reset"])
     bad = subprocess.run(cli + ["-i", "click Submit", "--execute", "robot"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "robot" in bad.stderr
