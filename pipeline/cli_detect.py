@@ -124,7 +124,7 @@ def eval_detect_cmd(
 
 @train_app.command("embed")
 def train_embed_cmd(
-    pairs: str = typer.Option(..., "--pairs", help="Folder of images with .txt captions, a .parquet (path, caption), or generated:N."),
+    pairs: str = typer.Option(..., "--pairs", help="Folder of images with .txt captions, a .parquet (path, caption), generated:N or generated-icons:N."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for model.pt and train.json."),
     model: Optional[str] = typer.Option("ViT-B-32", help="open_clip architecture (ignored with --config-json)."),
     family: str = typer.Option("clip", help="clip (ClipLoss) or siglip (SigLipLoss)."),

@@ -1,8 +1,9 @@
 """``sensorium train embed``: fine-tune an open_clip model on image-text pairs from files.
 
 Pairs come from a folder (each image beside a ``.txt`` caption with the same stem), a Parquet
-file (columns ``path`` and ``caption``) or ``generated:N`` (the captioned shapes of
-:func:`~sensorium.models.clip_train.generated_pairs`). The result is ``OUT/model.pt`` (a state
+file (columns ``path`` and ``caption``), ``generated:N`` (the captioned shapes of
+:func:`~sensorium.models.clip_train.generated_pairs`) or ``generated-icons:N`` (the toolbar
+icons of :mod:`~sensorium.models.icons_data`). The result is ``OUT/model.pt`` (a state
 dict the embed stage loads with ``weights=``) and ``OUT/train.json`` (config, losses, recall
 on a held-out tenth of the pairs before and after).
 """
@@ -31,9 +32,13 @@ def _square(img: np.ndarray, size: int) -> np.ndarray:
 
 
 def load_pairs(source: str, size: int) -> tuple[np.ndarray, list[str]]:
-    """(images (N, size, size, 3) uint8 RGB, captions) from a folder, a Parquet file or generated:N."""
+    """(images (N, size, size, 3) uint8 RGB, captions) from a folder, a Parquet file, generated:N or generated-icons:N."""
     if source.startswith("generated:"):
         return generated_pairs(0, int(source.split(":", 1)[1]), size)
+    if source.startswith("generated-icons:"):  # the GUI agent's icons (models/icons_data.py), data seed 0
+        from sensorium.models.icons_data import icon_pairs
+
+        return icon_pairs(0, int(source.split(":", 1)[1]), size)
     p = Path(source)
     if p.is_dir():
         items = [(f, f.with_suffix(".txt")) for f in sorted(p.rglob("*")) if f.suffix.lower() in IMAGE_SUFFIXES]
