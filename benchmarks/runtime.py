@@ -133,6 +133,21 @@ def flops(model: torch.nn.Module, x: torch.Tensor) -> float:
     return float(counter.get_total_flops())
 
 
+def gemm_ceiling(n: int = 1536, repeats: int = 10) -> float:
+    """GFLOP/s of a large square float32 matrix product (torch.mm, same threads): about the most
+    these cores do in fp32, so the fp32 rows' GFLOP/s show how much room is left at all."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = min(_timed(lambda: torch.mm(a, b)) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
 def bench_model(name: str, batches: list[int], args: argparse.Namespace, out_dir: Path) -> list[dict]:
     spec = get_model(name)
     # Same seed before both builds: the exported graph and the torch model get the same random
@@ -256,9 +271,11 @@ def main() -> None:
                 export_study(name, args.batches, args, out_dir)
             return
         rows = [row for name in args.models for row in bench_model(name, args.batches, args, out_dir)]
+    ceiling = gemm_ceiling()
 
     print()
-    print("fp32: the exported graph as is (parity <= 1e-4 with torch).")
+    print(f"fp32: the exported graph as is (parity <= 1e-4 with torch). fp32 ceiling of these cores: "
+          f"{ceiling:.0f} GFLOP/s (1536x1536 torch.mm, {args.threads} threads).")
     print("| model | batch | torch ms (median / min) | ORT ms, spin off | ORT ms, spin on | "
           "speed-up (min) | speed-up (median) | speed-up, spin on | GFLOP/s torch / ORT | max abs diff | other load |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
