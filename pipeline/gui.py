@@ -11,10 +11,14 @@ from sensorium.stages.gui_agent import GuiAgentStage
 @dataclass(frozen=True)
 class AgentSettings:
     """backend ``local`` or ``openai``; the openai_* fields configure the endpoint (the key
-    may also come from ``OPENAI_API_KEY``); min_score is the local backend's match floor."""
+    may also come from ``OPENAI_API_KEY``); min_score is the local backend's match floor;
+    icon_weights: embed weights the local backend grounds icons with (``clip_icons``, a
+    registered name or a checkpoint path with icon_model), None for text only."""
 
     backend: str = "local"
     min_score: float = 70.0
+    icon_weights: str | None = None
+    icon_model: str | None = None
     openai_base_url: str | None = None
     openai_model: str | None = None
     openai_api_key: str | None = None
@@ -34,7 +38,8 @@ class AgentSettings:
 def build_gui_agent(settings: AgentSettings = AgentSettings()) -> GuiAgentStage:
     """A ready :class:`GuiAgentStage` for ``settings``."""
     if settings.backend == "local":
-        stage = GuiAgentStage({"backend": "local", "min_score": settings.min_score})
+        icons = {"weights": settings.icon_weights, "model": settings.icon_model} if settings.icon_weights else None
+        stage = GuiAgentStage({"backend": "local", "min_score": settings.min_score, "options": {"icons": icons} if icons else {}})
     else:
         import os
 

@@ -158,7 +158,9 @@ def step(backend: Backend, request: AgentRequest) -> GuiStep:
 @dataclass(frozen=True)
 class GuiAgentConfig(StageConfig):
     """backend: ``local`` (OCR grounding, no model) or ``openai`` (passed in by the pipeline).
-    min_score: the local backend's fuzzy-match floor (0-100) before it calls the user."""
+    min_score: the local backend's fuzzy-match floor (0-100) before it calls the user.
+    options: the local backend's other keywords, e.g. ``{"icons": {"weights": "clip_icons"}}``
+    to ground icons by CLIP similarity (see ``stages/gui_icons.py``)."""
 
     backend: str = "local"
     min_score: float = 70.0
@@ -190,7 +192,7 @@ class GuiAgentStage(Stage):
             raise ValueError("the openai backend makes HTTP calls: build it with sensorium.pipeline.gui_openai and pass it in")
         from .gui_local import LocalBackend
 
-        self._backend = LocalBackend(min_score=self.config.min_score)
+        self._backend = LocalBackend(min_score=self.config.min_score, **self.config.options)
 
     @property
     def backend(self) -> Backend:

@@ -13,9 +13,14 @@ buttons) from the image's edges with OpenCV, and grounds instructions of the for
 - ``press ctrl c`` / ``press enter``: a hotkey;
 - ``wait``, ``go back``.
 
-Anything it cannot ground (no text close enough to X, an instruction it does not know)
-becomes ``call_user()`` with the reason in the thought. It answers in UI-TARS text with points
-in ``physical_px``, so its answers take the same parse-and-convert path as a model's.
+When no text matches X in a click, and an embedding model is configured (``icons``, e.g.
+``{"weights": "clip_icons"}``), X is looked for among the text-free elements by CLIP
+similarity (``stages/gui_icons.py``): "click the gear icon", "tap the heart".
+
+Anything it cannot ground (no text close enough to X and no icon like it, an instruction it
+does not know) becomes ``call_user()`` with the reason in the thought. It answers in UI-TARS
+text with points in ``physical_px``, so its answers take the same parse-and-convert path as a
+model's.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import cv2
 import numpy as np
 
 from .gui_agent import AgentRequest
+from .gui_icons import IconConfig, IconGrounder
 
 KEYS = {"ctrl", "control", "alt", "shift", "enter", "return", "tab", "esc", "escape", "backspace", "delete", "del", "up", "down",
         "left", "right", "space", "home", "end", "pageup", "pagedown", "cmd", "command", "meta", "win", "super", "insert",
@@ -78,18 +84,27 @@ def element_boxes(image: np.ndarray) -> list[tuple[int, int, int, int]]:
     return sorted(out, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))
 
 
+def word_boxes(texts: list[TextBox]) -> list[tuple[float, float, float, float]]:
+    """Boxes of the OCR lines that are words. A lone character is as likely OCR reading a
+    glyph (an X, a magnifier as Q, a star as ★) as text, so it does not hide an icon."""
+    return [t.box for t in texts if len(re.sub(r"\W", "", t.text)) >= 2]
+
+
 def _inside(inner: tuple[float, ...], outer: tuple[float, ...], pad: float = 2) -> bool:
     return inner[0] >= outer[0] - pad and inner[1] >= outer[1] - pad and inner[2] <= outer[2] + pad and inner[3] <= outer[3] + pad
 
 
 class LocalBackend:
-    """``complete(request) -> (UI-TARS text, "physical_px")``. min_score: fuzzy match floor (0-100)."""
+    """``complete(request) -> (UI-TARS text, "physical_px")``. min_score: fuzzy match floor
+    (0-100); max_side: OCR detection's longer side; icons: an :class:`IconConfig` (or its
+    dict) to ground icons by CLIP similarity, None to ground text only."""
 
     name = "local"
 
-    def __init__(self, *, min_score: float = 70.0, max_side: int = 1280) -> None:
+    def __init__(self, *, min_score: float = 70.0, max_side: int = 1280, icons: IconConfig | dict[str, Any] | None = None) -> None:
         self.min_score = min_score
         self.max_side = max_side
+        self._icons = IconGrounder(icons) if icons is not None else None
         self._ocr: Any = None
         self._lock = threading.Lock()
 
@@ -216,15 +231,27 @@ class LocalBackend:
                 return f"Thought: Pressing {target}.\nAction: hotkey(key='{_quote(target.lower())}')"
             texts = self.read_text(image)
             found, score = self.find_text(target, texts)
+            action = {"double click": "left_double", "right click": "right_single"}.get(verb, "click")
             if found is None or score < self.min_score:
-                return self._cannot(target, found, score)
+                return self._click_icon(target, image, texts, found, score, action)
             box = self._element_at(found, element_boxes(image)) or found.box
             x, y = _centre(box)
-            action = {"double click": "left_double", "right click": "right_single"}.get(verb, "click")
             return f"Thought: Clicking '{_quote(found.text)}'.\nAction: {action}(start_box='({x:.0f},{y:.0f})')"
         return f"Thought: I do not know how to do '{_quote(ins)}' without a model; please do it or rephrase it.\nAction: call_user()"
 
-    def _cannot(self, target: str, best: TextBox | None, score: float, why: str = "") -> str:
+    def _click_icon(self, target: str, image: np.ndarray, texts: list[TextBox], found: TextBox | None, score: float, action: str) -> str:
+        """No text matches ``target``: the text-free element that looks like it, if icons are configured."""
+        if self._icons is None:
+            return self._cannot(target, found, score, also="icon grounding needs embed weights (the local backend's icons option, "
+                                                           "e.g. {'weights': 'clip_icons'})")
+        match = self._icons.find(target, image, word_boxes(texts), element_boxes(image))
+        if match.refused:
+            return self._cannot(target, found, score, also=match.refused)
+        x, y = _centre(match.box)
+        return (f"Thought: Clicking the icon that looks like '{_quote(target)}' (similarity {match.score:.2f}).\n"
+                f"Action: {action}(start_box='({x:.0f},{y:.0f})')")
+
+    def _cannot(self, target: str, best: TextBox | None, score: float, why: str = "", also: str = "") -> str:
         near = f" (closest text: '{_quote(best.text)}', match {score:.0f}/100)" if best is not None else " (no text on the screen)"
         reason = why or f"cannot find '{_quote(target)}' on the screen{near}"
-        return f"Thought: I {reason}.\nAction: call_user()"
+        return f"Thought: I {reason}{'; ' + also if also else ''}.\nAction: call_user()"
