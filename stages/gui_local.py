@@ -104,7 +104,7 @@ class LocalBackend:
     def __init__(self, *, min_score: float = 70.0, max_side: int = 1280, icons: IconConfig | dict[str, Any] | None = None) -> None:
         self.min_score = min_score
         self.max_side = max_side
-        self._icons = IconGrounder(icons) if icons is not None else None
+        self.icons = IconGrounder(icons) if icons is not None else None
         self._ocr: Any = None
         self._lock = threading.Lock()
 
@@ -241,10 +241,10 @@ class LocalBackend:
 
     def _click_icon(self, target: str, image: np.ndarray, texts: list[TextBox], found: TextBox | None, score: float, action: str) -> str:
         """No text matches ``target``: the text-free element that looks like it, if icons are configured."""
-        if self._icons is None:
+        if self.icons is None:
             return self._cannot(target, found, score, also="icon grounding needs embed weights (the local backend's icons option, "
                                                            "e.g. {'weights': 'clip_icons'})")
-        match = self._icons.find(target, image, word_boxes(texts), element_boxes(image))
+        match = self.icons.find(target, image, word_boxes(texts), element_boxes(image))
         if match.refused:
             return self._cannot(target, found, score, also=match.refused)
         x, y = _centre(match.box)

@@ -1,0 +1,57 @@
+"""Icon grounding through the REST endpoint over real HTTP with the local backend and the
+shipped icon model: a generated toolbar screenshot at device pixel ratio 2 (the answer in
+logical screen pixels inside the named icon's button), and a toolbar page of SVG icons in
+headless chromium, the returned click executed by Playwright and checked in the DOM."""
+
+from __future__ import annotations
+
+import base64
+
+import cv2
+import httpx
+import pytest
+
+from sensorium.deploy.settings import ServiceSettings
+from sensorium.models.icons_data import toolbar_screen
+from sensorium.pipeline.gui import AgentSettings, build_gui_agent
+
+from .conftest import running
+from .test_browser import browser, run_task  # noqa: F401 - the module-scoped chromium fixture
+
+AUTH = {"Authorization": "Bearer s3cret-token"}
+
+
+@pytest.fixture(scope="module")
+def icon_service():
+    agent = build_gui_agent(AgentSettings(icon_weights="clip_icons"))
+    with running(ServiceSettings(token="s3cret-token"), agent) as url:
+        yield url
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("instruction, cls", [("click the gear icon", "gear"), ("click the trash can", "trash")])
+def test_icon_click_over_rest_lands_in_the_icon_in_screen_pixels(icon_service, instruction, cls):
+    screen = toolbar_screen(350, 0, classes=("home", "gear", "heart", "trash", "bell", "user"), width=1280, height=720, sizes=(40, 56))
+    png = cv2.imencode(".png", screen.image[..., ::-1])[1].tobytes()
+    r = httpx.post(icon_service + "/v1/agent/act", headers=AUTH, timeout=120,
+                   json={"screenshot": base64.b64encode(png).decode(), "instruction": instruction, "screen": {"dpr": 2}})
+    assert r.status_code == 200, r.text
+    (action,) = r.json()["actions"]
+    x1, y1, x2, y2 = (v / 2 for v in screen.boxes[screen.classes.index(cls)])  # logical pixels at DPR 2
+    assert action["type"] == "click" and x1 <= action["x"] <= x2 and y1 <= action["y"] <= y2, r.json()
+
+
+ICON_TASKS = [  # (instruction, the button's name); the page's icons are SVGs the model never saw
+    ("click the gear icon", "gear"),
+    ("click the search icon", "search"),
+    ("tap the heart", "heart"),
+    ("click the envelope icon", "mail"),
+    ("click Save", "Save"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("instruction, name", ICON_TASKS, ids=[t[0] for t in ICON_TASKS])
+def test_icon_toolbar_in_a_real_browser(browser, icon_service, instruction, name):
+    ok, steps = run_task(browser, icon_service, "icons.html", 1, instruction, f"document.body.dataset.clicked === '{name}'", max_steps=1)
+    assert ok, f"{instruction!r} not done"
