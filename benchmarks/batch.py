@@ -2,7 +2,7 @@
 process, and the peak memory of the job (driver + raylet + workers) on 1,000 vs 10,000 images,
 all measured side by side in one run.
 
-    python benchmarks/batch.py [--images 3000] [--memory-counts 1000,10000] [--actors 2]
+    python benchmarks/batch.py [--images 3000] [--memory-counts 1000,10000] [--actors 2] [--batch-sizes 16,64]
 
 The stage is ``detect`` at 64 px (the shipped DETR, onnxruntime, one thread per process):
 cheap enough for 10,000 images in a few minutes on 2 cores, costly enough that what is
@@ -148,44 +148,46 @@ def main() -> None:
     ap.add_argument("--memory-counts", default="1000,10000", help="image counts whose peak memory is compared")
     ap.add_argument("--size", type=int, default=64, help="generated image side (px); detect runs at this size")
     ap.add_argument("--actors", type=int, default=2, help="stage actors in the job")
-    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--batch-sizes", default="16,64", help="images per call, each measured on both sides; memory at the last")
     ap.add_argument("--work", default=None, help="folder for the images and outputs (default: a temporary one)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     counts = [int(c) for c in args.memory_counts.split(",") if c]
+    sizes = [int(b) for b in args.batch_sizes.split(",") if b]
     options = {"threads": 1, "min_size": args.size, "max_size": args.size}
     cpus = os.cpu_count() or 1
-    spec = BatchStage(STAGE, options, actors=args.actors, batch_size=args.batch_size, num_cpus=min(1.0, cpus / args.actors))
+    num_cpus = min(1.0, cpus / args.actors)
     work = Path(args.work or tempfile.mkdtemp(prefix="sensorium-bench-batch-"))
     paths = make_images(work / "images", max([args.images, *counts]), args.size)
 
     print(f"machine: {cpu_model()}, {cpus} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
           f"load average {os.getloadavg()[0]:.2f}; Python {platform.python_version()}, Ray {ray.__version__}")
-    print(f"stage: {STAGE} {options}; job: {spec.actors} actors x {spec.num_cpus:g} CPU, batch {spec.batch_size}; "
-          f"inputs: {args.size}x{args.size} JPEGs on local disk\n")
+    print(f"stage: {STAGE} {options}; job: {args.actors} actors x {num_cpus:g} CPU; "
+          f"inputs: {args.size}x{args.size} JPEGs on local disk; {args.images} images for throughput\n")
 
     sample = paths[: args.images]
-    alone = one_process(sample, options, args.batch_size, decode=False)
-    alone2 = one_process(sample, {**options, "threads": cpus}, args.batch_size, decode=False)
-    loop = one_process(sample, options, args.batch_size, decode=True)
-    job_ips, job_wall, _ = job(sample, work / "out-throughput", spec, memory=False)
-    best_alone = max(alone, alone2)
-
-    rows = [(f"stage alone, one process, 1 thread ({len(sample)} decoded images)", f"{alone:9.1f} img/s"),
-            (f"stage alone, one process, {cpus} threads", f"{alone2:9.1f} img/s"),
-            ("read + decode + stage, one process, 1 thread", f"{loop:9.1f} img/s"),
-            (f"batch job, {spec.actors} actors, steady state", f"{job_ips:9.1f} img/s"),
-            ("batch job, whole run (start-up included)", f"{len(sample) / job_wall:9.1f} img/s ({job_wall:.1f} s)"),
-            ("ratio job / best stage alone in one process (goal >= 0.8)", f"{job_ips / best_alone:12.2f}"),
-            ("ratio job / read + decode + stage in one process", f"{job_ips / loop:12.2f}"),
-            (f"ratio job / ({spec.actors} x stage alone, 1 thread): engine efficiency", f"{job_ips / (spec.actors * alone):12.2f}")]
+    rows = []
+    for b in sizes:
+        spec = BatchStage(STAGE, options, actors=args.actors, batch_size=b, num_cpus=num_cpus)
+        alone = one_process(sample, options, b, decode=False)
+        alone2 = one_process(sample, {**options, "threads": cpus}, b, decode=False)
+        loop = one_process(sample, options, b, decode=True)
+        job_ips, job_wall, _ = job(sample, work / "out-throughput", spec, memory=False)
+        rows += [(f"batch {b}: stage alone, one process, 1 thread (decoded images)", f"{alone:9.1f} img/s"),
+                 (f"batch {b}: stage alone, one process, {cpus} threads", f"{alone2:9.1f} img/s"),
+                 (f"batch {b}: read + decode + stage, one process, 1 thread", f"{loop:9.1f} img/s"),
+                 (f"batch {b}: batch job, {spec.actors} actors, steady state", f"{job_ips:9.1f} img/s"),
+                 (f"batch {b}: batch job, whole run (start-up included)", f"{len(sample) / job_wall:9.1f} img/s ({job_wall:.1f} s)"),
+                 (f"batch {b}: ratio job / best stage alone in one process (goal >= 0.8)", f"{job_ips / max(alone, alone2):12.2f}"),
+                 (f"batch {b}: ratio job / read + decode + stage in one process", f"{job_ips / loop:12.2f}"),
+                 (f"batch {b}: ratio job / ({spec.actors} x stage alone, 1 thread)", f"{job_ips / (spec.actors * alone):12.2f}")]
     for n in counts:
         ips, wall, mem = job(paths[:n], work / f"out-{n}", spec, memory=True)
-        rows.append((f"{n:,} images: peak PSS (RSS) of driver + Ray, {mem.processes} processes",
+        rows.append((f"batch {spec.batch_size}, {n:,} images: peak PSS (RSS), {mem.processes} processes",
                      f"{mem.peak_pss / 2**20:7.0f} MiB ({mem.peak_rss / 2**20:.0f} MiB; {mem.start_pss / 2**20:.0f} MiB PSS before the job), "
                      f"{wall:.0f} s, {ips:.0f} img/s"))
     for name, value in rows:
-        print(f"{name:<70}{value}")
+        print(f"{name:<72}{value}")
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -159,17 +159,24 @@ class _StageActor:
     where they are decoded: none crosses the object store before the first stage and no decode
     pool holds CPUs (on 2 cores a separate decode actor kept the stage actors pending until it
     had decoded every image, all of them then waiting in the object store). The last stage
-    (``last``) drops the images: the driver receives only what it writes."""
+    (``last``) drops the images: the driver receives only what it writes. A Ray Data batch
+    may be larger than the stage's: it is loaded and run ``chunk`` images at a time, so a
+    first-and-last stage holds at most ``chunk`` decoded images."""
 
-    def __init__(self, name: str, options: dict[str, Any], storage: Storage | None = None, last: bool = True) -> None:
+    def __init__(self, name: str, options: dict[str, Any], storage: Storage | None = None, last: bool = True, chunk: int = 16) -> None:
         from sensorium.stages.base import build_stage
 
-        self.name, self.last = name, last
+        self.name, self.last, self.chunk = name, last, chunk
         self.loader = _Loader(storage) if storage is not None else None
         self.stage = build_stage(name, options)
         self.stage.setup()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        n = len(batch["path"])
+        outs = [self._run({k: v[i:i + self.chunk] for k, v in batch.items()}) for i in range(0, n, self.chunk)]
+        return outs[0] if len(outs) == 1 else {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
+
+    def _run(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from sensorium.stages.frame import Frame
         from sensorium.stages.results import result_from_dict
 
@@ -261,13 +268,17 @@ def _cpus(stages: Sequence[BatchStage], cluster: dict[str, float]) -> list[float
 
 def run_batch(inputs: str | Path | Sequence[str], stages: Sequence[BatchStage], output: str | Path, *, ray_address: str | None = None,
               on_progress: Callable[[int, int], None] | None = None, build_index: bool = True, max_items: int | None = None,
-              storage_options: dict[str, Any] | None = None, part_rows: int = 1000, part_seconds: float = 10.0) -> BatchSummary:
+              storage_options: dict[str, Any] | None = None, part_rows: int = 1000, part_seconds: float = 10.0,
+              task_images: int = 64) -> BatchSummary:
     """Run ``stages`` over ``inputs`` into ``output`` (see the module docstring); resumes.
 
     ``storage_options``: keyword arguments of the object store's pyarrow filesystem
     (``endpoint_override``, ``region``, ``anonymous``, ...) over what the environment says.
     A part is written once ``part_rows`` rows or ``part_seconds`` have gathered: fewer, larger
-    files, and a killed job redoes at most that much."""
+    files, and a killed job redoes at most that much. ``task_images``: images per Ray Data task
+    of the first stage (at least its batch size; its actor loads and runs them a stage batch at
+    a time): Ray costs each task tens of ms on a 2-core machine, which small tasks pay again
+    and again while the actors wait (benchmarks.md, batch jobs)."""
     import ray
 
     if not stages:
@@ -301,11 +312,11 @@ def run_batch(inputs: str | Path | Sequence[str], stages: Sequence[BatchStage], 
         ctx = DataContext.get_current()  # on_progress reports progress; Ray Data's own bars and logs would repeat it
         ctx.enable_progress_bars, ctx.print_on_execution_start = False, False
         cpus = _cpus(stages, ray.cluster_resources())
-        first = stages[0].batch_size
+        first = max(stages[0].batch_size, task_images)
         ds = ray.data.from_items([{"path": p} for p in todo], override_num_blocks=max(1, -(-len(todo) // first)))
         for k, (s, num_cpus) in enumerate(zip(stages, cpus)):
-            args = (s.name, s.options, storage if k == 0 else None, k == len(stages) - 1)
-            ds = ds.map_batches(_StageActor, fn_constructor_args=args, batch_size=s.batch_size, batch_format="numpy",
+            args = (s.name, s.options, storage if k == 0 else None, k == len(stages) - 1, s.batch_size)
+            ds = ds.map_batches(_StageActor, fn_constructor_args=args, batch_size=first if k == 0 else s.batch_size, batch_format="numpy",
                                 compute=ActorPoolStrategy(size=s.actors), num_cpus=num_cpus, num_gpus=s.num_gpus)
         pending: list[dict[str, Any]] = []
         flushed = time.monotonic()

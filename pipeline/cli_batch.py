@@ -23,6 +23,7 @@ def batch(
     actors: int = typer.Option(1, help="Actors per stage (each loads the model once)."),
     num_gpus: float = typer.Option(0.0, help="GPUs per actor (0 on CPU machines)."),
     num_cpus: Optional[float] = typer.Option(None, help="CPUs per actor; default: the cluster's CPUs shared among the actors, at most 1 each."),
+    task_images: int = typer.Option(64, help="Images per Ray task of the first stage (at least --batch-size): fewer, larger tasks cost Ray less."),
     part_rows: int = typer.Option(1000, help="Rows per Parquet part (a part is also written every 10 s); a killed job redoes at most these."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Existing Ray cluster; default: a local Ray."),
     storage_option: List[str] = typer.Option([], "--storage-option", help="Object-store option KEY=VALUE for pyarrow's "
@@ -50,7 +51,7 @@ def batch(
     with Progress(TextColumn("[bold]batch"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=console) as progress:
         task = progress.add_task("batch", total=None)
         try:
-            summary = run_batch(input, specs, output, ray_address=ray_address, storage_options=storage_options, part_rows=part_rows,
+            summary = run_batch(input, specs, output, ray_address=ray_address, storage_options=storage_options, part_rows=part_rows, task_images=task_images,
                                 on_progress=lambda done, total: progress.update(task, completed=done, total=total))
         except (ValueError, OSError) as exc:  # OSError: a bucket that cannot be listed
             console.print(f"[red]error:[/red] {exc}")

@@ -61,7 +61,7 @@ def test_interrupted_job_resumes_to_a_complete_result(collection, tmp_path):
     root, bad = collection
     out = tmp_path / "out"
     args = _cli("batch", "--input", str(root), "--stages", "detect", "--output", str(out), "--batch-size", "8",
-                "--part-rows", "8", "--set", "detect.threads=1")
+                "--part-rows", "8", "--task-images", "8", "--set", "detect.threads=1")
     env = {**os.environ, "RAY_ADDRESS": ""}
     first = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.time() + 400
