@@ -2,7 +2,7 @@
 process, and the peak memory of the job (driver + raylet + workers) on 1,000 vs 10,000 images,
 all measured side by side in one run.
 
-    python benchmarks/batch.py [--images 3000] [--memory-counts 1000,10000] [--actors 2] [--batch-sizes 16,64]
+    python benchmarks/batch.py [--images 3000] [--memory-counts 1000,10000] [--actors 2] [--task-images 16,64]
 
 The stage is ``detect`` at 64 px (the shipped DETR, onnxruntime, one thread per process):
 cheap enough for 10,000 images in a few minutes on 2 cores, costly enough that what is
@@ -122,7 +122,7 @@ def one_process(paths: list[str], options: dict, batch: int, decode: bool) -> fl
     return len(paths) / (time.perf_counter() - start)
 
 
-def job(paths: list[str], out: Path, spec: BatchStage, memory: bool) -> tuple[float, float, PeakMemory | None]:
+def job(paths: list[str], out: Path, spec: BatchStage, memory: bool, task_images: int) -> tuple[float, float, PeakMemory | None]:
     """(steady images/s, whole-job seconds, peak memory when ``memory``) of a batch job in a
     fresh local Ray. Sampling memory costs CPU, so the throughput run goes without it."""
     shutil.rmtree(out, ignore_errors=True)
@@ -132,12 +132,14 @@ def job(paths: list[str], out: Path, spec: BatchStage, memory: bool) -> tuple[fl
     try:
         with mem:
             start = time.perf_counter()
-            summary = run_batch(paths, [spec], out, build_index=False,
+            summary = run_batch(paths, [spec], out, build_index=False, task_images=task_images,
                                 on_progress=lambda done, total: stamps.append((time.perf_counter(), done)))
             wall = time.perf_counter() - start
     finally:
         ray.shutdown()
     assert summary.written == len(paths) and summary.failed == 0, summary
+    if len(stamps) < 10:
+        raise SystemExit(f"{len(stamps)} batches came out: too few for a steady-state rate; give more --images")
     (t0, n0), (t1, n1) = stamps[0], stamps[-1]
     return (n1 - n0) / (t1 - t0), wall, mem if memory else None
 
@@ -148,46 +150,45 @@ def main() -> None:
     ap.add_argument("--memory-counts", default="1000,10000", help="image counts whose peak memory is compared")
     ap.add_argument("--size", type=int, default=64, help="generated image side (px); detect runs at this size")
     ap.add_argument("--actors", type=int, default=2, help="stage actors in the job")
-    ap.add_argument("--batch-sizes", default="16,64", help="images per call, each measured on both sides; memory at the last")
+    ap.add_argument("--batch-size", type=int, default=16, help="images per stage call, on both sides")
+    ap.add_argument("--task-images", default="16,64", help="images per Ray task, each measured; memory at the last")
     ap.add_argument("--work", default=None, help="folder for the images and outputs (default: a temporary one)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     counts = [int(c) for c in args.memory_counts.split(",") if c]
-    sizes = [int(b) for b in args.batch_sizes.split(",") if b]
+    tasks = [int(t) for t in args.task_images.split(",") if t]
     options = {"threads": 1, "min_size": args.size, "max_size": args.size}
     cpus = os.cpu_count() or 1
-    num_cpus = min(1.0, cpus / args.actors)
+    spec = BatchStage(STAGE, options, actors=args.actors, batch_size=args.batch_size, num_cpus=min(1.0, cpus / args.actors))
     work = Path(args.work or tempfile.mkdtemp(prefix="sensorium-bench-batch-"))
     paths = make_images(work / "images", max([args.images, *counts]), args.size)
 
     print(f"machine: {cpu_model()}, {cpus} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
           f"load average {os.getloadavg()[0]:.2f}; Python {platform.python_version()}, Ray {ray.__version__}")
-    print(f"stage: {STAGE} {options}; job: {args.actors} actors x {num_cpus:g} CPU; "
+    print(f"stage: {STAGE} {options}, batch {spec.batch_size}; job: {spec.actors} actors x {spec.num_cpus:g} CPU; "
           f"inputs: {args.size}x{args.size} JPEGs on local disk; {args.images} images for throughput\n")
 
     sample = paths[: args.images]
-    rows = []
-    for b in sizes:
-        spec = BatchStage(STAGE, options, actors=args.actors, batch_size=b, num_cpus=num_cpus)
-        alone = one_process(sample, options, b, decode=False)
-        alone2 = one_process(sample, {**options, "threads": cpus}, b, decode=False)
-        loop = one_process(sample, options, b, decode=True)
-        job_ips, job_wall, _ = job(sample, work / "out-throughput", spec, memory=False)
-        rows += [(f"batch {b}: stage alone, one process, 1 thread (decoded images)", f"{alone:9.1f} img/s"),
-                 (f"batch {b}: stage alone, one process, {cpus} threads", f"{alone2:9.1f} img/s"),
-                 (f"batch {b}: read + decode + stage, one process, 1 thread", f"{loop:9.1f} img/s"),
-                 (f"batch {b}: batch job, {spec.actors} actors, steady state", f"{job_ips:9.1f} img/s"),
-                 (f"batch {b}: batch job, whole run (start-up included)", f"{len(sample) / job_wall:9.1f} img/s ({job_wall:.1f} s)"),
-                 (f"batch {b}: ratio job / best stage alone in one process (goal >= 0.8)", f"{job_ips / max(alone, alone2):12.2f}"),
-                 (f"batch {b}: ratio job / read + decode + stage in one process", f"{job_ips / loop:12.2f}"),
-                 (f"batch {b}: ratio job / ({spec.actors} x stage alone, 1 thread)", f"{job_ips / (spec.actors * alone):12.2f}")]
+    alone = one_process(sample, options, args.batch_size, decode=False)
+    alone2 = one_process(sample, {**options, "threads": cpus}, args.batch_size, decode=False)
+    loop = one_process(sample, options, args.batch_size, decode=True)
+    rows = [("stage alone, one process, 1 thread (decoded images)", f"{alone:9.1f} img/s"),
+            (f"stage alone, one process, {cpus} threads", f"{alone2:9.1f} img/s"),
+            ("read + decode + stage, one process, 1 thread", f"{loop:9.1f} img/s")]
+    for t in tasks:
+        job_ips, job_wall, _ = job(sample, work / "out-throughput", spec, memory=False, task_images=t)
+        rows += [(f"job, {t} images per task: steady state", f"{job_ips:9.1f} img/s"),
+                 (f"job, {t} images per task: whole run (start-up included)", f"{len(sample) / job_wall:9.1f} img/s ({job_wall:.1f} s)"),
+                 (f"job, {t} images per task: ratio to best stage alone in one process (goal >= 0.8)", f"{job_ips / max(alone, alone2):12.2f}"),
+                 (f"job, {t} images per task: ratio to read + decode + stage in one process", f"{job_ips / loop:12.2f}"),
+                 (f"job, {t} images per task: ratio to {spec.actors} x stage alone (1 thread)", f"{job_ips / (spec.actors * alone):12.2f}")]
     for n in counts:
-        ips, wall, mem = job(paths[:n], work / f"out-{n}", spec, memory=True)
-        rows.append((f"batch {spec.batch_size}, {n:,} images: peak PSS (RSS), {mem.processes} processes",
+        ips, wall, mem = job(paths[:n], work / f"out-{n}", spec, memory=True, task_images=tasks[-1])
+        rows.append((f"{n:,} images: peak PSS (RSS) of driver + Ray, {mem.processes} processes",
                      f"{mem.peak_pss / 2**20:7.0f} MiB ({mem.peak_rss / 2**20:.0f} MiB; {mem.start_pss / 2**20:.0f} MiB PSS before the job), "
                      f"{wall:.0f} s, {ips:.0f} img/s"))
     for name, value in rows:
-        print(f"{name:<72}{value}")
+        print(f"{name:<80}{value}")
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
 
