@@ -172,6 +172,7 @@ class IconGrounder:
         self._labels: tuple[str, ...] = ()
         self._vocabulary: tuple[str, ...] = ()
         self._label_vectors: np.ndarray | None = None
+        self._text_cache: Any = None  # target → prompt vector, built in setup around the loaded model
         self._lock = threading.Lock()
 
     def setup(self) -> None:
