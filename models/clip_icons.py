@@ -32,7 +32,7 @@ register_weights(WeightsEntry(
     sha256=WEIGHTS_SHA256,
     sources=(LocalPath(str(WEIGHTS_FILE)),),
     license="Apache-2.0 (trained by sensorium on its generated icons)",
-    description="tiny open_clip CLIP (ViT 64 px, 4 layers; text 2 layers, CLIP BPE) trained on generated toolbar icons only; "
-                "fp16 state dict, architecture in clip_icons_config.json",
-    input_size=(64, 64), mean=MEAN, std=STD, labels=CLASSES, format="torch",
+    description="tiny open_clip CLIP (ViT 48 px, patch 8, 3 layers of width 96; text 2 layers of width 32, CLIP BPE) "
+                "trained on generated toolbar icons only; fp16 state dict, architecture in clip_icons_config.json",
+    input_size=(48, 48), mean=MEAN, std=STD, labels=CLASSES, format="torch",
 ))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from contextlib import nullcontext as does_not_raise
 
 import numpy as np
@@ -71,3 +72,8 @@ def test_shipped_icon_weights_are_registered_and_verified():
     st = status(entry.name)
     assert st.present and st.verified, st.detail
     assert entry.labels and "gear" in entry.labels
+    # the entry's contract, the architecture file and the provenance JSON beside the weights agree
+    config = json.loads(clip_icons.CONFIG_FILE.read_text())
+    provenance = json.loads(clip_icons.WEIGHTS_FILE.with_suffix(".json").read_text())
+    assert entry.input_size == (config["vision_cfg"]["image_size"],) * 2 == (provenance["data"]["image_size"],) * 2
+    assert provenance["sha256"] == entry.sha256 and tuple(provenance["labels"]) == entry.labels
