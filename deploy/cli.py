@@ -26,11 +26,14 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _agent_settings(backend: str, openai_base_url: Optional[str], openai_model: Optional[str], uitars_version: str, prompt: str) -> "object":
+def _agent_settings(backend: str, openai_base_url: Optional[str], openai_model: Optional[str], uitars_version: str, prompt: str,
+                    icon_weights: str = "none") -> "object":
     from sensorium.pipeline.gui import AgentSettings
 
+    icons = None if icon_weights.lower() == "none" else icon_weights
     try:
-        return AgentSettings(backend=backend, openai_base_url=openai_base_url, openai_model=openai_model, uitars_version=uitars_version, prompt_kind=prompt)
+        return AgentSettings(backend=backend, openai_base_url=openai_base_url, openai_model=openai_model, uitars_version=uitars_version,
+                             prompt_kind=prompt, icon_weights=icons)
     except ValueError as exc:
         raise _fail(str(exc)) from None
 
@@ -40,6 +43,8 @@ _BASE = typer.Option(None, "--openai-base-url", help="e.g. http://127.0.0.1:8001
 _MODEL = typer.Option(None, "--openai-model", help="Served model name, e.g. ByteDance-Seed/UI-TARS-1.5-7B.")
 _VERSION = typer.Option("1.5", "--uitars-version", help="1.0 (relative 0-1000 coordinates) or 1.5 (smart-resized pixels).")
 _PROMPT = typer.Option("computer", "--prompt", help="computer, mobile or grounding.")
+_ICONS = typer.Option("clip_icons", "--icon-weights", help="Embed weights the local backend matches icons with "
+                      "(registered name or open_clip checkpoint; loaded on the first icon instruction), or none.")
 
 
 @app.command()
@@ -53,7 +58,7 @@ def serve(
     max_body_mb: float = typer.Option(25.0, help="Largest request body, MB."),
     rate_limit: float = typer.Option(600.0, help="Requests per minute per client."),
     backend: str = _BACKEND, openai_base_url: Optional[str] = _BASE, openai_model: Optional[str] = _MODEL,
-    uitars_version: str = _VERSION, prompt: str = _PROMPT,
+    uitars_version: str = _VERSION, prompt: str = _PROMPT, icon_weights: str = _ICONS,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Start the REST service: POST /v1/agent/act, /healthz, /metrics, OpenAPI docs at /docs."""
@@ -62,7 +67,8 @@ def serve(
 
     try:
         settings = ServiceSettings(host=host, port=port, token=read_token(token_file=token_file), max_body_bytes=int(max_body_mb * 1024 * 1024),
-                                   rate_limit_per_minute=rate_limit, agent=_agent_settings(backend, openai_base_url, openai_model, uitars_version, prompt))
+                                   rate_limit_per_minute=rate_limit,
+                                   agent=_agent_settings(backend, openai_base_url, openai_model, uitars_version, prompt, icon_weights))
     except (ValueError, FileNotFoundError) as exc:
         raise _fail(str(exc)) from None
     console.print(f"sensorium serving on http://{host}:{port} ({'uvicorn' if local else 'Ray Serve'}, backend {backend}, "
@@ -86,7 +92,7 @@ def agent_act(
     dpr: float = typer.Option(1.0, help="Device pixel ratio of the screenshot."),
     execute: str = typer.Option("none", "--execute", help="none (print only) or desktop (run the actions on this screen with pyautogui)."),
     backend: str = _BACKEND, openai_base_url: Optional[str] = _BASE, openai_model: Optional[str] = _MODEL,
-    uitars_version: str = _VERSION, prompt: str = _PROMPT,
+    uitars_version: str = _VERSION, prompt: str = _PROMPT, icon_weights: str = _ICONS,
 ) -> None:
     """Print the agent's JSON answer (thought, actions in screen pixels, raw text) for one
     screenshot; with ``--execute desktop``, then run the actions on this machine's screen."""
@@ -117,7 +123,7 @@ def agent_act(
     if executor is not None and screen_width is None and screen_height is None:
         # the agent answers in the executor's pixels, whatever the screenshot's resolution
         screen_width, screen_height = executor.size()
-    agent = build_gui_agent(_agent_settings(backend, openai_base_url, openai_model, uitars_version, prompt))
+    agent = build_gui_agent(_agent_settings(backend, openai_base_url, openai_model, uitars_version, prompt, icon_weights))
     h, w = image.shape[:2]
     try:
         step = agent.act(image, instruction, Screen(w, h, screen_width, screen_height, dpr))

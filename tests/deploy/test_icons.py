@@ -55,3 +55,27 @@ ICON_TASKS = [  # (instruction, the button's name); the page's icons are SVGs th
 def test_icon_toolbar_in_a_real_browser(browser, icon_service, instruction, name):
     ok, steps = run_task(browser, icon_service, "icons.html", 1, instruction, f"document.body.dataset.clicked === '{name}'", max_steps=1)
     assert ok, f"{instruction!r} not done"
+
+
+@pytest.mark.slow
+def test_agent_act_cli_grounds_icons_by_default_and_not_with_none(tmp_path):
+    """``sensorium agent act`` uses the shipped icon model unless told ``--icon-weights none``,
+    in which case the same instruction is call_user with the reason."""
+    import json
+    import subprocess
+
+    from .conftest import CLI
+
+    screen = toolbar_screen(351, 0, classes=("home", "gear", "heart", "trash", "bell", "user"), width=1280, height=720, sizes=(40, 56))
+    shot = tmp_path / "toolbar.png"
+    shot.write_bytes(cv2.imencode(".png", screen.image[..., ::-1])[1].tobytes())
+    base = CLI + ["agent", "act", "--screenshot", str(shot), "-i", "click the heart icon"]
+    out = subprocess.run(base, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    (action,) = json.loads(out.stdout)["actions"]
+    x1, y1, x2, y2 = screen.boxes[screen.classes.index("heart")]
+    assert action["type"] == "click" and x1 <= action["x"] <= x2 and y1 <= action["y"] <= y2, out.stdout
+    off = subprocess.run(base + ["--icon-weights", "none"], capture_output=True, text=True, timeout=300)
+    assert off.returncode == 0, off.stderr
+    answer = json.loads(off.stdout)
+    assert [a["type"] for a in answer["actions"]] == ["call_user"] and "icon grounding needs embed weights" in answer["thought"]
