@@ -130,19 +130,21 @@ class LocalBackend:
         return [t for t in out if t.text]
 
     def find_text(self, target: str, texts: list[TextBox]) -> tuple[TextBox | None, float]:
-        """The OCR line best matching ``target`` and its score (0-100)."""
+        """The OCR line best matching ``target`` and its score (0-100). Ties on that score go to
+        the line whose whole text is closest ("Select" picks the button, not the title "Select time")."""
         from rapidfuzz import fuzz
 
         t = target.lower().strip(" '\"")
-        best, best_score = None, 0.0
+        best, best_key = None, (0.0, 0.0)
         for tb in texts:
             cand = tb.text.lower().strip(" :*")
-            score = max(fuzz.ratio(t, cand), fuzz.partial_ratio(t, cand) if len(cand) >= len(t) else 0.0)
+            whole = fuzz.ratio(t, cand)
+            score = max(whole, fuzz.partial_ratio(t, cand) if len(cand) >= len(t) else 0.0)
             if len(cand) > 2 * len(t) + 4:  # a long sentence containing the word is a weaker match
                 score *= 0.85
-            if score > best_score:
-                best, best_score = tb, score
-        return best, best_score
+            if (score, whole) > best_key:
+                best, best_key = tb, (score, whole)
+        return best, best_key[0]
 
     # --- grounding ----------------------------------------------------------------------
     def _element_at(self, label: TextBox, boxes: list[tuple[int, int, int, int]]) -> tuple[float, float, float, float] | None:

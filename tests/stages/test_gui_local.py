@@ -106,3 +106,19 @@ def test_the_stage_passes_icon_options_to_the_local_backend():
     (action,) = step.actions
     box = screen.boxes[screen.classes.index("bell")]
     assert action.type == "click" and box[0] <= action.x <= box[2] and box[1] <= action.y <= box[3], step.thought
+
+
+@pytest.mark.parametrize("target, lines, expected", [
+    ("Select", ["Select time", "Select", "Cancel"], "Select"),  # a title containing the word loses to the button
+    ("Select", ["Select", "Select time"], "Select"),
+    ("select time", ["Select", "Select time"], "Select time"),
+    ("Save", ["Save as draft", "Cancel"], "Save as draft"),  # no exact line: the containing one still wins
+    ("Submit", ["Cancel"], "Cancel"),  # the only line, but its score is below the floor
+])
+def test_find_text_prefers_the_line_whose_whole_text_matches(plain_backend, target, lines, expected):
+    from sensorium.stages.gui_local import TextBox
+
+    texts = [TextBox(line, (0.0, 30.0 * i, 100.0, 30.0 * i + 20), 0.99) for i, line in enumerate(lines)]
+    best, score = plain_backend.find_text(target, texts)
+    assert best.text == expected
+    assert (score >= plain_backend.min_score) == (expected.lower().startswith(target.lower()))
