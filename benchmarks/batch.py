@@ -138,8 +138,8 @@ def job(paths: list[str], out: Path, spec: BatchStage, memory: bool, task_images
     finally:
         ray.shutdown()
     assert summary.written == len(paths) and summary.failed == 0, summary
-    if len(stamps) < 10:
-        raise SystemExit(f"{len(stamps)} batches came out: too few for a steady-state rate; give more --images")
+    if len(stamps) < 10:  # too few batches came out for a steady-state rate
+        return float("nan"), wall, mem if memory else None
     (t0, n0), (t1, n1) = stamps[0], stamps[-1]
     return (n1 - n0) / (t1 - t0), wall, mem if memory else None
 
@@ -177,16 +177,18 @@ def main() -> None:
             ("read + decode + stage, one process, 1 thread", f"{loop:9.1f} img/s")]
     for t in tasks:
         job_ips, job_wall, _ = job(sample, work / "out-throughput", spec, memory=False, task_images=t)
+        if job_ips != job_ips:
+            raise SystemExit(f"{args.images} images in tasks of {t}: too few batches for a steady-state rate; give more --images")
         rows += [(f"job, {t} images per task: steady state", f"{job_ips:9.1f} img/s"),
                  (f"job, {t} images per task: whole run (start-up included)", f"{len(sample) / job_wall:9.1f} img/s ({job_wall:.1f} s)"),
                  (f"job, {t} images per task: ratio to best stage alone in one process (goal >= 0.8)", f"{job_ips / max(alone, alone2):12.2f}"),
                  (f"job, {t} images per task: ratio to read + decode + stage in one process", f"{job_ips / loop:12.2f}"),
                  (f"job, {t} images per task: ratio to {spec.actors} x stage alone (1 thread)", f"{job_ips / (spec.actors * alone):12.2f}")]
     for n in counts:
-        ips, wall, mem = job(paths[:n], work / f"out-{n}", spec, memory=True, task_images=tasks[-1])
+        _, wall, mem = job(paths[:n], work / f"out-{n}", spec, memory=True, task_images=tasks[-1])
         rows.append((f"{n:,} images: peak PSS (RSS) of driver + Ray, {mem.processes} processes",
                      f"{mem.peak_pss / 2**20:7.0f} MiB ({mem.peak_rss / 2**20:.0f} MiB; {mem.start_pss / 2**20:.0f} MiB PSS before the job), "
-                     f"{wall:.0f} s, {ips:.0f} img/s"))
+                     f"job {wall:.0f} s"))
     for name, value in rows:
         print(f"{name:<80}{value}")
     if args.work is None:
