@@ -55,14 +55,15 @@ class BatchStage:
     """One stage of a batch job: its options, actors in its pool, images per call, resources.
     ``num_cpus`` None: the cluster's CPUs shared among the actors that give none, at most 1
     each (a 2-core machine runs three one-actor stages at 0.67 CPU each instead of leaving one
-    pending forever)."""
+    pending forever). ``num_gpus`` None: on a cluster with GPUs, the stages whose ``providers``
+    ask for CUDA or TensorRT share them, at most 1 per actor; 0 elsewhere."""
 
     name: str
     options: dict[str, Any] = field(default_factory=dict)
     actors: int = 1
     batch_size: int = 16
     num_cpus: float | None = None
-    num_gpus: float = 0.0
+    num_gpus: float | None = None
 
 
 @dataclass
@@ -260,10 +261,37 @@ def _cpus(stages: Sequence[BatchStage], cluster: dict[str, float]) -> list[float
     if fixed > cpus + 1e-9 or (shared and share <= 0):
         raise ValueError(f"the stages' actors need more than the cluster's CPU={cpus:g} "
                          f"({fixed:g} given to {[s.name for s in stages if s.num_cpus is not None]}); lower num_cpus or actors")
-    gpus = sum(s.num_gpus * s.actors for s in stages)
-    if gpus > cluster.get("GPU", 0.0) + 1e-9:
-        raise ValueError(f"the stages' actors need GPU={gpus:g} together; the cluster has GPU={cluster.get('GPU', 0.0):g}")
     return [s.num_cpus if s.num_cpus is not None else share for s in stages]
+
+
+def _wants_gpu(stage: BatchStage) -> bool:
+    """Whether the stage's onnxruntime providers (its option, else its config's default) name a GPU one."""
+    import dataclasses
+
+    from sensorium.stages.base import get_stage_class
+
+    providers = stage.options.get("providers")
+    if providers is None:
+        defaults = {f.name: f.default for f in dataclasses.fields(get_stage_class(stage.name).Config)}
+        providers = defaults.get("providers", ())
+    if isinstance(providers, str):
+        providers = providers.split(",")
+    return any(str(p).strip().lower().removesuffix("executionprovider") in ("cuda", "tensorrt") for p in providers)
+
+
+def _gpus(stages: Sequence[BatchStage], cluster: dict[str, float]) -> list[float]:
+    """GPUs per actor of each stage: as given, or (None) a share of what is left for the stages
+    that run on a GPU provider. Raises ValueError when the given ones exceed the cluster's."""
+    total = cluster.get("GPU", 0.0)
+    fixed = sum(s.num_gpus * s.actors for s in stages if s.num_gpus is not None)
+    if fixed > total + 1e-9:
+        raise ValueError(f"the stages' actors need GPU={fixed:g} together; the cluster has GPU={total:g}")
+    auto = [i for i, s in enumerate(stages) if s.num_gpus is None and total > 0 and _wants_gpu(s)]
+    waiting = sum(stages[i].actors for i in auto)
+    share = min(1.0, (total - fixed) / waiting) if waiting else 0.0
+    if waiting and share <= 0:
+        raise ValueError(f"no GPU left for {[stages[i].name for i in auto]}: the cluster's GPU={total:g} is all given to other stages")
+    return [s.num_gpus if s.num_gpus is not None else (share if i in auto else 0.0) for i, s in enumerate(stages)]
 
 
 def run_batch(inputs: str | Path | Sequence[str], stages: Sequence[BatchStage], output: str | Path, *, ray_address: str | None = None,
@@ -311,13 +339,14 @@ def run_batch(inputs: str | Path | Sequence[str], stages: Sequence[BatchStage], 
 
         ctx = DataContext.get_current()  # on_progress reports progress; Ray Data's own bars and logs would repeat it
         ctx.enable_progress_bars, ctx.print_on_execution_start = False, False
-        cpus = _cpus(stages, ray.cluster_resources())
+        cluster = ray.cluster_resources()
+        cpus, gpus = _cpus(stages, cluster), _gpus(stages, cluster)
         first = max(stages[0].batch_size, task_images)
         ds = ray.data.from_items([{"path": p} for p in todo], override_num_blocks=max(1, -(-len(todo) // first)))
-        for k, (s, num_cpus) in enumerate(zip(stages, cpus)):
+        for k, (s, num_cpus, num_gpus) in enumerate(zip(stages, cpus, gpus)):
             args = (s.name, s.options, storage if k == 0 else None, k == len(stages) - 1, s.batch_size)
             ds = ds.map_batches(_StageActor, fn_constructor_args=args, batch_size=first if k == 0 else s.batch_size, batch_format="numpy",
-                                compute=ActorPoolStrategy(size=s.actors), num_cpus=num_cpus, num_gpus=s.num_gpus)
+                                compute=ActorPoolStrategy(size=s.actors), num_cpus=num_cpus, num_gpus=num_gpus)
         pending: list[dict[str, Any]] = []
         flushed = time.monotonic()
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):

@@ -21,7 +21,8 @@ def batch(
     set_: List[str] = typer.Option([], "--set", help="Stage option STAGE.OPTION=VALUE (repeatable)."),
     batch_size: int = typer.Option(16, help="Images per stage call."),
     actors: int = typer.Option(1, help="Actors per stage (each loads the model once)."),
-    num_gpus: float = typer.Option(0.0, help="GPUs per actor (0 on CPU machines)."),
+    num_gpus: Optional[float] = typer.Option(None, help="GPUs per actor; default: on a cluster with GPUs, stages whose providers "
+                                             "name cuda/tensorrt share them (at most 1 per actor), others 0."),
     num_cpus: Optional[float] = typer.Option(None, help="CPUs per actor; default: the cluster's CPUs shared among the actors, at most 1 each."),
     task_images: int = typer.Option(64, help="Images per Ray task of the first stage (at least --batch-size): fewer, larger tasks cost Ray less."),
     part_rows: int = typer.Option(1000, help="Rows per Parquet part (a part is also written every 10 s); a killed job redoes at most these."),

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from sensorium.models.shapes_data import ShapesConfig, make_image
-from sensorium.pipeline.batch import FAILURES, PARTS, BatchStage, _cpus, done_paths, iter_rows, list_inputs
+from sensorium.pipeline.batch import FAILURES, PARTS, BatchStage, _cpus, _gpus, done_paths, iter_rows, list_inputs
 
 N_GOOD = 240
 
@@ -113,7 +113,6 @@ def test_list_inputs(tmp_path):
         ([BatchStage("detect", actors=2, num_cpus=1.0)], {"CPU": 2.0}, [1.0], None),
         ([BatchStage("detect", actors=3, num_cpus=1.0)], {"CPU": 2.0}, None, "more than the cluster's CPU=2"),
         ([BatchStage("detect", num_cpus=2.0), BatchStage("embed")], {"CPU": 2.0}, None, "lower num_cpus or actors"),
-        ([BatchStage("detect", num_gpus=1.0)], {"CPU": 2.0}, None, "GPU=1 together; the cluster has GPU=0"),
     ],
 )
 def test_actor_resources_are_shared_or_refused(stages, cluster, expected, error):
@@ -122,6 +121,30 @@ def test_actor_resources_are_shared_or_refused(stages, cluster, expected, error)
     else:
         with pytest.raises(ValueError, match=error):
             _cpus(stages, cluster)
+
+
+CUDA = {"providers": "cuda,cpu"}
+
+
+@pytest.mark.parametrize(
+    ("stages", "cluster", "expected", "error"),
+    [
+        ([BatchStage("detect"), BatchStage("embed")], {"CPU": 2.0}, [0.0, 0.0], None),  # CPU machine: none asked
+        ([BatchStage("detect", CUDA)], {"CPU": 2.0}, [0.0], None),  # a CUDA provider on a cluster without GPUs: 0
+        ([BatchStage("detect", CUDA), BatchStage("embed")], {"CPU": 8.0, "GPU": 1.0}, [1.0, 0.0], None),  # embed stays on CPU
+        ([BatchStage("detect", CUDA, actors=2), BatchStage("embed", {"providers": ("tensorrt", "cuda", "cpu")})],
+         {"CPU": 8.0, "GPU": 1.0}, [1 / 3, 1 / 3], None),  # three GPU actors share one GPU
+        ([BatchStage("detect", CUDA), BatchStage("embed", CUDA, num_gpus=0.5)], {"CPU": 8.0, "GPU": 1.0}, [0.5, 0.5], None),
+        ([BatchStage("detect", num_gpus=1.0)], {"CPU": 2.0}, None, "GPU=1 together; the cluster has GPU=0"),
+        ([BatchStage("detect", CUDA), BatchStage("embed", num_gpus=1.0)], {"CPU": 8.0, "GPU": 1.0}, None, "no GPU left for \\['detect'\\]"),
+    ],
+)
+def test_gpus_go_to_stages_on_gpu_providers(stages, cluster, expected, error):
+    if error is None:
+        assert _gpus(stages, cluster) == pytest.approx(expected)
+    else:
+        with pytest.raises(ValueError, match=error):
+            _gpus(stages, cluster)
 
 
 @pytest.mark.slow
