@@ -34,7 +34,7 @@ import logging
 import os
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -251,6 +251,11 @@ def _append_failures(output: Path, rows: list[dict[str, Any]]) -> None:
         os.fsync(f.fileno())
 
 
+# Options a batch job sets unless the user does: the face stage's aligned crops (112x112x3 per
+# face) suit a live stream's next stage, but as JSON in every Parquet row they dwarf the results.
+BATCH_DEFAULTS: dict[str, dict[str, Any]] = {"face": {"keep_chips": False}}
+
+
 def _cpus(stages: Sequence[BatchStage], cluster: dict[str, float]) -> list[float]:
     """CPUs per actor of each stage: as given, or a share of what the given ones leave. Raises
     ValueError when the actors cannot all hold their resources at once (they would wait forever)."""
@@ -311,6 +316,7 @@ def run_batch(inputs: str | Path | Sequence[str], stages: Sequence[BatchStage], 
 
     if not stages:
         raise ValueError("a batch job needs at least one stage")
+    stages = [replace(s, options={**BATCH_DEFAULTS.get(s.name, {}), **s.options}) for s in stages]
     if is_remote(str(output)):
         raise ValueError(f"--output must be a local folder, got {output}: parts are renamed into place and "
                          "failures.jsonl appended to, which object stores cannot do; copy the folder up afterwards")

@@ -174,3 +174,23 @@ def test_two_stages_pass_images_and_results_along(ray_cluster, tmp_path):
         assert set(res) == {"detect", "embed"} and (r["width"], r["height"]) == (80, 80) and len(r["embedding"]) == small["embed_dim"]
     (fail,) = [json.loads(line) for line in (tmp_path / "out" / FAILURES).read_text().splitlines()]
     assert fail["path"].endswith("bad.png") and fail["stage"] == "source" and "truncated PNG" in fail["reason"]
+
+
+@pytest.mark.slow
+def test_faces_in_a_batch_job_on_real_photos(ray_cluster, data_dir, tmp_path):
+    """The face stage over the real gallery photos: every photo a row with its faces (boxes,
+    5 landmarks), and no aligned crops in the rows unless asked for (they would dwarf them)."""
+    from sensorium.pipeline.batch import run_batch
+    from sensorium.stages.results import result_from_dict
+
+    photos = sorted((data_dir / "faces" / "gallery").glob("*/*.jpg"))
+    out = tmp_path / "out"
+    summary = run_batch([str(p) for p in photos], [BatchStage("face", {"threads": 1}, batch_size=4)], out, build_index=False)
+    assert (summary.written, summary.failed) == (len(photos), 0)
+    rows = list(iter_rows(out))
+    assert sorted(r["path"] for r in rows) == sorted(str(p) for p in photos)
+    for r in rows:
+        faces = result_from_dict(json.loads(r["results"])["face"])
+        assert len(faces) >= 1 and faces.landmarks.shape[1:] == (5, 2), r["path"]
+        assert "chip" not in faces.data, "aligned crops leaked into the batch rows"
+    assert json.loads((out / "job.json").read_text())["stages"][0]["options"] == {"keep_chips": False, "threads": 1}
