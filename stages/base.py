@@ -26,7 +26,16 @@ log = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class StageConfig:
-    """Base of every stage's frozen config (built once at the edge, passed down as a value)."""
+    """Base of every stage's frozen config (built once at the edge, passed down as a value).
+
+    A comma string in a field whose default is a tuple (``--set detect.providers=cuda,cpu``,
+    a YAML scalar) becomes that tuple; subclasses with a ``__post_init__`` call this one first."""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, str) and isinstance(f.default, tuple):
+                object.__setattr__(self, f.name, tuple(p.strip() for p in value.split(",") if p.strip()))
 
 
 def config_from_dict(cls: type, values: dict[str, Any] | None) -> Any:

@@ -63,6 +63,7 @@ class DepthConfig(StageConfig):
     voxel_size_m: float = 0.02
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         self.sgbm()  # validates the matcher settings
         if self.downscale not in (1, 2, 4):
             raise ValueError(f"downscale: expected 1, 2 or 4, got {self.downscale}")

@@ -59,8 +59,7 @@ class DetectConfig(StageConfig):
     lift3d: bool = True
 
     def __post_init__(self) -> None:
-        if isinstance(self.providers, str):  # "--set detect.providers=cuda,cpu" from the CLI
-            object.__setattr__(self, "providers", tuple(p.strip() for p in self.providers.split(",") if p.strip()))
+        super().__post_init__()
         if self.precision not in ("fp32", "int8"):
             raise ValueError(f"precision: expected fp32 or int8, got {self.precision!r}")
         if self.threads < 0:

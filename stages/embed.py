@@ -45,10 +45,7 @@ class EmbedConfig(StageConfig):
     threads: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("providers", "labels"):
-            v = getattr(self, name)
-            if isinstance(v, str):
-                object.__setattr__(self, name, tuple(p.strip() for p in v.split(",") if p.strip()))
+        super().__post_init__()
         if "{}" not in self.prompt:
             raise ValueError(f"prompt must contain '{{}}' for the label, got {self.prompt!r}")
         if self.model is not None and self.config_json is None and self.weights is None:

@@ -62,8 +62,7 @@ class FaceConfig(StageConfig):
     threads: int = 0
 
     def __post_init__(self) -> None:
-        if isinstance(self.providers, str):
-            object.__setattr__(self, "providers", tuple(p.strip() for p in self.providers.split(",") if p.strip()))
+        super().__post_init__()
         if isinstance(self.quality, dict):
             object.__setattr__(self, "quality", QualityConfig(**self.quality))
         if not 32 <= self.max_side <= 8192:

@@ -167,6 +167,7 @@ class GuiAgentConfig(StageConfig):
     options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.backend not in ("local", "openai"):
             raise ValueError(f"backend: expected 'local' or 'openai', got {self.backend!r}")
         if not 0 <= self.min_score <= 100:

@@ -60,10 +60,7 @@ class IconConfig(StageConfig):
     threads: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("labels", "vocabulary"):
-            v = getattr(self, name)
-            if isinstance(v, str):
-                object.__setattr__(self, name, tuple(p.strip() for p in v.split(",") if p.strip()))
+        super().__post_init__()
         if not -1 <= self.threshold <= 1 or not 0 <= self.margin <= 2:
             raise ValueError(f"icons: expected threshold in [-1, 1] and margin in [0, 2], got {self.threshold}, {self.margin}")
 

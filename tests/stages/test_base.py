@@ -93,3 +93,17 @@ def test_a_whole_good_batch_is_one_call():
     Mean.calls = 0
     Mean()([frame(i, i) for i in range(5)])
     assert Mean.calls == 1
+
+
+def test_comma_strings_become_tuples_in_every_stage_config():
+    """One rule in StageConfig for CLI/YAML strings in tuple fields, whichever way the config is built."""
+    from sensorium.stages.detect import DetectConfig
+    from sensorium.stages.embed import EmbedConfig
+    from sensorium.stages.face import FaceConfig
+    from sensorium.stages.gui_icons import IconConfig
+
+    assert DetectConfig(providers="cuda, cpu").providers == ("cuda", "cpu")
+    assert FaceConfig(providers="cpu").providers == ("cpu",)
+    assert EmbedConfig(weights="clip.pt", labels="cat,dog,").labels == ("cat", "dog")
+    assert IconConfig(vocabulary="gear,heart").vocabulary == ("gear", "heart")
+    assert get_stage_class("detect")({"providers": "tensorrt,cuda,cpu"}).config.providers == ("tensorrt", "cuda", "cpu")
