@@ -161,7 +161,7 @@ def tflops_rows(lengths: tuple[int, ...]) -> list[str]:
     """Triton kernel vs SDPA throughput on CUDA, float16 and float32 (no masks, non-causal)."""
     import triton.testing
 
-    from sensorium.models import triton_attention
+    from sensorium.models.layers import triton_attention
 
     rows = ["| L | dtype | SDPA TFLOP/s | Triton TFLOP/s | Triton / SDPA |", "|---:|---|---:|---:|---:|"]
     for dtype in (torch.float16, torch.float32):

@@ -35,9 +35,9 @@ import numpy as np
 import psutil
 import ray
 
-from sensorium.models.shapes_data import ShapesConfig, make_image
-from sensorium.pipeline.batch import BatchStage, run_batch
-from sensorium.pipeline.sources import read_image
+from sensorium.models.data.shapes import ShapesConfig, make_image
+from sensorium.pipeline.batch.job import BatchStage, run_batch
+from sensorium.pipeline.io.sources import read_image
 from sensorium.stages.base import build_stage
 from sensorium.stages.frame import Frame
 

@@ -22,9 +22,9 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from sensorium.pipeline.sample import make_sample
-from sensorium.stages import stereo
-from sensorium.stages.depth import DepthStage
+from sensorium.pipeline.io.sample import make_sample
+from sensorium.stages.depth import stereo
+from sensorium.stages.depth.stage import DepthStage
 from sensorium.stages.frame import Frame
 
 

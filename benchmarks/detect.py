@@ -24,12 +24,12 @@ from typing import Callable
 import numpy as np
 import torch
 
-from sensorium.models.detr_models import SHAPES, WEIGHTS_FILE, export_detr_onnx, load_trained_detr
-from sensorium.models.export import quantize_int8
-from sensorium.models.runtime import OnnxModel, RuntimeConfig
-from sensorium.models.shapes_data import CLASSES
-from sensorium.pipeline.eval_detect import coco_ground_truth, coco_map
-from sensorium.stages.detect import DetectConfig, from_detr, preprocess, to_coco
+from sensorium.models.zoo.detr_shapes import SHAPES, WEIGHTS_FILE, export_detr_onnx, load_trained_detr
+from sensorium.models.hub.export import quantize_int8
+from sensorium.models.hub.runtime import OnnxModel, RuntimeConfig
+from sensorium.models.data.shapes import CLASSES
+from sensorium.pipeline.tools.eval_detect import coco_ground_truth, coco_map
+from sensorium.stages.detect.stage import DetectConfig, from_detr, preprocess, to_coco
 
 
 def cpu_model() -> str:

@@ -24,8 +24,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from detect import cpu_model, timed  # noqa: E402
 
-from sensorium.models.clip import ClipSpec, ImageTower, TextTower, build_clip, export_towers  # noqa: E402
-from sensorium.models.runtime import OnnxModel, RuntimeConfig  # noqa: E402
+from sensorium.models.arch.clip import ClipSpec, ImageTower, TextTower, build_clip, export_towers  # noqa: E402
+from sensorium.models.hub.runtime import OnnxModel, RuntimeConfig  # noqa: E402
 
 CONFIG = {"embed_dim": 256, "vision_cfg": {"image_size": 224, "layers": 6, "width": 384, "patch_size": 32, "head_width": 64},
           "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 256, "heads": 4, "layers": 6}}

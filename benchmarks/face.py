@@ -26,8 +26,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from detect import cpu_model, timed  # noqa: E402
 
-from sensorium.stages.face import FaceStage  # noqa: E402
-from sensorium.stages.face_align import align_faces  # noqa: E402
+from sensorium.stages.face.stage import FaceStage  # noqa: E402
+from sensorium.stages.face.align import align_faces  # noqa: E402
 
 
 def _data() -> Path:
@@ -109,7 +109,7 @@ def identification(data: Path, threads: int) -> None:
     """Identification on the real photos and every frame of the Hamilton clip."""
     import tempfile
 
-    from sensorium.stages.gallery import FaceGallery
+    from sensorium.stages.face.gallery import FaceGallery
 
     enrol = FaceStage({"recognizer": "dlib", "threads": threads, "keep_chips": False})
     people = sorted(p.name for p in (data / "faces" / "gallery").iterdir())

@@ -41,7 +41,7 @@ def main() -> None:
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
-    from sensorium.pipeline.gui import build_gui_agent
+    from sensorium.pipeline.agent.build import build_gui_agent
 
     agent = build_gui_agent()
     settings = ServiceSettings(token="s3cret-token", rate_limit_per_minute=1e6, rate_limit_burst=100000)

@@ -81,7 +81,7 @@ def targets(gui_dir: Path) -> list[Target]:
 def evaluate(agent, items: list[Target]) -> list[tuple[Target, str, tuple[float, float] | None]]:
     """(target, outcome, point) per target; outcome is ``hit``, ``miss`` (a point elsewhere),
     ``call_user`` or ``error`` (no usable action)."""
-    from sensorium.stages.gui_agent import AgentError
+    from sensorium.stages.gui.protocol import AgentError
 
     results = []
     images: dict[Path, np.ndarray] = {}
@@ -116,7 +116,7 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from detect import cpu_model
 
-    from sensorium.pipeline.gui import build_gui_agent
+    from sensorium.pipeline.agent.build import build_gui_agent
 
     gui = data_dir()
     items = targets(gui)

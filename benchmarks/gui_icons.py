@@ -2,7 +2,7 @@
 
     python benchmarks/gui_icons.py [--screens 30] [--weights clip_icons] [--threads 1]
 
-Screens come from :func:`~sensorium.models.icons_data.toolbar_screen` (6 icon buttons, two
+Screens come from :func:`~sensorium.models.data.icons.toolbar_screen` (6 icon buttons, two
 text buttons, a heading and a paragraph; icon sides cycling through 16-24, 20-40 and 36-52
 px) with seed 2000: the shipped icon model trained on icon tiles of seed 0, and the decision
 thresholds were chosen on screens of seed 1000. On each screen every icon is asked for once
@@ -32,9 +32,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from detect import cpu_model  # noqa: E402
 
-from sensorium.models.icons_data import CLASSES, ICONS, toolbar_screen  # noqa: E402
-from sensorium.stages.gui_agent import GuiAgentStage  # noqa: E402
-from sensorium.stages.gui_local import element_boxes, word_boxes  # noqa: E402
+from sensorium.models.data.icons import CLASSES, ICONS, toolbar_screen  # noqa: E402
+from sensorium.stages.embed.stage import EmbedStage
+from sensorium.stages.gui.stage import GuiAgentStage  # noqa: E402
+from sensorium.stages.gui.local import element_boxes, word_boxes  # noqa: E402
 
 UNKNOWN = ("unicorn", "camera", "printer", "rocket", "umbrella")
 log = logging.getLogger("gui_icons")
@@ -52,7 +53,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=2000)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    agent = GuiAgentStage({"options": {"icons": {"weights": args.weights, "threads": args.threads}}})
+    agent = GuiAgentStage({"options": {"icons": {"weights": args.weights, "threads": args.threads}}}, embedder=EmbedStage)
     plain = GuiAgentStage()
     icons = agent.backend.icons
     icons.setup()

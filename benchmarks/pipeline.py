@@ -18,11 +18,12 @@ import time
 import numpy as np
 import ray
 
-from sensorium.pipeline.config import PipelineConfig, StageSpec
-from sensorium.pipeline.engine import Pipeline, init_ray
-from sensorium.pipeline.sample import make_sample
-from sensorium.pipeline.sinks import JsonlSink, NpzSink
-from sensorium.pipeline.sources import Source, SourceItem
+from sensorium.pipeline.stream.config import PipelineConfig, StageSpec
+from sensorium.pipeline.cluster import init_ray
+from sensorium.pipeline.stream.engine import Pipeline
+from sensorium.pipeline.io.sample import make_sample
+from sensorium.pipeline.io.sinks import JsonlSink, NpzSink
+from sensorium.pipeline.io.sources import Source, SourceItem
 from sensorium.stages.base import Stage, build_stage, register_stage
 from sensorium.stages.results import Embeddings
 
@@ -100,7 +101,7 @@ def main() -> None:
     print(f"input: {n} VGA (640x480) stereo frames of the bundled sample\n")
 
     # 1. the slowest stage on its own, in this process
-    from sensorium.pipeline.sources import SampleSource  # noqa: F401  (same frames as the pipeline sees)
+    from sensorium.pipeline.io.sources import SampleSource  # noqa: F401  (same frames as the pipeline sees)
 
     depth = build_stage("depth")
     depth.setup()

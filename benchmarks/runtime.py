@@ -39,9 +39,9 @@ import onnxruntime as ort
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from sensorium.models.export import DEFAULT_OPSET, build_model, export_model, load_manifest
-from sensorium.models.registry import get_model
-from sensorium.models.runtime import OnnxModel, RuntimeConfig
+from sensorium.models.hub.export import DEFAULT_OPSET, build_model, export_model, load_manifest
+from sensorium.models.hub.registry import get_model
+from sensorium.models.hub.runtime import OnnxModel, RuntimeConfig
 
 # Goals on the 2-core CI machine (onnxruntime, spinning off, vs torch eager fp32; ratio of minima).
 GOALS = {"vit-tiny": 1.6, "cnn-small": 1.4}

@@ -29,11 +29,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sensorium.pipeline.gui import AgentSettings, build_gui_agent
-from sensorium.stages.gui_agent import AgentError, GuiAgentStage
-from sensorium.stages.gui_coords import CoordinateError, Screen
+from sensorium.pipeline.agent.build import AgentSettings, build_gui_agent
+from sensorium.stages.gui.protocol import AgentError
+from sensorium.stages.gui.stage import GuiAgentStage
+from sensorium.stages.gui.coords import CoordinateError, Screen
 
-from .settings import ServiceSettings
+from sensorium.deploy.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 

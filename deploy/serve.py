@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 
-from .app import create_app
-from .settings import ServiceSettings
+from sensorium.deploy.app import create_app
+from sensorium.deploy.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +24,8 @@ def serve_local(settings: ServiceSettings) -> None:
 
 def serve_ray(settings: ServiceSettings, *, ray_address: str | None = None, replicas: int = 1, blocking: bool = True) -> None:
     """The same app as Ray Serve application ``sensorium`` (HTTP proxy on settings.host:port);
-    see :func:`~sensorium.pipeline.serving.run_on_ray_serve` for which Ray it uses and how it stops."""
-    from sensorium.pipeline.serving import run_on_ray_serve
+    see :func:`~sensorium.pipeline.serve.deployment.run_on_ray_serve` for which Ray it uses and how it stops."""
+    from sensorium.pipeline.serve.deployment import run_on_ray_serve
 
     run_on_ray_serve(create_app(settings, request_id_header=False), host=settings.host, port=settings.port, name=APP_NAME, replicas=replicas,
                      ray_address=ray_address, blocking=blocking)

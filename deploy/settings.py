@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sensorium.pipeline.gui import AgentSettings
+from sensorium.pipeline.agent.build import AgentSettings
 
 TOKEN_ENV = "SENSORIUM_TOKEN"
 TOKEN_FILE_ENV = "SENSORIUM_TOKEN_FILE"

@@ -19,7 +19,7 @@ import time
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Sequence
 
-from .frame import Frame
+from sensorium.stages.frame import Frame
 
 log = logging.getLogger(__name__)
 
@@ -156,10 +156,10 @@ class Stage(ABC):
 # Built-in stages by name → "module:Class", imported lazily so a stage's heavy dependencies
 # load only when it is used. No file-system scanning.
 BUILTIN_STAGES: dict[str, str] = {
-    "depth": "sensorium.stages.depth:DepthStage",
-    "detect": "sensorium.stages.detect:DetectStage",
-    "face": "sensorium.stages.face:FaceStage",
-    "embed": "sensorium.stages.embed:EmbedStage",
+    "depth": "sensorium.stages.depth.stage:DepthStage",
+    "detect": "sensorium.stages.detect.stage:DetectStage",
+    "face": "sensorium.stages.face.stage:FaceStage",
+    "embed": "sensorium.stages.embed.stage:EmbedStage",
 }
 _registered: dict[str, type[Stage]] = {}
 

@@ -1,7 +1,7 @@
 """Camera models: pinhole intrinsics and stereo calibration (OpenCV conventions).
 
 Plain values that travel with a frame; reading them from YAML/JSON files happens in
-``sensorium.pipeline.calibration_io``.
+``sensorium.pipeline.io.calibration``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .arrays import check_array
+from sensorium.stages.arrays import check_array
 
 
 @dataclass(frozen=True, eq=False)

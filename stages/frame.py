@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from .arrays import check_array, decode_array, encode_array
-from .camera import Intrinsics, StereoCalibration
-from .results import result_from_dict
+from sensorium.stages.arrays import check_array, decode_array, encode_array
+from sensorium.stages.camera import Intrinsics, StereoCalibration
+from sensorium.stages.results import result_from_dict
 
 
 def check_image(name: str, image: Any) -> np.ndarray:

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Sequence, TypeVar
 
 import numpy as np
 
-from .arrays import check_array, decode_array, encode_array
+from sensorium.stages.arrays import check_array, decode_array, encode_array
 
 T = TypeVar("T", bound="Items")
 

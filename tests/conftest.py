@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -26,6 +27,17 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def local_agent():
     """The GUI agent with its local OCR grounding backend, built once (its OCR engine loads once)."""
-    from sensorium.pipeline.gui import build_gui_agent
+    from sensorium.pipeline.agent.build import build_gui_agent
 
     return build_gui_agent()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A real local Ray cluster (2 CPUs, as on the CI machine) shared by the tests that need one."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    yield ray
+    ray.shutdown()

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sensorium.pipeline.gui_executor import PlaywrightExecutor, playwright_key
+from sensorium.pipeline.agent.executors import PlaywrightExecutor, playwright_key
 from sensorium.stages.results import GuiAction
 
 PAGES = Path(__file__).parent / "pages"

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from sensorium.deploy.settings import ServiceSettings
-from sensorium.models.icons_data import toolbar_screen
-from sensorium.pipeline.gui import AgentSettings, build_gui_agent
+from sensorium.models.data.icons import toolbar_screen
+from sensorium.pipeline.agent.build import AgentSettings, build_gui_agent
 
 from .conftest import running
 from .test_browser import browser, run_task  # noqa: F401 - the module-scoped chromium fixture

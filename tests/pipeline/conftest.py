@@ -1,9 +1,8 @@
-"""A real local Ray cluster (2 CPUs, as on the CI machine) shared by the pipeline tests."""
+"""Pipeline test helpers: an MJPEG camera server on loopback."""
 
 from __future__ import annotations
 
 import http.server
-import logging
 import threading
 import time
 
@@ -11,16 +10,6 @@ import cv2
 import numpy as np
 
 import pytest
-
-
-@pytest.fixture(scope="session")
-def ray_cluster():
-    import ray
-
-    if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-    yield ray
-    ray.shutdown()
 
 
 class MJPEGServer:

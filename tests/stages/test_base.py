@@ -97,10 +97,10 @@ def test_a_whole_good_batch_is_one_call():
 
 def test_comma_strings_become_tuples_in_every_stage_config():
     """One rule in StageConfig for CLI/YAML strings in tuple fields, whichever way the config is built."""
-    from sensorium.stages.detect import DetectConfig
-    from sensorium.stages.embed import EmbedConfig
-    from sensorium.stages.face import FaceConfig
-    from sensorium.stages.gui_icons import IconConfig
+    from sensorium.stages.detect.stage import DetectConfig
+    from sensorium.stages.embed.stage import EmbedConfig
+    from sensorium.stages.face.stage import FaceConfig
+    from sensorium.stages.gui.icons import IconConfig
 
     assert DetectConfig(providers="cuda, cpu").providers == ("cuda", "cpu")
     assert FaceConfig(providers="cpu").providers == ("cpu",)

@@ -1,0 +1,37 @@
+"""Options and helpers shared by ``serve`` and ``agent act``."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+console = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    """Print the error; the caller raises what this returns, so every exit shows at its call site."""
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def _agent_settings(backend: str, openai_base_url: Optional[str], openai_model: Optional[str], uitars_version: str, prompt: str,
+                    icon_weights: str = "none") -> "object":
+    from sensorium.pipeline.agent.build import AgentSettings
+
+    icons = None if icon_weights.lower() == "none" else icon_weights
+    try:
+        return AgentSettings(backend=backend, openai_base_url=openai_base_url, openai_model=openai_model, uitars_version=uitars_version,
+                             prompt_kind=prompt, icon_weights=icons)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+
+
+_BACKEND = typer.Option("local", "--backend", help="local (OCR grounding, no model) or openai (a UI-TARS model behind an OpenAI-compatible endpoint).")
+_BASE = typer.Option(None, "--openai-base-url", help="e.g. http://127.0.0.1:8001/v1 (vLLM).")
+_MODEL = typer.Option(None, "--openai-model", help="Served model name, e.g. ByteDance-Seed/UI-TARS-1.5-7B.")
+_VERSION = typer.Option("1.5", "--uitars-version", help="1.0 (relative 0-1000 coordinates) or 1.5 (smart-resized pixels).")
+_PROMPT = typer.Option("computer", "--prompt", help="computer, mobile or grounding.")
+_ICONS = typer.Option("clip_icons", "--icon-weights", help="Embed weights the local backend matches icons with "
+                      "(registered name or open_clip checkpoint; loaded on the first icon instruction), or none.")

@@ -1,0 +1,49 @@
+"""``sensorium serve``: the REST service under uvicorn or Ray Serve."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from sensorium.deploy.commands.options import _BACKEND, _BASE, _ICONS, _MODEL, _PROMPT, _VERSION, _agent_settings, _fail, console
+
+app = typer.Typer()
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on; anything but loopback needs a token."),
+    port: int = typer.Option(8000),
+    local: bool = typer.Option(False, "--local", help="Plain uvicorn in this process instead of Ray Serve."),
+    token_file: Optional[Path] = typer.Option(None, "--token-file", help="File whose first line is the bearer token (or set SENSORIUM_TOKEN)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster to deploy on ('auto': the one `ray start` runs). Default: RAY_ADDRESS, else a local Ray of its own that stops with the command."),
+    replicas: int = typer.Option(1, help="Ray Serve replicas."),
+    max_body_mb: float = typer.Option(25.0, help="Largest request body, MB."),
+    rate_limit: float = typer.Option(600.0, help="Requests per minute per client."),
+    backend: str = _BACKEND, openai_base_url: Optional[str] = _BASE, openai_model: Optional[str] = _MODEL,
+    uitars_version: str = _VERSION, prompt: str = _PROMPT, icon_weights: str = _ICONS,
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Start the REST service: POST /v1/agent/act, /healthz, /metrics, OpenAPI docs at /docs."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from sensorium.deploy.settings import ServiceSettings, read_token
+
+    try:
+        settings = ServiceSettings(host=host, port=port, token=read_token(token_file=token_file), max_body_bytes=int(max_body_mb * 1024 * 1024),
+                                   rate_limit_per_minute=rate_limit,
+                                   agent=_agent_settings(backend, openai_base_url, openai_model, uitars_version, prompt, icon_weights))
+    except (ValueError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"sensorium serving on http://{host}:{port} ({'uvicorn' if local else 'Ray Serve'}, backend {backend}, "
+                  f"auth {'on' if settings.token else 'off (loopback only)'})")
+    if local:
+        from sensorium.deploy.serve import serve_local
+
+        serve_local(settings)
+    else:
+        from sensorium.deploy.serve import serve_ray
+
+        serve_ray(settings, ray_address=ray_address, replicas=replicas)

@@ -1,0 +1,356 @@
+"""The weights registry: each set of weights with its file, sha256, sources and input contract.
+
+An entry says where the file may be found (the cache, an installed package, a local path
+under ``SENSORIUM_DATA``, a public URL) and what the model expects (input size, mean/std,
+channel order, labels, opset), so no stage guesses preprocessing from tensor shapes.
+``resolve(name)`` finds the file and verifies its sha256; it downloads only when asked
+(``allow_download=True``), and offline it says which file is missing, everywhere it looked,
+and where to put it.
+
+Registration stores values only: nothing touches the file system until ``resolve``/``status``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Union
+
+log = logging.getLogger(__name__)
+
+_REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class PackageFile:
+    """A file inside an installed Python package, found without importing it.
+    ``pip`` is the distribution to install when it is missing (default: ``package``)."""
+
+    package: str
+    path_in_package: str
+    pip: str | None = None
+
+
+@dataclass(frozen=True)
+class LocalPath:
+    """An absolute path, or a path relative to the data folder (``SENSORIUM_DATA``)."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class Url:
+    """A public download, fetched only with ``allow_download=True``."""
+
+    url: str
+
+
+Source = Union[PackageFile, LocalPath, Url]
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class WeightsEntry:
+    """One set of weights and its contract.
+
+    sha256: lowercase hex of the file; None means "not pinned": the file is used unverified.
+    input_size: (height, width) the model takes; None if it takes any size.
+    mean, std: per-channel normalisation of pixel values in [0, 255] (``(x - mean) / std``) in
+        ``channel_order``; None when the runtime normalises inside (dlib).
+    format: ``onnx``, ``dlib``, ``tflite`` or ``torch``: how to load the file.
+    """
+
+    name: str
+    filename: str
+    sha256: str | None
+    sources: tuple[Source, ...]
+    license: str
+    description: str
+    input_size: tuple[int, int] | None = None
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    channel_order: str = "RGB"
+    labels: tuple[str, ...] | None = None
+    opset: int | None = None
+    format: str = "onnx"
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.filename or Path(self.filename).name != self.filename:
+            raise ValueError(f"weights {self.name!r}: expected a name and a bare file name, got filename {self.filename!r}")
+        if self.sha256 is not None and not _SHA256.fullmatch(self.sha256):
+            raise ValueError(f"weights {self.name!r}: expected sha256 as 64 lowercase hex digits or None, got {self.sha256!r}")
+        object.__setattr__(self, "sources", tuple(self.sources))
+        if not self.sources or not all(isinstance(s, (PackageFile, LocalPath, Url)) for s in self.sources):
+            raise ValueError(f"weights {self.name!r}: expected sources of PackageFile/LocalPath/Url, got {self.sources!r}")
+        if self.input_size is not None and (len(self.input_size) != 2 or min(self.input_size) <= 0):
+            raise ValueError(f"weights {self.name!r}: expected input_size (height, width) > 0, got {self.input_size!r}")
+        if (self.mean is None) != (self.std is None) or (self.mean is not None and len(self.mean) != len(self.std)):
+            raise ValueError(f"weights {self.name!r}: expected mean and std of the same length, got {self.mean!r} and {self.std!r}")
+        if self.std is not None and any(s == 0 for s in self.std):
+            raise ValueError(f"weights {self.name!r}: expected non-zero std, got {self.std!r}")
+        if self.channel_order not in ("RGB", "BGR"):
+            raise ValueError(f"weights {self.name!r}: expected channel_order 'RGB' or 'BGR', got {self.channel_order!r}")
+        if self.format not in ("onnx", "dlib", "tflite", "torch"):
+            raise ValueError(f"weights {self.name!r}: expected format onnx, dlib, tflite or torch, got {self.format!r}")
+
+
+class WeightsNotFoundError(FileNotFoundError):
+    """The weights file is in none of the places its entry lists (the message says which and how to fix it)."""
+
+
+class WeightsChecksumError(ValueError):
+    """A file with the right name but the wrong sha256: a partial download, another version, corruption."""
+
+
+class UnknownWeightsError(KeyError):
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+_REGISTRY: dict[str, WeightsEntry] = {}
+#: Modules whose import registers weights that ship with the repository (beside their
+#: architecture), listed once so lookups find them without a file-system scan.
+WEIGHTS_MODULES: tuple[str, ...] = ("sensorium.models.zoo.detr_shapes", "sensorium.models.zoo.clip_icons")
+_builtins_loaded = False
+
+
+def _load_builtin_weights() -> None:
+    global _builtins_loaded
+    if not _builtins_loaded:
+        _builtins_loaded = True  # first: those modules register through this one while importing
+        for module in WEIGHTS_MODULES:
+            importlib.import_module(module)
+
+
+def register_weights(entry: WeightsEntry) -> WeightsEntry:
+    """Add an entry; a second entry under the same name raises ValueError."""
+    if entry.name in _REGISTRY:
+        raise ValueError(f"weights {entry.name!r} are already registered ({_REGISTRY[entry.name].filename})")
+    _REGISTRY[entry.name] = entry
+    return entry
+
+
+def get_weights(name: str) -> WeightsEntry:
+    if name not in _REGISTRY:
+        _load_builtin_weights()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownWeightsError(f"unknown weights {name!r}: expected one of {', '.join(sorted(_REGISTRY)) or '(none)'}") from None
+
+
+def list_weights() -> list[WeightsEntry]:
+    """Every registered entry, in registration order."""
+    _load_builtin_weights()
+    return list(_REGISTRY.values())
+
+
+def data_dir() -> Path:
+    """The shared data folder: ``SENSORIUM_DATA``, default ``../shared/data`` beside the repository."""
+    return Path(os.environ.get("SENSORIUM_DATA") or _REPO.parent / "shared" / "data")
+
+
+def default_cache_dir() -> Path:
+    """The weights cache: ``SENSORIUM_CACHE``, default ``~/.cache/sensorium/weights``."""
+    return Path(os.environ.get("SENSORIUM_CACHE") or Path.home() / ".cache" / "sensorium" / "weights").expanduser()
+
+
+_hash_lock = threading.Lock()
+_hash_cache: dict[tuple[str, int, int], str] = {}
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file; remembered per (path, size, mtime) so a resolve per actor start is cheap."""
+    path = Path(path)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    with _hash_lock:
+        if key in _hash_cache:
+            return _hash_cache[key]
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    with _hash_lock:
+        _hash_cache[key] = h.hexdigest()
+    return h.hexdigest()
+
+
+def _verify(entry: WeightsEntry, path: Path) -> None:
+    if entry.sha256 is None:
+        return
+    got = sha256_file(path)
+    if got != entry.sha256:
+        raise WeightsChecksumError(f"weights {entry.name!r}: {path} has sha256 {got}, expected {entry.sha256} "
+                                   f"(a partial download or another version: delete or replace the file)")
+
+
+def _package_location(src: PackageFile) -> tuple[Path | None, str]:
+    """(the file's path or None, why not) without importing the package (find_spec only locates it)."""
+    try:
+        spec = importlib.util.find_spec(src.package)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None:
+        return None, f"not installed (pip install {src.pip or src.package})"
+    roots = list(spec.submodule_search_locations or []) or ([str(Path(spec.origin).parent)] if spec.origin else [])
+    for root in roots:
+        candidate = Path(root) / src.path_in_package
+        if candidate.is_file():
+            return candidate, ""
+    return None, f"installed, but {src.path_in_package} is not in it ({', '.join(roots)})"
+
+
+def _places(entry: WeightsEntry, cache: Path) -> Iterator[tuple[str, Path | None, str]]:
+    """(label, path or None, why unusable) for each place to look, in order: cache, packages, local paths."""
+    yield "cache", cache / entry.filename, ""
+    for src in entry.sources:
+        if isinstance(src, PackageFile):
+            path, why = _package_location(src)
+            yield f"package {src.package}", path, why
+        elif isinstance(src, LocalPath):
+            p = Path(src.path).expanduser()
+            yield ("local" if p.is_absolute() else "SENSORIUM_DATA"), p if p.is_absolute() else data_dir() / p, ""
+
+
+def _locate(entry: WeightsEntry, cache: Path) -> tuple[Path, str] | list[str]:
+    """The first existing file (verified) and where it was found, or the list of places looked."""
+    looked = []
+    for label, path, why in _places(entry, cache):
+        if path is not None and path.is_file():
+            _verify(entry, path)
+            return path, label
+        looked.append(f"{label}: {why}" if path is None else f"{label}: {path} ({why or 'no such file'})")
+    return looked
+
+
+def _download(entry: WeightsEntry, url: str, dest: Path) -> Path:
+    """Stream ``url`` into the cache through a temporary file; it becomes ``dest`` only once verified."""
+    import urllib.request
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    log.info("downloading weights %s from %s to %s", entry.name, url, dest)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{entry.filename}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - registry URLs
+            shutil.copyfileobj(response, out, 1 << 20)
+        _verify(entry, Path(tmp))
+        if entry.sha256 is None:
+            log.warning("weights %s: downloaded from %s without a pinned sha256: not verified", entry.name, url)
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return dest
+
+
+def _not_found(entry: WeightsEntry, cache: Path, looked: list[str], download_errors: list[str]) -> WeightsNotFoundError:
+    fixes = [f"pip install {s.pip or s.package}" for s in entry.sources if isinstance(s, PackageFile)]
+    urls = [s.url for s in entry.sources if isinstance(s, Url)]
+    fixes.append(f"put the file at {cache / entry.filename}" + (f" (download it from {urls[0]})" if urls else ""))
+    if urls and not download_errors:
+        fixes.append("let sensorium fetch it: resolve(..., allow_download=True)")
+    lines = [f"weights {entry.name!r} ({entry.filename}) not found. Looked in:", *(f"  - {x}" for x in looked)]
+    lines += [f"  - download failed: {e}" for e in download_errors]
+    lines.append("To fix: " + ", or ".join(fixes) + ".")
+    return WeightsNotFoundError("\n".join(lines))
+
+
+def resolve(name: str, *, cache_dir: str | Path | None = None, allow_download: bool = False) -> Path:
+    """Path of the weights file ``name``, its sha256 verified (when pinned).
+
+    Looks in the cache dir, then package files, then local paths, in the entry's order; with
+    ``allow_download`` it fetches the first working URL into the cache. Raises
+    WeightsNotFoundError (missing everywhere), WeightsChecksumError (a file with the wrong
+    sha256), UnknownWeightsError (no such entry).
+    """
+    entry = get_weights(name)
+    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    found = _locate(entry, cache)
+    if isinstance(found, tuple):
+        return found[0]
+    errors: list[str] = []
+    if allow_download:
+        for src in entry.sources:
+            if isinstance(src, Url):
+                try:
+                    return _download(entry, src.url, cache / entry.filename)
+                except (OSError, WeightsChecksumError) as exc:  # URLError, timeouts, disk, another version: next URL
+                    errors.append(f"{src.url}: {exc}")
+    raise _not_found(entry, cache, found, errors)
+
+
+@dataclass(frozen=True)
+class WeightsStatus:
+    """Whether weights are usable here. Unpacks as ``present, path, detail``; ``present`` False
+    with a path means a file was found but failed verification."""
+
+    present: bool
+    path: Path | None
+    detail: str
+    source: str = ""  # where it was found (cache, package X, SENSORIUM_DATA, local)
+    verified: bool | None = None  # True: sha256 matched; None: not pinned or not found; False: mismatch
+
+    def __iter__(self) -> Iterator[object]:
+        return iter((self.present, self.path, self.detail))
+
+
+def status(name: str, *, cache_dir: str | Path | None = None) -> WeightsStatus:
+    """Present, path and a one-line detail, for listings; never downloads, never raises for a missing file."""
+    entry = get_weights(name)
+    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    try:
+        found = _locate(entry, cache)
+    except WeightsChecksumError as exc:
+        bad = next(p for _, p, _ in _places(entry, cache) if p is not None and p.is_file())
+        return WeightsStatus(False, bad, str(exc), verified=False)
+    if isinstance(found, list):
+        fix = str(_not_found(entry, cache, found, [])).splitlines()[-1].removeprefix("To fix: ")
+        return WeightsStatus(False, None, f"not found; {fix}")
+    path, label = found
+    pinned = entry.sha256 is not None
+    return WeightsStatus(True, path, f"found in {label}; " + ("sha256 verified" if pinned else "sha256 not pinned (not verified)"),
+                         source=label, verified=True if pinned else None)
+
+
+# Registered weights. Values only: resolve() looks for the files when asked.
+_YUNET_MEANING = ("outputs cls/obj/bbox/kps at strides 8, 16, 32 → face boxes and 5 landmarks; input is raw BGR "
+                  "pixel values 0-255 as float32 NCHW, no normalisation")
+register_weights(WeightsEntry(
+    name="yunet_s", filename="yunet_s_640_640.onnx",
+    sha256="8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4",
+    sources=(LocalPath("weights/yunet_s_640_640.onnx"),
+             Url("https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/face_detection_yunet_2023mar.onnx"),
+             Url("https://github.com/ShiqiYu/libfacedetection.train/raw/02246e79b1e976c83d1e135a85e0628120c93769/onnx/yunet_s_640_640.onnx")),
+    license="Apache-2.0",
+    description="YuNet face detector, s variant (= OpenCV Zoo face_detection_yunet_2023mar.onnx); " + _YUNET_MEANING,
+    input_size=(640, 640), mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), channel_order="BGR", labels=("face",), opset=11,
+))
+register_weights(WeightsEntry(
+    name="yunet_n", filename="yunet_n_640_640.onnx",
+    sha256="25a606a145a5b6d7271ae138fbd00eba91dad8b83222ae3f2c7ecd0f4a7b0e31",
+    sources=(LocalPath("weights/yunet_n_640_640.onnx"),
+             Url("https://github.com/ShiqiYu/libfacedetection.train/raw/master/onnx/yunet_n_640_640.onnx")),
+    license="Apache-2.0",
+    description="YuNet face detector, n (smaller) variant; " + _YUNET_MEANING,
+    input_size=(640, 640), mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), channel_order="BGR", labels=("face",), opset=11,
+))
+register_weights(WeightsEntry(
+    name="dlib_face_recognition_resnet_v1", filename="dlib_face_recognition_resnet_model_v1.dat",
+    # sha256 of the file in face-recognition-models 0.3.0 (the PyPI sdist)
+    sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+    sources=(PackageFile("face_recognition_models", "models/dlib_face_recognition_resnet_model_v1.dat",
+                         pip="face-recognition-models"),),
+    license="CC0-1.0",
+    description="dlib's face recognition ResNet: a 150x150 RGB aligned face chip → 128-d embedding (99.38% on LFW); "
+                "runs with dlib (dlib-bin), which normalises inside",
+    input_size=(150, 150), channel_order="RGB", format="dlib",
+))

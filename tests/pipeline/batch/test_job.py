@@ -1,0 +1,196 @@
+"""Batch jobs on a real local Ray (Ray Data): every good image exactly once, every bad one in
+the failure report, and an interrupted job (the driver killed mid-run) resumed to completion."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from sensorium.models.data.shapes import ShapesConfig, make_image
+from sensorium.pipeline.batch.job import FAILURES, PARTS, BatchStage, _cpus, _gpus, done_paths, iter_rows, list_inputs
+
+N_GOOD = 240
+
+
+@pytest.fixture(scope="module")
+def collection(tmp_path_factory):
+    """240 generated images, 4 corrupt files and one path that cannot be read (a dangling link)."""
+    root = tmp_path_factory.mktemp("collection")
+    shapes = ShapesConfig(size=96, min_scale=10, max_scale=60)
+    for k in range(3):
+        (root / f"sub{k}").mkdir()
+    for i in range(N_GOOD):
+        img, _, _ = make_image(77, i, shapes)
+        cv2.imwrite(str(root / f"sub{i % 3}" / f"img{i:04d}.png"), img[..., ::-1])
+    (root / "bad_text.jpg").write_bytes(b"this is not a jpeg")
+    (root / "bad_empty.png").write_bytes(b"")
+    good = cv2.imencode(".jpg", np.zeros((64, 64, 3), np.uint8))[1].tobytes()
+    (root / "bad_cut.jpg").write_bytes(good[: len(good) // 2])
+    (root / "bad_header.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+    os.symlink(root / "does-not-exist.png", root / "gone.png")
+    bad = {str(root / n) for n in ("bad_text.jpg", "bad_empty.png", "bad_cut.jpg", "bad_header.png", "gone.png")}
+    return root, bad
+
+
+def _cli(*args):
+    return [sys.executable, "-c", "from sensorium.deploy.cli import app; app()", *args]
+
+
+def _check_complete(out: Path, root: Path, bad: set[str]):
+    paths = [r["path"] for r in iter_rows(out)]
+    counts = Counter(paths)
+    assert max(counts.values()) == 1, f"duplicate rows: {[p for p, c in counts.items() if c > 1][:3]}"
+    fails = [json.loads(line) for line in (out / FAILURES).read_text().splitlines()]
+    assert Counter(f["path"] for f in fails) == Counter({p: 1 for p in bad})
+    assert all(f["reason"] for f in fails)
+    assert set(paths) == set(list_inputs(root)) - bad and len(paths) == N_GOOD
+
+
+@pytest.mark.slow
+def test_interrupted_job_resumes_to_a_complete_result(collection, tmp_path):
+    root, bad = collection
+    out = tmp_path / "out"
+    args = _cli("batch", "--input", str(root), "--stages", "detect", "--output", str(out), "--batch-size", "8",
+                "--part-rows", "8", "--task-images", "8", "--set", "detect.threads=1")
+    env = {**os.environ, "RAY_ADDRESS": ""}
+    first = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 400
+    while time.time() < deadline and first.poll() is None:
+        parts = list((out / PARTS).glob("part-*.parquet")) if (out / PARTS).is_dir() else []
+        if len(parts) >= 2:
+            break
+        time.sleep(0.2)
+    assert first.poll() is None, "the job ended before it could be interrupted: " + first.stdout.read().decode()[-2000:]
+    os.killpg(first.pid, signal.SIGKILL)  # the driver and everything it started, mid-run
+    first.wait(timeout=60)
+    good, failed = done_paths(out)
+    assert 0 < len(good) < N_GOOD, "the kill should have left the job part-done"
+    second = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
+    summary = json.loads(second.stdout.strip().splitlines()[-1])
+    assert summary["already_done"] == len(good) + len(failed) and summary["written"] == N_GOOD - len(good)
+    _check_complete(out, root, bad)
+    rows = list(iter_rows(out))
+    dets = json.loads(rows[0]["results"])["detect"]
+    assert dets["kind"] == "detections"
+    third = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)  # nothing left to do
+    assert json.loads(third.stdout.strip().splitlines()[-1])["written"] == 0
+    _check_complete(out, root, bad)
+
+
+def test_a_cut_off_failure_line_is_dropped_and_redone(tmp_path):
+    (tmp_path / FAILURES).write_text('{"path": "a.jpg", "stage": "source", "reason": "x"}\n{"path": "b.j')
+    good, bad = done_paths(tmp_path)
+    assert bad == {"a.jpg"} and (tmp_path / FAILURES).read_text().endswith("\n") and "b.j" not in (tmp_path / FAILURES).read_text()
+
+
+def test_list_inputs(tmp_path):
+    (tmp_path / "a").mkdir()
+    for n in ("a/1.png", "a/2.JPG", "a/notes.txt", "3.webp"):
+        (tmp_path / n).write_bytes(b"x")
+    assert [Path(p).name for p in list_inputs(tmp_path)] == ["3.webp", "1.png", "2.JPG"]
+    assert [Path(p).name for p in list_inputs(str(tmp_path / "a" / "*"))] == ["1.png", "2.JPG"]
+    (tmp_path / "list.txt").write_text(f"{tmp_path}/a/1.png\n\n/missing.png\n")
+    assert list_inputs(tmp_path / "list.txt") == ["/missing.png", f"{tmp_path}/a/1.png"]
+
+
+@pytest.mark.parametrize(
+    ("stages", "cluster", "expected", "error"),
+    [
+        ([BatchStage("detect")], {"CPU": 2.0}, [1.0], None),
+        ([BatchStage("detect"), BatchStage("face"), BatchStage("embed")], {"CPU": 2.0}, [2 / 3] * 3, None),  # shared, none left pending
+        ([BatchStage("detect", actors=2), BatchStage("embed", num_cpus=1.0)], {"CPU": 2.0}, [0.5, 1.0], None),
+        ([BatchStage("detect", actors=2, num_cpus=1.0)], {"CPU": 2.0}, [1.0], None),
+        ([BatchStage("detect", actors=3, num_cpus=1.0)], {"CPU": 2.0}, None, "more than the cluster's CPU=2"),
+        ([BatchStage("detect", num_cpus=2.0), BatchStage("embed")], {"CPU": 2.0}, None, "lower num_cpus or actors"),
+    ],
+)
+def test_actor_resources_are_shared_or_refused(stages, cluster, expected, error):
+    if error is None:
+        assert _cpus(stages, cluster) == pytest.approx(expected)
+    else:
+        with pytest.raises(ValueError, match=error):
+            _cpus(stages, cluster)
+
+
+CUDA = {"providers": "cuda,cpu"}
+
+
+@pytest.mark.parametrize(
+    ("stages", "cluster", "expected", "error"),
+    [
+        ([BatchStage("detect"), BatchStage("embed")], {"CPU": 2.0}, [0.0, 0.0], None),  # CPU machine: none asked
+        ([BatchStage("detect", CUDA)], {"CPU": 2.0}, [0.0], None),  # a CUDA provider on a cluster without GPUs: 0
+        ([BatchStage("detect", CUDA), BatchStage("embed")], {"CPU": 8.0, "GPU": 1.0}, [1.0, 0.0], None),  # embed stays on CPU
+        ([BatchStage("detect", CUDA, actors=2), BatchStage("embed", {"providers": ("tensorrt", "cuda", "cpu")})],
+         {"CPU": 8.0, "GPU": 1.0}, [1 / 3, 1 / 3], None),  # three GPU actors share one GPU
+        ([BatchStage("detect", CUDA), BatchStage("embed", CUDA, num_gpus=0.5)], {"CPU": 8.0, "GPU": 1.0}, [0.5, 0.5], None),
+        ([BatchStage("detect", num_gpus=1.0)], {"CPU": 2.0}, None, "GPU=1 together; the cluster has GPU=0"),
+        ([BatchStage("detect", CUDA), BatchStage("embed", num_gpus=1.0)], {"CPU": 8.0, "GPU": 1.0}, None, "no GPU left for \\['detect'\\]"),
+    ],
+)
+def test_gpus_go_to_stages_on_gpu_providers(stages, cluster, expected, error):
+    if error is None:
+        assert _gpus(stages, cluster) == pytest.approx(expected)
+    else:
+        with pytest.raises(ValueError, match=error):
+            _gpus(stages, cluster)
+
+
+@pytest.mark.slow
+def test_two_stages_pass_images_and_results_along(ray_cluster, tmp_path):
+    """detect then embed (a small random open_clip config): the first stage decodes, the second
+    gets the images and the detections; a corrupt file fails once, in the source."""
+    from sensorium.pipeline.batch.job import run_batch
+
+    small = {"embed_dim": 32, "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 8, "head_width": 16},
+             "text_cfg": {"context_length": 8, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
+
+    root = tmp_path / "imgs"
+    root.mkdir()
+    for i in range(10):
+        img, _, _ = make_image(9, i, ShapesConfig(size=80, min_scale=20, max_scale=60))
+        cv2.imwrite(str(root / f"img{i}.png"), img[..., ::-1])
+    (root / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    cfg = tmp_path / "small.json"
+    cfg.write_text(json.dumps(small))
+    stages = [BatchStage("detect", {"threads": 1}, batch_size=4), BatchStage("embed", {"config_json": str(cfg)}, batch_size=3)]
+    summary = run_batch(root, stages, tmp_path / "out", build_index=False)
+    assert (summary.written, summary.failed) == (10, 1)
+    rows = list(iter_rows(tmp_path / "out"))
+    assert sorted(Path(r["path"]).name for r in rows) == sorted(f"img{i}.png" for i in range(10))
+    for r in rows:
+        res = json.loads(r["results"])
+        assert set(res) == {"detect", "embed"} and (r["width"], r["height"]) == (80, 80) and len(r["embedding"]) == small["embed_dim"]
+    (fail,) = [json.loads(line) for line in (tmp_path / "out" / FAILURES).read_text().splitlines()]
+    assert fail["path"].endswith("bad.png") and fail["stage"] == "source" and "truncated PNG" in fail["reason"]
+
+
+@pytest.mark.slow
+def test_faces_in_a_batch_job_on_real_photos(ray_cluster, data_dir, tmp_path):
+    """The face stage over the real gallery photos: every photo a row with its faces (boxes,
+    5 landmarks), and no aligned crops in the rows unless asked for (they would dwarf them)."""
+    from sensorium.pipeline.batch.job import run_batch
+    from sensorium.stages.results import result_from_dict
+
+    photos = sorted((data_dir / "faces" / "gallery").glob("*/*.jpg"))
+    out = tmp_path / "out"
+    summary = run_batch([str(p) for p in photos], [BatchStage("face", {"threads": 1}, batch_size=4)], out, build_index=False)
+    assert (summary.written, summary.failed) == (len(photos), 0)
+    rows = list(iter_rows(out))
+    assert sorted(r["path"] for r in rows) == sorted(str(p) for p in photos)
+    for r in rows:
+        faces = result_from_dict(json.loads(r["results"])["face"])
+        assert len(faces) >= 1 and faces.landmarks.shape[1:] == (5, 2), r["path"]
+        assert "chip" not in faces.data, "aligned crops leaked into the batch rows"
+    assert json.loads((out / "job.json").read_text())["stages"][0]["options"] == {"keep_chips": False, "threads": 1}

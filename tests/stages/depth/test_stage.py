@@ -1,0 +1,203 @@
+"""DepthStage: stereo and RGB-D paths, checks, batch isolation, point clouds."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext as does_not_raise
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from sensorium.pipeline.io.calibration import read_intrinsics
+from sensorium.pipeline.io.sample import SampleSequence, make_sample
+from sensorium.stages.base import build_stage, get_stage_class
+from sensorium.stages.camera import Intrinsics, StereoCalibration
+from sensorium.stages.depth.stage import DepthConfig, DepthStage
+from sensorium.stages.frame import Frame
+from sensorium.stages.results import Depth, result_from_dict
+
+
+@pytest.fixture(scope="module")
+def sample() -> SampleSequence:
+    return make_sample(2)
+
+
+@pytest.fixture(scope="module")
+def redwood(data_dir: Path) -> list[Frame]:
+    root = data_dir / "rgbd/redwood"
+    intr = read_intrinsics(root / "camera_primesense.json")
+    frames = []
+    for i in range(3):
+        rgb = cv2.imread(str(root / f"color/{i:05d}.jpg"))[:, :, ::-1].copy()
+        depth_mm = cv2.imread(str(root / f"depth/{i:05d}.png"), cv2.IMREAD_UNCHANGED)
+        assert depth_mm.dtype == np.uint16
+        frames.append(Frame("redwood", i, image=rgb, sensor_depth=depth_mm.astype(np.float32) / 1000.0, calib=intr))
+    return frames
+
+
+def stereo_frame(sample: SampleSequence, i: int, calib=None, **kw) -> Frame:
+    return Frame("sample", i, image=sample.lefts[i], right=sample.rights[i], calib=sample.calib if calib is None else calib, **kw)
+
+
+def rel_error(depth: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    v = depth > 0
+    return np.abs(depth[v] - gt[v]) / gt[v]
+
+
+def test_registered_and_available() -> None:
+    assert get_stage_class("depth") is DepthStage
+    assert DepthStage.available() == (True, "")
+    assert isinstance(build_stage("depth", {"num_disparities": "96"}).config.num_disparities, int)
+
+
+def _wrong_baseline(sample: SampleSequence) -> StereoCalibration:
+    c = sample.calib
+    return StereoCalibration(c.K1, c.D1, c.K2, c.D2, c.R, c.T * 0.5, c.width, c.height)
+
+
+@pytest.mark.parametrize(
+    "case, accurate",
+    [("calibrated", True), ("baseline halved in the calibration", False), ("left and right swapped", False)],
+)
+def test_stereo_depth_accuracy(sample: SampleSequence, case: str, accurate: bool) -> None:
+    if case == "calibrated":
+        frame = stereo_frame(sample, 0)
+    elif case.startswith("baseline"):
+        frame = stereo_frame(sample, 0, calib=_wrong_baseline(sample))
+    else:
+        frame = Frame("sample", 0, image=sample.rights[0], right=sample.lefts[0], calib=sample.calib)
+    (frame,) = DepthStage()([frame])
+    assert frame.ok, frame.errors
+    result: Depth = frame.results["depth"]
+    err = rel_error(result.depth, sample.depths[0])
+    good = result.valid.mean() > 0.9 and np.median(err) < 0.02 and (err > 0.05).mean() < 0.03
+    assert good == accurate, (result.valid.mean(), np.median(err), (err > 0.05).mean())
+    if accurate:  # measured: median relative error 0.9%, 1.8% of pixels off by > 5%
+        assert np.array_equal(result.K, sample.calib.K1)
+        assert result.metadata["baseline_m"] == pytest.approx(0.12) and not result.metadata["rectified"]
+        disp_err = np.abs(result.disparity - sample.disparities[0])[result.disparity > 0]
+        assert disp_err.mean() < 0.4 and (disp_err > 2).mean() < 0.02
+        assert (result.confidence[~result.valid] == 0).all()
+
+
+def test_uncalibrated_pair_gives_disparity_only(sample: SampleSequence) -> None:
+    frame = Frame("sample", 0, image=sample.lefts[0], right=sample.rights[0])
+    DepthStage()([frame])
+    result: Depth = frame.results["depth"]
+    assert not result.valid.any() and "baseline_m" in result.metadata["depth_unavailable"]
+    assert np.isnan(result.K[0, 0])
+    assert (result.disparity > 0).mean() > 0.9
+    # with the rig's focal length and baseline configured, depth is metric again
+    frame = Frame("sample", 0, image=sample.lefts[0], right=sample.rights[0])
+    DepthStage({"focal_px": 525.0, "baseline_m": 0.12})([frame])
+    result = frame.results["depth"]
+    assert np.median(rel_error(result.depth, sample.depths[0])) < 0.02
+    # Intrinsics supply the focal length, the config the baseline
+    frame = Frame("sample", 0, image=sample.lefts[0], right=sample.rights[0], calib=sample.intrinsics)
+    DepthStage({"baseline_m": 0.12})([frame])
+    assert np.median(rel_error(frame.results["depth"].depth, sample.depths[0])) < 0.02
+
+
+def test_depth_range_gate(sample: SampleSequence) -> None:
+    (frame,) = DepthStage({"min_depth_m": 2.0, "max_depth_m": 5.0})([stereo_frame(sample, 1)])
+    d = frame.results["depth"]
+    assert d.depth[d.valid].min() >= 2.0 and d.depth.max() <= 5.0
+    assert d.metadata["out_of_range_fraction"] > 0.2  # the wall (6 m) and the near box (< 2 m)
+    assert (d.confidence[~d.valid] == 0).all()
+
+
+@pytest.mark.parametrize("downscale, max_epe, max_rel", [(2, 0.6, 0.03), (4, 1.5, 0.1)])
+def test_downscaled_matching(sample: SampleSequence, downscale: int, max_epe: float, max_rel: float) -> None:
+    """Matching at 1/n size: full-size maps, errors growing with n (far depth suffers most)."""
+    (frame,) = DepthStage({"downscale": downscale})([stereo_frame(sample, 0)])
+    d = frame.results["depth"]
+    assert d.depth.shape == d.disparity.shape == d.confidence.shape == (480, 640)
+    est = d.disparity > 0
+    assert est.mean() > 0.9 and np.abs(d.disparity - sample.disparities[0])[est].mean() < max_epe
+    assert np.median(rel_error(d.depth, sample.depths[0])) < max_rel
+
+
+def test_result_round_trips_through_json(sample: SampleSequence) -> None:
+    (frame,) = DepthStage({"point_cloud": True, "voxel_size_m": 0.05})([stereo_frame(sample, 0)])
+    d = frame.results["depth"]
+    assert result_from_dict(d.to_dict()) == d
+
+
+# --- RGB-D -------------------------------------------------------------------------------------
+
+
+def test_rgbd_point_cloud_on_redwood(redwood: list[Frame]) -> None:
+    stage = DepthStage({"point_cloud": True, "voxel_size_m": 0.02})
+    frames = stage(redwood)
+    for frame in frames:
+        assert frame.ok, frame.errors
+        d: Depth = frame.results["depth"]
+        assert d.disparity is None and d.metadata["source"] == "rgbd"
+        assert np.allclose(d.K, [[525, 0, 319.5], [0, 525, 239.5], [0, 0, 1]])
+        assert 0.8 < d.valid.mean() < 0.95  # the PNGs have ~87% non-zero pixels
+        assert np.array_equal(d.depth[d.valid], frame.sensor_depth[d.valid])
+        # 2 cm voxels over a ~2.5 x 2 m indoor view: tens of thousands of points, not 260k
+        assert 5_000 < d.points.shape[0] < 60_000
+        assert d.points.dtype == np.float32 and d.colors.dtype == np.uint8
+        z = d.points[:, 2]
+        assert 0.9 < z.min() and z.max() < 2.75  # the sensor saw 0.95-2.70 m
+        assert abs(np.median(z) - np.median(d.depth[d.valid])) < 0.2
+        # points back-project through K: the cloud spans the image's field of view
+        u = d.points[:, 0] / z * 525 + 319.5
+        v = d.points[:, 1] / z * 525 + 239.5
+        assert -2 < u.min() and u.max() < 642 and -2 < v.min() and v.max() < 482
+        assert d.colors.std() > 10  # real colours, not the default grey
+
+
+def test_wrong_shaped_sensor_depth_fails_only_that_frame(sample: SampleSequence, redwood: list[Frame]) -> None:
+    good_rgbd = Frame("redwood", 0, image=redwood[0].image, sensor_depth=redwood[0].sensor_depth, calib=redwood[0].calib)
+    bad = Frame("redwood", 1, image=redwood[1].image, sensor_depth=redwood[1].sensor_depth[::2, ::2].copy(), calib=redwood[1].calib)
+    frames = DepthStage()([stereo_frame(sample, 0), bad, good_rgbd])
+    assert [f.ok for f in frames] == [True, False, True]
+    assert "depth" in frames[0].results and "depth" in frames[2].results and "depth" not in bad.results
+    assert "redwood#1: depth: sensor depth (240, 320) does not match the image (480, 640)" in bad.errors["depth"]
+
+
+def _frame(sample: SampleSequence, **kw) -> Frame:
+    return Frame("t", 0, image=sample.lefts[0], **kw)
+
+
+@pytest.mark.parametrize(
+    "make, expectation",
+    [
+        (lambda s: _frame(s, right=s.rights[0], calib=s.calib), does_not_raise()),
+        (lambda s: _frame(s, right=s.rights[0]), does_not_raise()),
+        (lambda s: _frame(s, sensor_depth=s.depths[0], calib=s.intrinsics), does_not_raise()),
+        (lambda s: _frame(s, sensor_depth=s.depths[0], calib=s.intrinsics.scaled(320, 240)), does_not_raise()),
+        (lambda s: _frame(s), pytest.raises(ValueError, match="needs a stereo pair .* or RGB-D")),
+        (lambda s: _frame(s, right=s.rights[0][:240]), pytest.raises(ValueError, match=r"left image \(480, 640, 3\) and right image \(240, 640, 3\)")),
+        (lambda s: _frame(s, sensor_depth=s.depths[0][:, :600]), pytest.raises(ValueError, match=r"sensor depth \(480, 600\) does not match")),
+        (lambda s: _frame(s, sensor_depth=s.depths[0]), pytest.raises(ValueError, match="needs Intrinsics.*got no calib")),
+        (lambda s: _frame(s, sensor_depth=s.depths[0], calib=s.calib), pytest.raises(ValueError, match="needs Intrinsics.*StereoCalibration")),
+        (lambda s: _frame(s, sensor_depth=s.depths[0], calib=Intrinsics(s.intrinsics.K, 640, 360)), pytest.raises(ValueError, match="aspect ratio")),
+        (lambda s: _frame(s, right=s.rights[0], calib=StereoCalibration.rectified(525, 319.5, 179.5, 0.12, 640, 360)), pytest.raises(ValueError, match="aspect ratio")),
+    ],
+)
+def test_check(sample: SampleSequence, make, expectation) -> None:
+    with expectation:
+        DepthStage().check(make(sample))
+
+
+@pytest.mark.parametrize(
+    "options, expectation",
+    [
+        ({}, does_not_raise()),
+        ({"num_disparities": 50}, pytest.raises(ValueError, match="multiple of 16")),
+        ({"block_size": 6}, pytest.raises(ValueError, match="odd")),
+        ({"min_depth_m": 5.0, "max_depth_m": 1.0}, pytest.raises(ValueError, match="min_depth_m < max_depth_m")),
+        ({"focal_px": -1.0}, pytest.raises(ValueError, match="focal_px")),
+        ({"downscale": 3}, pytest.raises(ValueError, match="downscale")),
+        ({"max_lr_diff": 0.0}, pytest.raises(ValueError, match="max_lr_diff")),
+        ({"sgbm_mode": "hh"}, pytest.raises(ValueError, match="unknown option.*sgbm_mode")),
+    ],
+)
+def test_config_validation(options: dict, expectation) -> None:
+    with expectation:
+        stage = DepthStage(options)
+        assert isinstance(stage.config, DepthConfig)
