@@ -47,6 +47,37 @@ def _configs(blob: dict) -> tuple[DetrConfig, TrainConfig, ShapesConfig]:
     return DetrConfig.from_json(blob["config"]), TrainConfig(**train), ShapesConfig(**blob["shapes"])
 
 
+def _load_init(init_from: str | Path, model: torch.nn.Module, head: torch.nn.Module, model_config: DetrConfig) -> None:
+    """Start from another checkpoint's weights (``--init-from``); its architecture must match."""
+    blob = torch.load(init_from, map_location="cpu", weights_only=False)
+    if DetrConfig.from_json(blob["config"]) != model_config:
+        raise ValueError(f"--init-from {init_from}: its architecture {blob['config']} differs from {model_config.to_json()}")
+    model.load_state_dict(blob["model"])
+    if "dense_head" in blob:
+        head.load_state_dict(blob["dense_head"])
+    log.info("initialised from %s (step %d)", init_from, blob["step"])
+
+
+def _resume(ckpt_path: Path, model: torch.nn.Module, head: torch.nn.Module, configs: tuple,
+            optimizer_for: Callable[[str], torch.optim.Optimizer]) -> tuple[int, str, torch.optim.Optimizer]:
+    """Load ``ckpt_path`` into model, head, a new optimiser and the RNG: (step, phase, optimiser).
+    Raises when it was trained with other configs, so a resumed run is never another experiment."""
+    if not ckpt_path.is_file():
+        raise FileNotFoundError(f"--resume: no checkpoint at {ckpt_path}")
+    blob = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    saved = _configs(blob)
+    if saved != configs:
+        raise ValueError(f"{ckpt_path} was trained with {saved}, not the requested {configs}")
+    model.load_state_dict(blob["model"])
+    head.load_state_dict(blob["dense_head"])
+    phase = blob.get("phase", "detr")
+    optimizer = optimizer_for(phase)
+    optimizer.load_state_dict(blob["optimizer"])
+    torch.set_rng_state(blob["rng"])
+    log.info("resuming %s at step %d", ckpt_path, int(blob["step"]))
+    return int(blob["step"]), phase, optimizer
+
+
 def train_detect(
     out: str | Path,
     *,
@@ -86,30 +117,11 @@ def train_detect(
 
     start = 0
     if init_from is not None and not resume:
-        blob = torch.load(init_from, map_location="cpu", weights_only=False)
-        if DetrConfig.from_json(blob["config"]) != model_config:
-            raise ValueError(f"--init-from {init_from}: its architecture {blob['config']} differs from {model_config.to_json()}")
-        model.load_state_dict(blob["model"])
-        if "dense_head" in blob:
-            head.load_state_dict(blob["dense_head"])
-        log.info("initialised from %s (step %d)", init_from, blob["step"])
+        _load_init(init_from, model, head, model_config)
     phase = "pretrain" if pre > 0 else "detr"
     optimizer = optimizer_for(phase)
     if resume:
-        if not ckpt_path.is_file():
-            raise FileNotFoundError(f"--resume: no checkpoint at {ckpt_path}")
-        blob = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        saved = _configs(blob)
-        if saved != (model_config, train_config, shapes):
-            raise ValueError(f"{ckpt_path} was trained with {saved}, not the requested {(model_config, train_config, shapes)}")
-        model.load_state_dict(blob["model"])
-        head.load_state_dict(blob["dense_head"])
-        start = int(blob["step"])
-        phase = blob.get("phase", "detr")
-        optimizer = optimizer_for(phase)
-        optimizer.load_state_dict(blob["optimizer"])
-        torch.set_rng_state(blob["rng"])
-        log.info("resuming %s at step %d", ckpt_path, start)
+        start, phase, optimizer = _resume(ckpt_path, model, head, (model_config, train_config, shapes), optimizer_for)
     elif ckpt_path.exists():
         raise FileExistsError(f"{ckpt_path} exists: pass --resume to continue it, or choose another --out")
     stop = total if stop_after is None else min(total, start + stop_after)
