@@ -219,7 +219,8 @@ def test_module_rope_rotates_projected_queries_and_keys():
         (None, None, True, {}),
         (None, None, True, {"key_padding_mask": padding(B, 13, lengths=[13, 7])}),
         (None, None, False, {"attn_mask": torch.rand(9, 13, generator=gen(1)) < 0.4}),
-        (20, 12, True, {"attn_mask": torch.randn(9, 13, generator=gen(2))}),
+        # an additive float mask in the inputs' dtype (torch 2.14 treats a float32 mask on float64 inputs otherwise)
+        (20, 12, True, {"attn_mask": torch.randn(9, 13, generator=gen(2), dtype=torch.float64)}),
     ],
 )
 def test_from_torch_matches_nn_multihead_attention(kdim, vdim, bias, masks):
