@@ -336,6 +336,10 @@ def quantize_int8(src: str | Path, dst: str | Path) -> Path:
             warnings.simplefilter("ignore")
             quantize_dynamic(
                 clean, dst, weight_type=QuantType.QInt8,  # s8 weights x u8 activations: MLAS's VNNI kernels
+                # 7-bit weights: without VNNI (AVX2 only) MLAS sums u8 x s8 pairs in saturating int16,
+                # which wrecks 8-bit weights (ViT parity error 0.35-0.65 of a unit output, measured);
+                # a graph must be right on whichever CPU runs it, not only on the one that exported it
+                reduce_range=True,
                 # Only matrix products: the quantiser takes the standard ONNX ``Attention`` node for
                 # com.microsoft's and emits a QAttention that onnxruntime rejects, and ConvInteger is slow.
                 op_types_to_quantize=["MatMul", "Gemm"],
