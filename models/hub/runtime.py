@@ -197,7 +197,7 @@ class OnnxModel:
     @classmethod
     def from_weights(cls, name: str, config: RuntimeConfig = RuntimeConfig(), *, cache_dir: str | Path | None = None,
                      allow_download: bool = False) -> OnnxModel:
-        """Load registered weights (``models.weights``) by name, verified by sha256; ``model.weights``
+        """Load registered weights (:mod:`sensorium.models.hub.weights`) by name, verified by sha256; ``model.weights``
         then carries their contract (input size, mean/std, channel order, labels)."""
         from sensorium.models.hub.weights import get_weights, resolve
 

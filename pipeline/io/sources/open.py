@@ -71,7 +71,7 @@ def open_source(spec: str | int | Path, *, source_id: str | None = None, **optio
 
 def open_stereo(left: str | Path | int, right: str | Path | int | None = None, *, calib: StereoCalibration | str | Path | None = None,
                 side_by_side: bool = False, source_id: str | None = None, **options: Any) -> Source:
-    """Open a stereo source; ``calib`` (a file read by :mod:`.calibration_io`, or a StereoCalibration)
+    """Open a stereo source; ``calib`` (a file read by :mod:`sensorium.pipeline.io.calibration`, or a StereoCalibration)
     is attached to every frame, None means the pair is already rectified.
 
     * ``open_stereo(left, right)``: two specs (folders, videos, streams) paired by index;

@@ -8,7 +8,7 @@ from sensorium.pipeline.io.sources.base import Source, SourceItem
 
 
 class SampleSource(Source):
-    """The synthetic sample (:mod:`.sample`), rendered in memory on first read, timestamps
+    """The synthetic sample, rendered in memory on first read, timestamps
     ``T0 + i / FPS`` and the ground-truth pose in every frame.
 
     mode ``stereo``: the rectified pair with its StereoCalibration (depth comes from matching);
