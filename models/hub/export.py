@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import hashlib
 import io
 import json
 import logging
@@ -47,6 +46,7 @@ import onnx
 import torch
 from torch import nn
 
+from sensorium.models.hub.files import sha256_file
 from sensorium.models.hub.registry import ModelSpec, get_model
 
 log = logging.getLogger(__name__)
@@ -80,15 +80,6 @@ def manifest_path(onnx_path: str | Path) -> Path:
     path = Path(onnx_path)
     stem = path.name.removesuffix(".onnx").removesuffix(".fp16").removesuffix(".int8")
     return path.with_name(f"{stem}.manifest.json")
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of the file's bytes, always read afresh (this is the tamper check)."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -191,7 +182,7 @@ def verify(onnx_path: str | Path) -> ExportManifest:
     entry = manifest.files.get(onnx_path.name)
     if entry is None:
         raise ManifestError(f"{manifest.path} does not list {onnx_path.name}; it lists {', '.join(manifest.files)}")
-    got = sha256_file(onnx_path)
+    got = sha256_file(onnx_path, fresh=True)  # the tamper check reads the bytes, whatever the mtime says
     if got != entry.sha256:
         raise ManifestError(f"{onnx_path}: sha256 {got} does not match {entry.sha256} recorded in {manifest.path}; "
                             f"the file changed after export: re-export it or restore the original")

@@ -12,17 +12,17 @@ Registration stores values only: nothing touches the file system until ``resolve
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 import os
 import re
 import shutil
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Union
+
+from sensorium.models.hub.files import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -161,27 +161,6 @@ def data_dir() -> Path:
 def default_cache_dir() -> Path:
     """The weights cache: ``SENSORIUM_CACHE``, default ``~/.cache/sensorium/weights``."""
     return Path(os.environ.get("SENSORIUM_CACHE") or Path.home() / ".cache" / "sensorium" / "weights").expanduser()
-
-
-_hash_lock = threading.Lock()
-_hash_cache: dict[tuple[str, int, int], str] = {}
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file; remembered per (path, size, mtime) so a resolve per actor start is cheap."""
-    path = Path(path)
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    with _hash_lock:
-        if key in _hash_cache:
-            return _hash_cache[key]
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    with _hash_lock:
-        _hash_cache[key] = h.hexdigest()
-    return h.hexdigest()
 
 
 def _verify(entry: WeightsEntry, path: Path) -> None:

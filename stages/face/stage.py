@@ -13,7 +13,6 @@ image → chip, and ``chip`` (the aligned crops) when ``keep_chips``.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,11 +79,9 @@ class FaceConfig(StageConfig):
 
 
 def _file_key(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
+    from sensorium.models.hub.files import sha256_file
+
+    return sha256_file(path)[:16]
 
 
 class FaceStage(Stage):

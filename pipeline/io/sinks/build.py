@@ -1,0 +1,53 @@
+"""Sinks by name: the registry of sink kinds and ``build_sinks``, which hands each its options."""
+
+from __future__ import annotations
+
+import inspect
+import os
+from typing import Any, Iterable
+
+from sensorium.pipeline.io.sinks.base import BaseSink
+from sensorium.pipeline.io.sinks.jsonl import JsonlSink
+from sensorium.pipeline.io.sinks.npz import NpzSink
+from sensorium.pipeline.io.sinks.ply import PlySink
+from sensorium.pipeline.io.sinks.tsdf import TsdfSink
+from sensorium.pipeline.io.sinks.video import VideoSink
+
+#: sink name → class, in the order ``build_sinks`` documents
+SINKS: dict[str, type[BaseSink]] = {cls.name: cls for cls in (JsonlSink, NpzSink, VideoSink, PlySink, TsdfSink)}
+
+
+def build_sinks(names: str | Iterable[str], out_dir: str | os.PathLike[str], **opts: Any) -> list[BaseSink]:
+    """Sinks by name (``"jsonl,npz,video,ply,tsdf"`` or a list), all writing under ``out_dir``.
+
+    Each option goes to every selected sink whose constructor takes it (``fps`` → video,
+    ``voxel_length`` → tsdf, ...); options meant for unselected sinks are ignored, options no
+    sink knows raise ValueError. The jsonl sink names the npz files when the npz sink is built
+    too (unless ``npz_names`` is given).
+    """
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",")]
+    wanted = [n for n in names if n]
+    unknown = [n for n in wanted if n not in SINKS]
+    if unknown:
+        raise ValueError(f"unknown sink(s) {', '.join(map(repr, unknown))}; known: {', '.join(SINKS)}")
+    duplicates = sorted({n for n in wanted if wanted.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"sink(s) listed twice: {', '.join(duplicates)}")
+    params = {name: set(inspect.signature(cls.__init__).parameters) - {"self", "out_dir"} for name, cls in SINKS.items()}
+    known = set().union(*params.values())
+    stray = sorted(set(opts) - known)
+    if stray:
+        raise ValueError(f"unknown sink option(s) {', '.join(stray)}; known: {', '.join(sorted(known))}")
+    sinks: list[BaseSink] = []
+    try:
+        for name in wanted:
+            kwargs = {k: v for k, v in opts.items() if k in params[name]}
+            if name == "jsonl":
+                kwargs.setdefault("npz_names", "npz" in wanted)
+            sinks.append(SINKS[name](out_dir, **kwargs))
+    except Exception:
+        for sink in sinks:  # don't leak the files the earlier sinks opened
+            sink.close()
+        raise
+    return sinks

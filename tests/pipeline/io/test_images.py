@@ -1,0 +1,105 @@
+"""decode_image / read_image / read_depth on real photos, cut files, forged headers and 16-bit PNGs."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from contextlib import nullcontext as does_not_raise
+
+import cv2
+import numpy as np
+import pytest
+
+from sensorium.pipeline.io.images import ImageError, decode_image, read_depth, read_image
+
+
+def _png_header(w: int, h: int) -> bytes:
+    """A complete PNG whose header claims w x h (its pixel data is 16 bytes, far too little)."""
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b"")
+
+
+def _encode(ext: str, image: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(ext, image)
+    assert ok, ext
+    return buf.tobytes()
+
+
+@pytest.fixture(scope="module")
+def bus(data_dir) -> bytes:
+    return (data_dir / "photos/bus.jpg").read_bytes()
+
+
+def test_decodes_to_rgb_exactly_as_opencv(bus):
+    image = decode_image(bus)
+    expected = cv2.cvtColor(cv2.imdecode(np.frombuffer(bus, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    assert image.dtype == np.uint8 and image.shape == expected.shape and np.array_equal(image, expected)
+
+
+@pytest.mark.parametrize("ext", [".png", ".bmp", ".tiff"])
+def test_grayscale_and_16_bit_images_come_out_as_8_bit_rgb(ext):
+    gray16 = (np.arange(12 * 10, dtype=np.uint16).reshape(10, 12) * 500)
+    image = decode_image(_encode(ext, gray16 if ext != ".bmp" else (gray16 >> 8).astype(np.uint8)))
+    assert image.shape == (10, 12, 3) and image.dtype == np.uint8
+    assert np.array_equal(image[..., 0], image[..., 2])  # grey replicated into R, G, B
+
+
+# data maker, decode options, expected problem (substring), too_large
+CASES = [
+    (lambda bus: b"", {}, "empty file", False),
+    (lambda bus: bus[: len(bus) // 2], {}, "truncated JPEG: no end-of-image marker", False),
+    (lambda bus: _encode(".png", np.zeros((20, 20, 3), np.uint8))[:-40], {}, "truncated PNG: no IEND chunk", False),
+    (lambda bus: b"this is not an image at all" * 10, {}, "not a decodable image (270 bytes)", False),
+    (lambda bus: b"this is not an image at all" * 10, {"max_pixels": 10**6}, "not a decodable image (270 bytes starting", False),
+    (lambda bus: _png_header(0, 0), {"max_pixels": 10**6}, "not a decodable image (68 bytes", False),  # PIL refuses a 0x0 header
+    (lambda bus: _png_header(50_000, 50_000), {"max_pixels": 10**6}, "above the decoder's pixel limit", True),
+    (lambda bus: _png_header(2000, 1000), {"max_pixels": 1_999_999}, "2000x1000 is above the limit of 1999999 pixels", True),
+    (lambda bus: bus, {"max_pixels": 810 * 1080 - 1}, "810x1080 is above the limit of 874799 pixels", True),
+    (lambda bus: _encode(".bmp", np.zeros((4, 4, 3), np.uint8)), {"formats": ("PNG", "JPEG")}, "BMP images are not accepted; expected PNG, JPEG", False),
+]
+
+
+@pytest.mark.parametrize("make, options, problem, too_large", CASES)
+def test_bad_images_raise_naming_the_item_and_the_problem(bus, make, options, problem, too_large):
+    with pytest.raises(ImageError) as exc:
+        decode_image(make(bus), name="upload 7", **options)
+    assert isinstance(exc.value, ValueError)
+    assert str(exc.value).startswith("upload 7: ") and problem in str(exc.value), str(exc.value)
+    assert exc.value.name == "upload 7" and exc.value.too_large is too_large
+
+
+@pytest.mark.parametrize(
+    "options, expectation",
+    [
+        ({"max_pixels": 810 * 1080}, does_not_raise()),  # exactly at the limit
+        ({"max_pixels": 810 * 1080, "formats": ("JPEG",)}, does_not_raise()),
+        ({"formats": ("PNG",)}, pytest.raises(ImageError, match="JPEG images are not accepted")),
+    ],
+)
+def test_header_checks_pass_what_they_allow(bus, options, expectation):
+    with expectation:
+        assert decode_image(bus, **options).shape == (1080, 810, 3)
+
+
+def test_read_image_names_the_file(tmp_path, bus):
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(bus[:1000])
+    with pytest.raises(ImageError, match=f"^{path}: truncated JPEG"):
+        read_image(path)
+    with pytest.raises(FileNotFoundError):
+        read_image(tmp_path / "missing.png")
+
+
+def test_read_depth_scales_and_checks_its_png(tmp_path):
+    raw = np.array([[0, 1000], [5000, 65535]], np.uint16)
+    assert cv2.imwrite(str(tmp_path / "d.png"), raw)
+    np.testing.assert_array_equal(read_depth(tmp_path / "d.png", 1000.0, (2, 2)), raw.astype(np.float32) / 1000)
+    with pytest.raises(ImageError, match=r"d.png: depth is 2x2 but the colour image is 3x2"):
+        read_depth(tmp_path / "d.png", 1000.0, (2, 3))
+    assert cv2.imwrite(str(tmp_path / "d8.png"), raw.astype(np.uint8))
+    with pytest.raises(ImageError, match=r"d8.png: expected a single-channel 16-bit depth image, got \(2, 2\) uint8"):
+        read_depth(tmp_path / "d8.png", 1000.0)
