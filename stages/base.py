@@ -154,7 +154,9 @@ class Stage(ABC):
 
 # --- registry -----------------------------------------------------------------------------
 # Built-in stages by name → "module:Class", imported lazily so a stage's heavy dependencies
-# load only when it is used. No file-system scanning.
+# load only when it is used. Stage families from other distributions register under the
+# entry-point group ``sensorium.stages`` (read on first use, never at import). No file-system scanning.
+ENTRY_POINT_GROUP = "sensorium.stages"
 BUILTIN_STAGES: dict[str, str] = {
     "depth": "sensorium.stages.depth.stage:DepthStage",
     "detect": "sensorium.stages.detect.stage:DetectStage",
@@ -174,18 +176,30 @@ def register_stage(cls: type[Stage]) -> type[Stage]:
     return cls
 
 
+def _plugins() -> dict[str, str]:
+    """name → "module:Class" of the stages other installed distributions declare."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name not in BUILTIN_STAGES}
+
+
 def stage_names() -> list[str]:
-    """Every known stage name, built-in first, in pipeline order."""
-    return list(BUILTIN_STAGES) + [n for n in _registered if n not in BUILTIN_STAGES]
+    """Every known stage name, built-in first, in pipeline order, then plug-ins, then stages registered in this process."""
+    names = list(BUILTIN_STAGES) + sorted(_plugins())
+    return names + [n for n in _registered if n not in names]
 
 
 def get_stage_class(name: str) -> type[Stage]:
+    """The stage class registered as ``name`` (imported on first use); ValueError naming the known ones."""
     if name in _registered:
         return _registered[name]
-    if name not in BUILTIN_STAGES:
+    target = BUILTIN_STAGES.get(name) or _plugins().get(name)
+    if target is None:
         raise ValueError(f"unknown stage {name!r}; known: {', '.join(stage_names())}")
-    module, _, attr = BUILTIN_STAGES[name].partition(":")
+    module, _, attr = target.partition(":")
     cls = getattr(importlib.import_module(module), attr)
+    if getattr(cls, "name", None) != name:
+        raise ValueError(f"{target} is registered as stage {name!r} but its name is {getattr(cls, 'name', None)!r}")
     _registered.setdefault(name, cls)
     return cls
 
