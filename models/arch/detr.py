@@ -14,22 +14,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from sensorium.models.arch.backbone import ResNetBackbone, SinePositionEmbedding
+from sensorium.models.layers.mlp import Mlp
 from sensorium.models.layers.spp import SpatialPyramidPooling
 from sensorium.models.layers.transformer import Decoder, DecoderLayer, Encoder, EncoderLayer
-
-
-class MLP(nn.Module):
-    """``num_layers`` linear layers with ReLU between them (DETR's box head)."""
-
-    def __init__(self, in_dim: int, hidden: int, out_dim: int, num_layers: int) -> None:
-        super().__init__()
-        dims = [in_dim] + [hidden] * (num_layers - 1)
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims, dims[1:] + [out_dim]))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for i, layer in enumerate(self.layers):
-            x = layer(x) if i == len(self.layers) - 1 else F.relu(layer(x))
-        return x
 
 
 class DETR(nn.Module):
@@ -59,7 +46,7 @@ class DETR(nn.Module):
         self.position = SinePositionEmbedding(dim // 2)
         self.query_embed = nn.Embedding(num_queries, dim)
         self.class_embed = nn.Linear(dim, num_classes + 1)
-        self.bbox_embed = MLP(dim, dim, 4, 3)
+        self.bbox_embed = Mlp(dim, dim, 4, 3)
 
     def _heads(self, images: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x, m = self.project(images, mask)  # (B, dim, h, w), (B, h, w)
