@@ -10,7 +10,6 @@ checkpoint layout through :mod:`sensorium.models.arch.detr_checkpoint`.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from sensorium.models.arch.backbone import ResNetBackbone, SinePositionEmbedding
