@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 import onnxruntime as ort
@@ -68,7 +68,9 @@ _ORT_ERRORS = (_ortc.Fail, _ortc.InvalidArgument, _ortc.RuntimeException, _ortc.
                _ortc.EngineError, *_MODEL_ERRORS, RuntimeError, ValueError)
 
 MANIFEST_NAME = "manifest.json"  # a folder's manifest when not NAME.manifest.json: {"model": "x.onnx", "model_fp16": ...}
-PRECISIONS = ("fp32", "fp16", "int8")  # the files an export can hold; see models/hub/export.py
+Precision = Literal["fp32", "fp16", "int8"]  # the files an export can hold; see models/hub/export.py
+PRECISIONS: tuple[str, ...] = get_args(Precision)
+GraphOptimization = Literal["disable", "basic", "extended", "all"]  # the keys of _OPT_LEVELS
 
 
 def provider_name(name: str) -> str:
@@ -113,10 +115,10 @@ class RuntimeConfig:
     intra_op_threads: int | None = None
     inter_op_threads: int = 1
     allow_spinning: bool = False
-    graph_optimization: str = "all"
+    graph_optimization: GraphOptimization = "all"
     warmup_runs: int = 1
     io_binding: bool | None = None
-    precision: str = "fp32"
+    precision: Precision = "fp32"
     preload_cuda_libs: bool = True
     tensorrt_cache_dir: str | None = None
 

@@ -15,7 +15,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 import cv2
 import numpy as np
@@ -34,7 +34,7 @@ class EmbedConfig(StageConfig):
     each earlier ``detect`` box. labels: zero-shot label names, scored with ``prompt``."""
 
     model: str | None = "ViT-B-32"
-    family: str = "clip"
+    family: Literal["clip", "siglip"] = "clip"
     weights: str | None = None
     config_json: str | None = None
     crops: bool = True
