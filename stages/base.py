@@ -65,7 +65,7 @@ def describe(tp: Any) -> str:
     if tp is tuple or origin is tuple:
         if not args or args[-1] is Ellipsis:
             elem = args[0] if args else Any
-            return f"a comma-separated list of {_PLURAL.get(elem, 'values (' + describe(elem) + ')')}"
+            return f"a comma-separated list of {_PLURAL[elem]}" if elem in _PLURAL else f"a comma-separated list, each {describe(elem)}"
         if len(set(args)) == 1 and args[0] in _PLURAL:
             return f"{len(args)} comma-separated {_PLURAL[args[0]]}"
         return f"{len(args)} comma-separated values ({', '.join(describe(a) for a in args)})"
@@ -143,14 +143,15 @@ def _sequence(tp: Any, value: Any, option: str) -> tuple:
     else:
         raise _bad(option, tp, value)
     if not args:
-        return tuple(items)
+        return value if isinstance(value, tuple) else tuple(items)
     kinds = [args[0]] * len(items) if args[-1] is Ellipsis else list(args)
     if len(kinds) != len(items):
         raise _bad(option, tp, value)
     try:
-        return tuple(coerce(k, v, option) for k, v in zip(kinds, items))
+        out = tuple(coerce(k, v, option) for k, v in zip(kinds, items))
     except ConfigError:
         raise _bad(option, tp, value) from None
+    return value if isinstance(value, tuple) and all(a is b for a, b in zip(out, value)) else out
 
 
 def coerce(tp: Any, value: Any, option: str) -> Any:
@@ -197,6 +198,8 @@ def coerce_fields(obj: Any, where: str = "") -> None:
     hints = config_hints(type(obj))
     prefix = f"{where}." if where else ""
     for f in dataclasses.fields(obj):
+        if not f.init:
+            continue  # derived in __post_init__, not given
         value = getattr(obj, f.name)
         typed = coerce(hints.get(f.name, Any), value, prefix + f.name)
         if typed is not value:

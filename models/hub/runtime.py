@@ -43,6 +43,12 @@ _ALIASES = {
     "dnnl": "DnnlExecutionProvider", "coreml": "CoreMLExecutionProvider", "dml": "DmlExecutionProvider",
     "nv_tensorrt_rtx": "NvTensorRTRTXExecutionProvider",
 }
+#: an execution provider as a config value: a short name or onnxruntime's (checked against _ALIASES in the tests)
+Provider = Literal[
+    "tensorrt", "cuda", "cpu", "rocm", "migraphx", "openvino", "dnnl", "coreml", "dml", "nv_tensorrt_rtx",
+    "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider", "ROCMExecutionProvider", "MIGraphXExecutionProvider",
+    "OpenVINOExecutionProvider", "DnnlExecutionProvider", "CoreMLExecutionProvider", "DmlExecutionProvider", "NvTensorRTRTXExecutionProvider",
+]
 # Providers that live in a shared library beside onnxruntime: loading it ourselves first gives
 # the real reason (a missing libcublas, libnvinfer) instead of onnxruntime's log line.
 _PROVIDER_LIBRARIES = {

@@ -22,6 +22,7 @@ from typing import Any, Literal, Sequence
 import cv2
 import numpy as np
 
+from sensorium.models.hub.runtime import Provider
 from sensorium.stages.base import Stage, StageConfig
 from sensorium.stages.frame import Frame
 from sensorium.stages.images import as_rgb
@@ -54,7 +55,7 @@ class DetectConfig(StageConfig):
     score_threshold: float = 0.5
     max_detections: int = 100
     max_pixels: int = 100_000_000
-    providers: tuple[str, ...] = ("cpu",)
+    providers: tuple[Provider, ...] = ("cpu",)
     threads: int = 0
     precision: Literal["fp32", "int8"] = "fp32"
     lift3d: bool = True

@@ -20,6 +20,7 @@ from typing import Any, Literal, Sequence
 import cv2
 import numpy as np
 
+from sensorium.models.hub.runtime import Provider
 from sensorium.stages.base import Stage, StageConfig
 from sensorium.stages.images import as_rgb
 from sensorium.stages.frame import Frame
@@ -41,7 +42,7 @@ class EmbedConfig(StageConfig):
     min_crop: int = 8
     labels: tuple[str, ...] = ()
     prompt: str = "a photo of a {}."
-    providers: tuple[str, ...] = ("cpu",)
+    providers: tuple[Provider, ...] = ("cpu",)
     threads: int = 0
 
     def __post_init__(self) -> None:

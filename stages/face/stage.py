@@ -21,6 +21,7 @@ from typing import Any, Literal, Sequence
 
 import numpy as np
 
+from sensorium.models.hub.runtime import Provider
 from sensorium.stages.base import Stage, StageConfig
 from sensorium.stages.images import as_rgb
 from sensorium.stages.face.align import ARCFACE_112, align_faces
@@ -58,7 +59,7 @@ class FaceConfig(StageConfig):
     quality: QualityConfig = field(default_factory=QualityConfig)
     keep_chips: bool = True
     max_pixels: int = 100_000_000
-    providers: tuple[str, ...] = ("cpu",)
+    providers: tuple[Provider, ...] = ("cpu",)
     threads: int = 0
 
     def __post_init__(self) -> None:
