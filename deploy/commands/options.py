@@ -5,16 +5,8 @@ from __future__ import annotations
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-console = Console(stderr=True)
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    """Print the error; the caller raises what this returns, so every exit shows at its call site."""
-    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
-    return typer.Exit(code)
+from sensorium.pipeline.cli.common import console, fail as _fail  # noqa: F401 - the one stderr console and error exit
 
 
 def _agent_settings(backend: str, openai_base_url: Optional[str], openai_model: Optional[str], uitars_version: str, prompt: str,
