@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sensorium.pipeline.agent.build import AgentSettings
+from sensorium.stages.base import coerce_fields
 
 TOKEN_ENV = "SENSORIUM_TOKEN"
 TOKEN_FILE_ENV = "SENSORIUM_TOKEN_FILE"
@@ -60,6 +61,7 @@ class ServiceSettings:
     agent: AgentSettings = field(default_factory=AgentSettings)
 
     def __post_init__(self) -> None:
+        coerce_fields(self)
         if not self.token and not is_loopback(self.host):
             raise ValueError(f"refusing to listen on {self.host} without a bearer token: set {TOKEN_ENV}, {TOKEN_FILE_ENV} or --token-file")
         if self.max_body_bytes < 1024 or self.max_image_pixels < 1 or self.rate_limit_per_minute <= 0 or self.rate_limit_burst < 1:

@@ -34,6 +34,7 @@ def agent_act(
 
     if execute not in ("none", "desktop"):
         raise _fail(f"--execute: expected none or desktop, got {execute!r}")
+    settings = _agent_settings(backend, openai_base_url, openai_model, uitars_version, prompt, icon_weights)  # checked before any work
     executor = None
     if execute == "desktop":
         from sensorium.pipeline.agent.executors import DesktopExecutor
@@ -53,7 +54,7 @@ def agent_act(
     if executor is not None and screen_width is None and screen_height is None:
         # the agent answers in the executor's pixels, whatever the screenshot's resolution
         screen_width, screen_height = executor.size()
-    agent = build_gui_agent(_agent_settings(backend, openai_base_url, openai_model, uitars_version, prompt, icon_weights))
+    agent = build_gui_agent(settings)
     h, w = image.shape[:2]
     try:
         step = agent.act(image, instruction, Screen(w, h, screen_width, screen_height, dpr))

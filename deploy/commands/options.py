@@ -5,25 +5,21 @@ from __future__ import annotations
 from typing import Optional
 
 import typer
-from rich.console import Console
 
-console = Console(stderr=True)
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    """Print the error; the caller raises what this returns, so every exit shows at its call site."""
-    console.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code)
+from sensorium.pipeline.cli.common import console, fail as _fail  # noqa: F401 - the one stderr console and error exit
 
 
 def _agent_settings(backend: str, openai_base_url: Optional[str], openai_model: Optional[str], uitars_version: str, prompt: str,
                     icon_weights: str = "none") -> "object":
+    """The agent's settings from the command line, built once here; the icon setting becomes the
+    :class:`IconConfig` the local backend is handed as is."""
     from sensorium.pipeline.agent.build import AgentSettings
+    from sensorium.stages.gui.icons import IconConfig
 
-    icons = None if icon_weights.lower() == "none" else icon_weights
     try:
+        icons = None if icon_weights.strip().lower() == "none" else IconConfig(weights=icon_weights)
         return AgentSettings(backend=backend, openai_base_url=openai_base_url, openai_model=openai_model, uitars_version=uitars_version,
-                             prompt_kind=prompt, icon_weights=icons)
+                             prompt_kind=prompt, icons=icons)
     except ValueError as exc:
         raise _fail(str(exc)) from None
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Literal, get_args
 
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"  # a folder's manifest when not NAME.manifest.json: {"model": "x.onnx", "model_fp16": ...}
-PRECISIONS = ("fp32", "fp16", "int8")  # the files an export can hold; see models/hub/export.py
+Precision = Literal["fp32", "fp16", "int8"]  # the files an export can hold; see models/hub/export.py
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 
 def _manifest_for(path: Path, precision: str) -> Path | None:

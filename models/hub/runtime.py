@@ -22,13 +22,13 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as _ortc
 
-from sensorium.models.hub.manifest import MANIFEST_NAME, PRECISIONS, select_model_file
+from sensorium.models.hub.manifest import MANIFEST_NAME, PRECISIONS, Precision, select_model_file
 from sensorium.models.hub.providers import (CPU, CUDA_FAMILY, DEVICE_IDS, ProviderReport, available_providers, provider_name,
                                             unavailable_reason)
 from sensorium.models.hub.session import OPT_LEVELS as _OPT_LEVELS
@@ -43,6 +43,13 @@ __all__ = ["CPU", "MANIFEST_NAME", "PRECISIONS", "OnnxModel", "ProviderReport", 
 
 log = logging.getLogger(__name__)
 
+#: an execution provider as a config value: a short name or onnxruntime's (checked against the aliases in the tests)
+Provider = Literal[
+    "tensorrt", "cuda", "cpu", "rocm", "migraphx", "openvino", "dnnl", "coreml", "dml", "nv_tensorrt_rtx",
+    "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider", "ROCMExecutionProvider", "MIGraphXExecutionProvider",
+    "OpenVINOExecutionProvider", "DnnlExecutionProvider", "CoreMLExecutionProvider", "DmlExecutionProvider", "NvTensorRTRTXExecutionProvider",
+]
+GraphOptimization = Literal["disable", "basic", "extended", "all"]  # the keys of session.OPT_LEVELS
 
 @dataclass(frozen=True)
 class RuntimeConfig:
@@ -75,10 +82,10 @@ class RuntimeConfig:
     intra_op_threads: int | None = None
     inter_op_threads: int = 1
     allow_spinning: bool = False
-    graph_optimization: str = "all"
+    graph_optimization: GraphOptimization = "all"
     warmup_runs: int = 1
     io_binding: bool | None = None
-    precision: str = "fp32"
+    precision: Precision = "fp32"
     preload_cuda_libs: bool = True
     tensorrt_cache_dir: str | None = None
 

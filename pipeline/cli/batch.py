@@ -9,7 +9,7 @@ from typing import List, Optional
 import typer
 import yaml
 
-from sensorium.pipeline.cli.common import console, parse_sets
+from sensorium.pipeline.cli.common import console, fail, parse_sets
 
 app = typer.Typer(help="Batch jobs over image collections and search over their index.")
 
@@ -36,13 +36,20 @@ def batch(
     """Run stages over an image collection on Ray Data; rerun to resume after an interruption."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from sensorium.pipeline.batch.job import BatchStage, run_batch
+    from sensorium.stages.base import build_config
 
     names = [n.strip() for n in stages.split(",") if n.strip()]
     options = parse_sets(set_)
     unknown = sorted(set(options) - set(names))
     if unknown:
         raise typer.BadParameter(f"--set names stage(s) {unknown} not in --stages", param_hint="--set")
+    try:  # every stage's options typed and validated before Ray starts
+        for n in names:
+            build_config(n, options.get(n, {}))
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    from sensorium.pipeline.batch.job import BatchStage, run_batch
+
     storage_options = {}
     for opt in storage_option:
         key, eq, value = opt.partition("=")
@@ -56,8 +63,7 @@ def batch(
             summary = run_batch(input, specs, output, ray_address=ray_address, storage_options=storage_options, part_rows=part_rows, task_images=task_images,
                                 on_progress=lambda done, total: progress.update(task, completed=done, total=total))
         except (ValueError, OSError) as exc:  # OSError: a bucket that cannot be listed
-            console.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(2) from None
+            raise fail(str(exc)) from None
     typer.echo(json.dumps({"images": summary.total, "already_done": summary.skipped, "written": summary.written,
                            "failed": summary.failed, "seconds": round(summary.seconds, 1), "output": str(output)}))
 

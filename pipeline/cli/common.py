@@ -1,4 +1,4 @@
-"""What every command group shares: the stderr console, logging set-up, ``--set`` parsing."""
+"""What every command group shares: the stderr console, logging set-up, ``--set`` parsing, errors."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 console = Console(stderr=True)
 
@@ -16,13 +17,30 @@ def setup_logging(verbose: bool, quiet_level: int = logging.WARNING) -> None:
     logging.basicConfig(level=logging.INFO if verbose else quiet_level, format="%(levelname)s %(name)s: %(message)s")
 
 
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print ``error: message`` on stderr (unwrapped, no markup read into it); the caller raises
+    what this returns, so every exit shows at its call site. Code 2: bad input, nothing ran."""
+    console.print(f"[red]error:[/red] {escape(str(message))}", soft_wrap=True)
+    return typer.Exit(code)
+
+
 def parse_sets(sets: list[str]) -> dict[str, dict[str, Any]]:
-    """``--set depth.num_disparities=128`` → {"depth": {"num_disparities": "128"}} (typed by the stage config)."""
+    """``--set depth.num_disparities=128`` → {"depth": {"num_disparities": "128"}}; a dotted
+    option is a nested config (``gui_agent.icons.weights=clip_icons`` →
+    {"gui_agent": {"icons": {"weights": "clip_icons"}}}). Values stay text: the stage config
+    types them by annotation, and names the option when one does not parse."""
     out: dict[str, dict[str, Any]] = {}
     for s in sets:
         key, eq, value = s.partition("=")
-        stage, dot, opt = key.partition(".")
-        if not eq or not dot or not stage or not opt:
+        stage, *path = [p.strip() for p in key.split(".")]
+        if not eq or not stage or not path or not all(path):
             raise typer.BadParameter(f"expected STAGE.OPTION=VALUE, got {s!r}", param_hint="--set")
-        out.setdefault(stage, {})[opt] = value
+        node = out.setdefault(stage, {})
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise typer.BadParameter(f"{stage}.{'.'.join(path)}: {part} is set to a value and used as a group", param_hint="--set")
+        if isinstance(node.get(path[-1]), dict):
+            raise typer.BadParameter(f"{stage}.{'.'.join(path)}: is a group of options and set to a value", param_hint="--set")
+        node[path[-1]] = value
     return out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 from pathlib import Path
 from typing import Any, List, Optional
@@ -13,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sensorium.pipeline.cli.common import console, parse_sets, setup_logging
+from sensorium.pipeline.cli.common import console, fail, parse_sets, setup_logging
 
 app = typer.Typer(help="Run stages over sources, write the sample, calibrate a stereo rig.")
 
@@ -39,63 +38,93 @@ def run(
 ) -> None:
     """Run stages over sources (default: the bundled synthetic stereo + RGB-D sample) into OUT."""
     setup_logging(verbose)
-    from dataclasses import replace
-
-    from sensorium.stages.base import available_stages
-
-    from sensorium.pipeline.stream.config import PipelineConfig, StageSpec
-    from sensorium.pipeline.stream.engine import Pipeline
     from sensorium.pipeline.io.sinks import build_sinks
-    from sensorium.pipeline.io.sources import open_source, open_stereo
 
-    try:
-        if config is not None:
-            cfg = PipelineConfig.from_file(config)
-        else:
-            if stages:
-                names = [n.strip() for n in stages.split(",") if n.strip()]
-            else:
-                avail = available_stages()
-                names = [n for n, (ok, _why) in avail.items() if ok]
-                for n, (ok, why) in avail.items():
-                    if not ok:
-                        console.print(f"[yellow]stage {n} not available: {why}[/yellow]")
-            # one CPU per stage actor by default; on a smaller machine they share what there is
-            # (a local Ray has os.cpu_count() CPUs), so every actor can start
-            share = 1.0 if ray_address else min(1.0, (os.cpu_count() or 1) / max(1, len(names)))
-            cfg = PipelineConfig(stages=tuple(StageSpec(n, num_cpus=int(share * 1000) / 1000) for n in names))
-        cfg = replace(cfg, ray_address=ray_address or cfg.ray_address, metrics_port=metrics_port if metrics_port is not None else cfg.metrics_port,
-                      max_in_flight=max_in_flight, drop_policy=drop_policy or cfg.drop_policy)
-        for stage_name, opts in parse_sets(set_).items():
-            if stage_name not in [s.name for s in cfg.stages]:
-                raise typer.BadParameter(f"--set names stage {stage_name!r}, which is not in this run ({', '.join(s.name for s in cfg.stages)})")
-            cfg = cfg.with_stage_options(stage_name, **opts)
-
-        srcs = []
-        if left or right:
-            if not (left and right):
-                raise typer.BadParameter("--left and --right come together")
-            srcs.append(open_stereo(left, right, calib=calib))
-        if side_by_side:
-            srcs.append(open_stereo(side_by_side, None, calib=calib, side_by_side=True))
-        for i, spec in enumerate(source):
-            sid = None if len(source) == 1 else f"src{i}"
-            # --calib belongs to stereo input; a stereo folder (left/ + right/) takes it too
-            srcs.append(open_source(spec, source_id=sid, calib=calib) if calib else open_source(spec, source_id=sid))
-        if not srcs:  # the bundled sample: its stereo pairs and its RGB-D frames as two sources
-            srcs += [open_source("sample"), open_source("sample:rgbd")]
+    try:  # every stage's options are typed and validated here, before a source opens or Ray starts
+        cfg = _pipeline_config(config, stages, set_, ray_address=ray_address, metrics_port=metrics_port,
+                               max_in_flight=max_in_flight, drop_policy=drop_policy)
+        srcs = _open_sources(source, left, right, side_by_side, calib)
         sink_objs = build_sinks([s.strip() for s in sinks.split(",") if s.strip()], out)
     except (ValueError, FileNotFoundError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2)
+        raise fail(str(exc)) from None
 
     console.print(f"stages: {', '.join(s.name for s in cfg.stages)}  sources: {', '.join(s.source_id for s in srcs)}  out: {out}")
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[fps]:.1f} fps"), TimeElapsedColumn(), console=console, transient=False) as progress:
+    try:
+        summary = _run_with_progress(cfg, srcs, sink_objs, max_frames)
+    except (ValueError, FileNotFoundError, TimeoutError, RuntimeError) as exc:
+        raise fail(str(exc), 1) from None
+    _print_summary(summary)
+    (out / "summary.json").write_text(json.dumps(_summary_dict(summary), indent=2))
+
+
+def _pipeline_config(config: Optional[Path], stages: Optional[str], sets: List[str], *, ray_address: Optional[str],
+                     metrics_port: Optional[int], max_in_flight: int, drop_policy: Optional[str]) -> Any:
+    """The run's :class:`PipelineConfig`: the YAML file's, or one spec per ``--stages`` name (default:
+    every available stage), with the command-line values and ``--set`` options merged in. Every
+    stage's config object is built (typed, validated) on the way: a ConfigError names the option."""
+    from dataclasses import replace
+
+    from sensorium.pipeline.stream.config import PipelineConfig, StageSpec
+
+    if config is not None:
+        cfg = PipelineConfig.from_file(config)
+    else:
+        names = [n.strip() for n in stages.split(",") if n.strip()] if stages else _available_stage_names()
+        # one CPU per stage actor by default; on a smaller machine they share what there is
+        # (a local Ray has os.cpu_count() CPUs), so every actor can start
+        share = 1.0 if ray_address else min(1.0, (os.cpu_count() or 1) / max(1, len(names)))
+        cfg = PipelineConfig(stages=tuple(StageSpec(n, num_cpus=int(share * 1000) / 1000) for n in names))
+    cfg = replace(cfg, ray_address=ray_address or cfg.ray_address, metrics_port=metrics_port if metrics_port is not None else cfg.metrics_port,
+                  max_in_flight=max_in_flight, drop_policy=drop_policy or cfg.drop_policy)
+    for stage_name, opts in parse_sets(sets).items():
+        if stage_name not in [s.name for s in cfg.stages]:
+            raise typer.BadParameter(f"--set names stage {stage_name!r}, which is not in this run ({', '.join(s.name for s in cfg.stages)})")
+        cfg = cfg.with_stage_options(stage_name, **opts)
+    return cfg
+
+
+def _available_stage_names() -> list[str]:
+    """The stages that can run here, saying on stderr why each other one cannot."""
+    from sensorium.stages.base import available_stages
+
+    avail = available_stages()
+    for n, (ok, why) in avail.items():
+        if not ok:
+            console.print(f"[yellow]stage {n} not available: {why}[/yellow]")
+    return [n for n, (ok, _why) in avail.items() if ok]
+
+
+def _open_sources(source: List[str], left: Optional[str], right: Optional[str], side_by_side: Optional[str], calib: Optional[Path]) -> list[Any]:
+    """The run's sources: a stereo pair, a side-by-side source, each ``--source``; the bundled sample when none."""
+    from sensorium.pipeline.io.sources import open_source, open_stereo
+
+    srcs = []
+    if left or right:
+        if not (left and right):
+            raise typer.BadParameter("--left and --right come together")
+        srcs.append(open_stereo(left, right, calib=calib))
+    if side_by_side:
+        srcs.append(open_stereo(side_by_side, None, calib=calib, side_by_side=True))
+    for i, spec in enumerate(source):
+        sid = None if len(source) == 1 else f"src{i}"
+        # --calib belongs to stereo input; a stereo folder (left/ + right/) takes it too
+        srcs.append(open_source(spec, source_id=sid, calib=calib) if calib else open_source(spec, source_id=sid))
+    if not srcs:  # the bundled sample: its stereo pairs and its RGB-D frames as two sources
+        srcs += [open_source("sample"), open_source("sample:rgbd")]
+    return srcs
+
+
+def _run_with_progress(cfg: Any, srcs: list[Any], sink_objs: list[Any], max_frames: Optional[int]) -> Any:
+    """Run the pipeline with a progress bar (frames and fps) on stderr; the run's summary."""
+    import time
+
+    from sensorium.pipeline.stream.engine import Pipeline
+
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[fps]:.1f} fps"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
         lengths = [len(s) if hasattr(s, "__len__") else None for s in srcs]
         total = max_frames if max_frames else (sum(lengths) if all(n is not None for n in lengths) else None)
         task = progress.add_task("frames", total=total, fps=0.0)
-        import time
-
         t0 = time.perf_counter()
         done = [0]
 
@@ -103,14 +132,8 @@ def run(
             done[0] += 1
             progress.update(task, advance=1, fps=done[0] / max(time.perf_counter() - t0, 1e-9))
 
-        try:
-            with Pipeline(cfg) as pipeline:
-                summary = pipeline.run(srcs, sink_objs, on_frame=on_frame, max_frames=max_frames)
-        except (ValueError, FileNotFoundError, TimeoutError, RuntimeError) as exc:
-            console.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(1)
-    _print_summary(summary)
-    (out / "summary.json").write_text(json.dumps(_summary_dict(summary), indent=2))
+        with Pipeline(cfg) as pipeline:
+            return pipeline.run(srcs, sink_objs, on_frame=on_frame, max_frames=max_frames)
 
 
 @app.command()

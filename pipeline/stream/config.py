@@ -1,12 +1,31 @@
-"""Pipeline configuration: one frozen value built at the edge (CLI, YAML file, REST) and passed down."""
+"""Pipeline configuration: one frozen value built at the edge (CLI, YAML file, REST) and passed down.
+
+Every key is coerced by its annotation (``--set``/YAML text to numbers, booleans, choices) and
+each stage's options are built into that stage's frozen config object (``StageSpec.config``)
+here, when the spec is made: a bad value fails before Ray starts, naming the option, the value
+and the expected type, and the engines hand the built object to their actors.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-DROP_POLICIES = ("block", "drop_oldest", "latest_only")
+from sensorium.pipeline.stream.reader import DropPolicy
+from sensorium.stages.base import ConfigError, build_config, coerce_fields, config_options
+
+DROP_POLICIES = tuple(p.value for p in DropPolicy)
+
+
+def merge_options(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` over ``base``; nested mappings (``face.quality``, ``gui_agent.icons``) merge key by key."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            value = merge_options(out[key], value)
+        out[key] = value
+    return out
 
 
 @dataclass(frozen=True)
@@ -17,6 +36,9 @@ class StageSpec:
     max_batch: most frames per call. max_wait_ms: how long a partial batch may wait for more
     frames while upstream is still producing. calls_per_actor: calls queued on one actor so it
     never idles between batches (pipelining inside the actor).
+    options: a mapping (``--set``/YAML values, coerced) or the stage's config object.
+    config: the stage's frozen config, built from ``options`` whenever a spec is made (so
+    ``replace(spec, options=...)`` rebuilds it); this, not the dict, is what actors receive.
     """
 
     name: str
@@ -27,8 +49,12 @@ class StageSpec:
     max_batch: int = 4
     max_wait_ms: float = 5.0
     calls_per_actor: int = 2
+    config: Any = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        if is_dataclass(self.options) and not isinstance(self.options, type):  # a config object: kept as its options
+            object.__setattr__(self, "options", config_options(build_config(self.name, self.options)))
+        coerce_fields(self, f"stages.{self.name}")
         if self.replicas < 1:
             raise ValueError(f"stage {self.name}: replicas must be >= 1, got {self.replicas}")
         if self.max_batch < 1:
@@ -38,6 +64,7 @@ class StageSpec:
         if self.calls_per_actor < 1:
             raise ValueError(f"stage {self.name}: calls_per_actor must be >= 1, got {self.calls_per_actor}")
         object.__setattr__(self, "options", dict(self.options))
+        object.__setattr__(self, "config", build_config(self.name, self.options))
 
 
 @dataclass(frozen=True)
@@ -46,18 +73,21 @@ class PipelineConfig:
 
     max_in_flight bounds frames admitted but not yet emitted (backpressure: when it is reached
     no source is read; file sources then wait, live sources drop by their policy).
-    drop_policy: None = per source ("block" for files, "drop_oldest" for live sources).
+    drop_policy: a :class:`DropPolicy` (or its value); None = per source ("block" for files,
+    "drop_oldest" for live sources).
     """
 
     stages: tuple[StageSpec, ...]
     max_in_flight: int = 16
     source_queue: int = 8
-    drop_policy: str | None = None
+    drop_policy: DropPolicy | None = None
     ray_address: str | None = None
     metrics_port: int | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "stages", tuple(self.stages))
+        if isinstance(self.stages, (str, bytes)) or not isinstance(self.stages, (list, tuple)):
+            raise ConfigError(f"stages: expected a list of stage names or of mappings with a name, got {self.stages!r}")
+        coerce_fields(self)
         if not self.stages:
             raise ValueError("pipeline needs at least one stage")
         names = [s.name for s in self.stages]
@@ -65,8 +95,6 @@ class PipelineConfig:
             raise ValueError(f"stage listed twice: {names}")
         if self.max_in_flight < 1:
             raise ValueError(f"max_in_flight must be >= 1, got {self.max_in_flight}")
-        if self.drop_policy is not None and self.drop_policy not in DROP_POLICIES:
-            raise ValueError(f"drop_policy: expected one of {', '.join(DROP_POLICIES)}, got {self.drop_policy!r}")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "PipelineConfig":
@@ -75,19 +103,11 @@ class PipelineConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
-            raise ValueError(f"pipeline config: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        stages = []
-        spec_keys = {f.name for f in fields(StageSpec)}
-        for item in d.pop("stages", []):
-            if isinstance(item, str):
-                stages.append(StageSpec(item))
-                continue
-            item = dict(item)
-            bad = sorted(set(item) - spec_keys)
-            if bad:
-                raise ValueError(f"stage {item.get('name')!r}: unknown key(s) {', '.join(bad)}; known: {', '.join(sorted(spec_keys))}")
-            stages.append(StageSpec(**item))
-        return cls(stages=tuple(stages), **d)
+            raise ConfigError(f"pipeline config: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        items = d.pop("stages", [])
+        if not isinstance(items, list):
+            raise ConfigError(f"stages: expected a list of stage names or of mappings with a name, got {items!r}")
+        return cls(stages=tuple(_spec_from_item(item) for item in items), **d)
 
     @classmethod
     def from_file(cls, path: str | Path) -> "PipelineConfig":
@@ -105,5 +125,19 @@ class PipelineConfig:
         return cls.from_dict(data)
 
     def with_stage_options(self, name: str, **options: Any) -> "PipelineConfig":
-        stages = tuple(replace(s, options={**s.options, **options}) if s.name == name else s for s in self.stages)
+        """Options merged over stage ``name``'s (nested mappings key by key); its config is rebuilt and validated."""
+        stages = tuple(replace(s, options=merge_options(s.options, options)) if s.name == name else s for s in self.stages)
         return replace(self, stages=stages)
+
+
+def _spec_from_item(item: Any) -> StageSpec:
+    """A ``stages:`` entry of a pipeline file: a stage name, or a mapping with ``name`` and spec keys."""
+    if isinstance(item, str):
+        return StageSpec(item)
+    if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
+        raise ConfigError(f"stages: expected a stage name or a mapping with a name, got {item!r}")
+    spec_keys = {f.name for f in fields(StageSpec) if f.init}
+    bad = sorted(set(item) - spec_keys)
+    if bad:
+        raise ConfigError(f"stage {item['name']!r}: unknown key(s) {', '.join(bad)}; known: {', '.join(sorted(spec_keys))}")
+    return StageSpec(**item)

@@ -17,11 +17,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 import cv2
 import numpy as np
 
+from sensorium.models.hub.runtime import Provider
 from sensorium.stages.base import Stage, StageConfig
 from sensorium.stages.frame import Frame
 from sensorium.stages.images import as_rgb
@@ -54,15 +55,13 @@ class DetectConfig(StageConfig):
     score_threshold: float = 0.5
     max_detections: int = 100
     max_pixels: int = 100_000_000
-    providers: tuple[str, ...] = ("cpu",)
+    providers: tuple[Provider, ...] = ("cpu",)
     threads: int = 0
-    precision: str = "fp32"
+    precision: Literal["fp32", "int8"] = "fp32"
     lift3d: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.precision not in ("fp32", "int8"):
-            raise ValueError(f"precision: expected fp32 or int8, got {self.precision!r}")
         if self.threads < 0:
             raise ValueError(f"threads: expected >= 0 (0 = onnxruntime's default), got {self.threads}")
         if not 16 <= self.min_size <= self.max_size:

@@ -15,11 +15,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 import cv2
 import numpy as np
 
+from sensorium.models.hub.runtime import Provider
 from sensorium.stages.base import Stage, StageConfig
 from sensorium.stages.images import as_rgb
 from sensorium.stages.frame import Frame
@@ -34,14 +35,14 @@ class EmbedConfig(StageConfig):
     each earlier ``detect`` box. labels: zero-shot label names, scored with ``prompt``."""
 
     model: str | None = "ViT-B-32"
-    family: str = "clip"
+    family: Literal["clip", "siglip"] = "clip"
     weights: str | None = None
     config_json: str | None = None
     crops: bool = True
     min_crop: int = 8
     labels: tuple[str, ...] = ()
     prompt: str = "a photo of a {}."
-    providers: tuple[str, ...] = ("cpu",)
+    providers: tuple[Provider, ...] = ("cpu",)
     threads: int = 0
 
     def __post_init__(self) -> None:

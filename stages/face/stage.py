@@ -16,10 +16,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 import numpy as np
 
+from sensorium.models.hub.runtime import Provider
 from sensorium.stages.base import Stage, StageConfig
 from sensorium.stages.images import as_rgb
 from sensorium.stages.face.align import ARCFACE_112, align_faces
@@ -48,7 +49,7 @@ class FaceConfig(StageConfig):
     score_threshold: float = 0.7
     nms_threshold: float = 0.3
     top_k: int = 100
-    recognizer: str = "dlib"
+    recognizer: Literal["dlib", "onnx", "none"] = "dlib"
     recognizer_path: str | None = None
     threshold: float | None = None
     gallery: str | None = None
@@ -57,19 +58,15 @@ class FaceConfig(StageConfig):
     quality: QualityConfig = field(default_factory=QualityConfig)
     keep_chips: bool = True
     max_pixels: int = 100_000_000
-    providers: tuple[str, ...] = ("cpu",)
+    providers: tuple[Provider, ...] = ("cpu",)
     threads: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if isinstance(self.quality, dict):
-            object.__setattr__(self, "quality", QualityConfig(**self.quality))
         if not 32 <= self.max_side <= 8192:
             raise ValueError(f"max_side: expected 32..8192, got {self.max_side}")
         if not 0.0 <= self.score_threshold <= 1.0 or not 0.0 < self.nms_threshold <= 1.0:
             raise ValueError(f"expected score_threshold in [0, 1] and nms_threshold in (0, 1], got {self.score_threshold}, {self.nms_threshold}")
-        if self.recognizer not in ("dlib", "onnx", "none"):
-            raise ValueError(f"recognizer: expected 'dlib', 'onnx' or 'none', got {self.recognizer!r}")
         if self.recognizer == "onnx" and not self.recognizer_path:
             raise ValueError("recognizer 'onnx' needs recognizer_path (an ArcFace-style .onnx with a 112x112 input)")
         if self.gallery and self.recognizer == "none":

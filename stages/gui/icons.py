@@ -20,12 +20,12 @@ import logging
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Literal, Protocol, Sequence
 
 import cv2
 import numpy as np
 
-from sensorium.stages.base import StageConfig, config_from_dict
+from sensorium.stages.base import StageConfig
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class IconConfig(StageConfig):
     weights: str = "clip_icons"
     model: str | None = None
     config_json: str | None = None
-    family: str = "clip"
+    family: Literal["clip", "siglip"] = "clip"
     threshold: float = 0.5
     margin: float = 0.05
     labels: tuple[str, ...] = ()
@@ -177,8 +177,10 @@ class IconGrounder:
     pipeline passes in): stage families do not import each other, the composition root
     (``pipeline/agent/build.py``) joins them."""
 
-    def __init__(self, config: IconConfig | Mapping[str, Any], *, embedder: Callable[[dict[str, Any]], Embedder] | None = None) -> None:
-        self.config = config if isinstance(config, IconConfig) else config_from_dict(IconConfig, dict(config))
+    def __init__(self, config: IconConfig, *, embedder: Callable[[dict[str, Any]], Embedder] | None = None) -> None:
+        if not isinstance(config, IconConfig):
+            raise TypeError(f"IconGrounder: expected an IconConfig (build it at the edge), got {type(config).__name__}")
+        self.config = config
         self._make_embedder = embedder
         self._embed: Any = None
         self._labels: tuple[str, ...] = ()

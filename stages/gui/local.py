@@ -13,9 +13,9 @@ buttons) from the image's edges with OpenCV, and grounds instructions of the for
 - ``press ctrl c`` / ``press enter``: a hotkey;
 - ``wait``, ``go back``.
 
-When no text matches X in a click, and an embedding model is configured (``icons``, e.g.
-``{"weights": "clip_icons"}``), X is looked for among the text-free elements by CLIP
-similarity (``stages/gui/icons.py``): "click the gear icon", "tap the heart".
+When no text matches X in a click, and an embedding model is configured (``icons``, an
+:class:`IconConfig` such as ``IconConfig(weights="clip_icons")``), X is looked for among the
+text-free elements by CLIP similarity (``stages/gui/icons.py``): "click the gear icon".
 
 Anything it cannot ground (no text close enough to X and no icon like it, an instruction it
 does not know) becomes ``call_user()`` with the reason in the thought. It answers in UI-TARS
@@ -96,13 +96,13 @@ def _inside(inner: tuple[float, ...], outer: tuple[float, ...], pad: float = 2) 
 
 class LocalBackend:
     """``complete(request) -> (UI-TARS text, "physical_px")``. min_score: fuzzy match floor
-    (0-100); max_side: OCR detection's longer side; icons: an :class:`IconConfig` (or its
-    dict) to ground icons by CLIP similarity, None to ground text only; embedder: builds the
-    icon model from its options (see :class:`IconGrounder`)."""
+    (0-100); max_side: OCR detection's longer side; icons: an :class:`IconConfig` to ground
+    icons by CLIP similarity, None to ground text only; embedder: builds the icon model from
+    its options (see :class:`IconGrounder`)."""
 
     name = "local"
 
-    def __init__(self, *, min_score: float = 70.0, max_side: int = 1280, icons: IconConfig | dict[str, Any] | None = None,
+    def __init__(self, *, min_score: float = 70.0, max_side: int = 1280, icons: IconConfig | None = None,
                  embedder: Any = None) -> None:
         self.min_score = min_score
         self.max_side = max_side
@@ -246,8 +246,8 @@ class LocalBackend:
     def _click_icon(self, target: str, image: np.ndarray, texts: list[TextBox], found: TextBox | None, score: float, action: str) -> str:
         """No text matches ``target``: the text-free element that looks like it, if icons are configured."""
         if self.icons is None:
-            return self._cannot(target, found, score, also="icon grounding needs embed weights (the local backend's icons option, "
-                                                           "e.g. {'weights': 'clip_icons'})")
+            return self._cannot(target, found, score, also="icon grounding needs embed weights (the gui_agent icons option, "
+                                                           "e.g. icons.weights=clip_icons)")
         match = self.icons.find(target, image, word_boxes(texts), element_boxes(image))
         if match.refused:
             return self._cannot(target, found, score, also=match.refused)

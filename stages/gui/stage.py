@@ -14,14 +14,15 @@ lives in ``pipeline/agent/openai_backend.py`` and is passed in (``GuiAgentStage(
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Sequence
 
 import numpy as np
 
 from sensorium.stages.base import Stage, StageConfig
 from sensorium.stages.frame import Frame
 from sensorium.stages.gui.coords import CoordinateError, Screen
+from sensorium.stages.gui.icons import IconConfig
 from sensorium.stages.gui.protocol import AgentRequest, Backend, step
 from sensorium.stages.results import GuiStep
 
@@ -30,17 +31,19 @@ from sensorium.stages.results import GuiStep
 class GuiAgentConfig(StageConfig):
     """backend: ``local`` (OCR grounding, no model) or ``openai`` (passed in by the pipeline).
     min_score: the local backend's fuzzy-match floor (0-100) before it calls the user.
-    options: the local backend's other keywords, e.g. ``{"icons": {"weights": "clip_icons"}}``
-    to ground icons by CLIP similarity (see ``stages/gui/icons.py``)."""
+    max_side: the local backend's OCR detection size (longer side, pixels).
+    icons: how the local backend grounds icons by CLIP similarity (``stages/gui/icons.py``),
+    None for text only; from ``--set``/YAML a nested mapping, e.g. ``{"weights": "clip_icons"}``."""
 
-    backend: str = "local"
+    backend: Literal["local", "openai"] = "local"
     min_score: float = 70.0
-    options: dict[str, Any] = field(default_factory=dict)
+    max_side: int = 1280
+    icons: IconConfig | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.backend not in ("local", "openai"):
-            raise ValueError(f"backend: expected 'local' or 'openai', got {self.backend!r}")
+        if self.max_side < 32:
+            raise ValueError(f"max_side: expected >= 32 pixels, got {self.max_side}")
         if not 0 <= self.min_score <= 100:
             raise ValueError(f"min_score: expected 0..100, got {self.min_score}")
 
@@ -65,7 +68,8 @@ class GuiAgentStage(Stage):
             raise ValueError("the openai backend makes HTTP calls: build it with sensorium.pipeline.agent.openai_backend and pass it in")
         from sensorium.stages.gui.local import LocalBackend
 
-        self._backend = LocalBackend(min_score=self.config.min_score, embedder=self._embedder, **self.config.options)
+        c = self.config
+        self._backend = LocalBackend(min_score=c.min_score, max_side=c.max_side, icons=c.icons, embedder=self._embedder)
 
     @property
     def backend(self) -> Backend:

@@ -14,6 +14,7 @@ import pytest
 from sensorium.deploy.settings import ServiceSettings
 from sensorium.models.data.icons import toolbar_screen
 from sensorium.pipeline.agent.build import AgentSettings, build_gui_agent
+from sensorium.stages.gui.icons import IconConfig
 
 from .conftest import running
 from .test_browser import browser, run_task  # noqa: F401 - the module-scoped chromium fixture
@@ -23,7 +24,7 @@ AUTH = {"Authorization": "Bearer s3cret-token"}
 
 @pytest.fixture(scope="module")
 def icon_service():
-    agent = build_gui_agent(AgentSettings(icon_weights="clip_icons"))
+    agent = build_gui_agent(AgentSettings(icons=IconConfig(weights="clip_icons")))
     with running(ServiceSettings(token="s3cret-token"), agent) as url:
         yield url
 

@@ -339,3 +339,14 @@ def test_probe_providers_tries_real_sessions():
     with pytest.raises(ValueError, match="unknown execution provider"):
         probe_providers(["gpu"])
     assert provider_name("cuda") == provider_name("CUDAExecutionProvider") == "CUDAExecutionProvider"
+
+
+def test_the_config_vocabularies_are_the_runtime_s_tables():
+    """The Literals stage configs validate against name exactly what the runtime can load."""
+    from typing import get_args
+
+    from sensorium.models.hub import providers, runtime, session
+
+    assert set(get_args(runtime.Provider)) == set(providers.ALIASES) | set(providers.ALIASES.values())
+    assert get_args(runtime.GraphOptimization) == tuple(session.OPT_LEVELS)
+    assert runtime.PRECISIONS == ("fp32", "fp16", "int8")

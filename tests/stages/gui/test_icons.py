@@ -10,6 +10,7 @@ import pytest
 
 from sensorium.models.data.icons import toolbar_screen
 from sensorium.stages.embed.stage import EmbedStage
+from sensorium.stages.base import config_from_dict
 from sensorium.stages.gui.icons import IconConfig, IconGrounder, icon_blobs, icon_candidates, square_crop
 from sensorium.stages.gui.local import element_boxes
 
@@ -52,10 +53,16 @@ def test_square_crop_is_square_and_repeats_edges_outside_the_image():
     ({"threshold": 1.5}, pytest.raises(ValueError, match="threshold")),
     ({"margin": -0.1}, pytest.raises(ValueError, match="margin")),
     ({"colour": "red"}, pytest.raises(ValueError, match="unknown option")),
+    ({"family": "dino"}, pytest.raises(ValueError, match="family: expected clip or siglip, got 'dino'")),
 ])
 def test_icon_config_validates(options, expectation):
     with expectation:
-        IconGrounder(options)
+        IconGrounder(config_from_dict(IconConfig, options))
+
+
+def test_the_grounder_takes_only_a_built_icon_config():
+    with pytest.raises(TypeError, match="expected an IconConfig"):
+        IconGrounder({"weights": "clip_icons"})
 
 
 def test_a_checkpoint_without_its_architecture_is_refused(tmp_path):

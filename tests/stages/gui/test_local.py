@@ -8,6 +8,7 @@ import pytest
 
 from sensorium.models.data.icons import ICONS, toolbar_screen
 from sensorium.stages.embed.stage import EmbedStage
+from sensorium.stages.gui.icons import IconConfig
 from sensorium.stages.gui.stage import GuiAgentStage
 from sensorium.stages.gui.local import LocalBackend
 from sensorium.stages.gui.parse import parse_output
@@ -15,7 +16,7 @@ from sensorium.stages.gui.parse import parse_output
 
 @pytest.fixture(scope="module")
 def icon_backend():
-    return LocalBackend(icons={"weights": "clip_icons"}, embedder=EmbedStage)
+    return LocalBackend(icons=IconConfig(weights="clip_icons"), embedder=EmbedStage)
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +102,10 @@ def test_text_targets_still_go_through_ocr(icon_backend, label):
 
 @pytest.mark.slow
 def test_the_stage_passes_icon_options_to_the_local_backend():
+    """A nested mapping (as --set gui_agent.icons.weights=... or YAML gives it) builds the IconConfig."""
     screen = toolbar_screen(340, 0, classes=("bell", "star", "plus", "close", "check", "arrow"))
-    stage = GuiAgentStage({"options": {"icons": {"weights": "clip_icons"}}}, embedder=EmbedStage)
+    stage = GuiAgentStage({"icons": {"weights": "clip_icons"}}, embedder=EmbedStage)
+    assert stage.config.icons == IconConfig(weights="clip_icons")
     step = stage.act(screen.image, "click the notifications icon")
     (action,) = step.actions
     box = screen.boxes[screen.classes.index("bell")]
