@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from sensorium.deploy.app import create_app
+from sensorium.deploy.rest.app import create_app
 from sensorium.deploy.settings import ServiceSettings
 
 
