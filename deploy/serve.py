@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from sensorium.deploy.app import create_app
+from sensorium.deploy.rest.app import create_app
 from sensorium.deploy.settings import ServiceSettings
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,8 @@ def agent_act(
     from sensorium.stages.gui.protocol import AgentError
     from sensorium.stages.gui.coords import CoordinateError, Screen
 
-    from sensorium.deploy.app import ApiError, decode_image
+    from sensorium.deploy.rest.errors import ApiError
+    from sensorium.deploy.rest.images import decode_image
 
     if execute not in ("none", "desktop"):
         raise _fail(f"--execute: expected none or desktop, got {execute!r}")
@@ -63,7 +64,7 @@ def agent_act(
         raise typer.Exit(1) from None
     d = step.to_dict()
     typer.echo(json.dumps({"thought": d["thought"], "actions": [{k: a[k] for k in ("type", "x", "y", "x2", "y2", "params")} for a in d["actions"]],
-                           "raw": d["raw"], "space": d["metadata"]["space"]}, indent=2))
+                           "raw": d["raw"], "space": d["space"]}, indent=2))
     if executor is not None:
         try:
             end = executor.run(step.actions)

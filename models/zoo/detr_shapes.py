@@ -227,6 +227,22 @@ def export_detr_onnx(model: DETR, path: str | Path, *, opset: int = 18) -> Path:
     return path
 
 
+def normalisation_for_weights(weights: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(mean, std) per RGB channel of pixel values in [0, 255] that ``weights`` (a registered
+    name or a trained ``.pt``) were trained with: the registry entry's, or the JSON beside the
+    ``.pt`` (the shipped model's when that JSON has none, as the trainer uses the same)."""
+    from sensorium.models.hub import weights as registry
+
+    if Path(weights).suffix in (".pt", ".pth") or Path(weights).is_file():
+        meta = weights_config_path(Path(weights))
+        blob = json.loads(meta.read_text()) if meta.is_file() else {}
+        return tuple(blob.get("mean", MEAN)), tuple(blob.get("std", STD))
+    entry = registry.get_weights(weights)
+    if entry.mean is None or entry.std is None:
+        raise ValueError(f"weights {weights!r}: the registry entry has no mean/std; a DETR needs the normalisation it was trained with")
+    return entry.mean, entry.std
+
+
 def onnx_for_weights(weights: str, onnx: str | None = None, *, precision: str = "fp32") -> tuple[Path, tuple[str, ...]]:
     """(ONNX path, labels) for a registered weights name or a trained ``.pt`` path.
 

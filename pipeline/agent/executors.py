@@ -18,7 +18,7 @@ import time
 from functools import partial
 from typing import Any, Callable, Iterable
 
-from sensorium.stages.results import GuiAction
+from sensorium.stages.results.gui import ActionType, GuiAction
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +29,10 @@ _KEYS = {"ctrl": "Control", "control": "Control", "alt": "Alt", "shift": "Shift"
          "insert": "Insert", **{f"f{i}": f"F{i}" for i in range(1, 13)}}
 
 #: actions that end a task rather than change the page
-TERMINAL = ("finished", "call_user")
+TERMINAL = (ActionType.FINISHED, ActionType.CALL_USER)
 #: actions only a phone (UI-TARS mobile prompt) or only a browser can run
-MOBILE = ("long_press", "open_app", "press_home", "press_back")
-BROWSER = ("navigate", "navigate_back")
+MOBILE = (ActionType.LONG_PRESS, ActionType.OPEN_APP, ActionType.PRESS_HOME, ActionType.PRESS_BACK)
+BROWSER = (ActionType.NAVIGATE, ActionType.NAVIGATE_BACK)
 
 
 def playwright_key(key: str) -> str:
@@ -66,44 +66,44 @@ class PlaywrightExecutor(Executor):
 
     def execute(self, a: GuiAction) -> None:
         p, mouse = self.page, self.page.mouse
-        if a.type == "click":
+        if a.type == ActionType.CLICK:
             mouse.click(a.x, a.y)
-        elif a.type == "left_double":
+        elif a.type == ActionType.LEFT_DOUBLE:
             mouse.dblclick(a.x, a.y)
-        elif a.type == "right_single":
+        elif a.type == ActionType.RIGHT_SINGLE:
             mouse.click(a.x, a.y, button="right")
-        elif a.type == "long_press":
+        elif a.type == ActionType.LONG_PRESS:
             mouse.move(a.x, a.y)
             mouse.down()
             p.wait_for_timeout(800)
             mouse.up()
-        elif a.type == "drag":
+        elif a.type == ActionType.DRAG:
             mouse.move(a.x, a.y)
             mouse.down()
             mouse.move(a.x2, a.y2, steps=10)
             mouse.up()
-        elif a.type == "type":
+        elif a.type == ActionType.TYPE:
             content = a.params["content"]
             text = content[:-1] if content.endswith("\n") else content
             p.keyboard.type(text)
             if content.endswith("\n"):
                 p.keyboard.press("Enter")
-        elif a.type == "hotkey":
+        elif a.type == ActionType.HOTKEY:
             p.keyboard.press(playwright_key(a.params["key"]))
-        elif a.type == "scroll":
+        elif a.type == ActionType.SCROLL:
             if a.x is not None:
                 mouse.move(a.x, a.y)
             dx, dy = {"up": (0, -1), "down": (0, 1), "left": (-1, 0), "right": (1, 0)}[a.params["direction"]]
             mouse.wheel(dx * self.scroll_px, dy * self.scroll_px)
             p.wait_for_timeout(150)  # let smooth scrolling settle before the next screenshot
-        elif a.type == "wait":
+        elif a.type == ActionType.WAIT:
             p.wait_for_timeout(self.wait_ms)
-        elif a.type == "navigate":
+        elif a.type == ActionType.NAVIGATE:
             p.goto(a.params["url"])
-        elif a.type == "navigate_back":
+        elif a.type == ActionType.NAVIGATE_BACK:
             p.go_back()
         else:
-            raise ValueError(f"action {a.type!r} has no meaning in a browser")
+            raise ValueError(f"action {a.type.value!r} has no meaning in a browser")
 
 
 _DESKTOP_ALIASES = {"control": "ctrl", "return": "enter", "escape": "esc", "del": "delete", "pgup": "pageup", "pgdn": "pagedown",
@@ -206,13 +206,14 @@ class DesktopExecutor(Executor):
             raise ValueError(f"{a.type}() is a phone action; the desktop executor cannot run it")
         if a.type in BROWSER:
             raise ValueError(f"{a.type}() is a browser action; run it with PlaywrightExecutor")
-        if a.type in ("click", "left_double", "right_single"):
-            fn = {"click": g.click, "left_double": g.doubleClick, "right_single": g.rightClick}[a.type]
+        clicks = {ActionType.CLICK: g.click, ActionType.LEFT_DOUBLE: g.doubleClick, ActionType.RIGHT_SINGLE: g.rightClick}
+        if a.type in clicks:
+            fn = clicks[a.type]
             return partial(fn, *self._point(a, a.x, a.y))
-        if a.type == "drag":
+        if a.type == ActionType.DRAG:
             start, end = self._point(a, a.x, a.y), self._point(a, a.x2, a.y2)
             return lambda: (g.moveTo(*start), g.dragTo(*end, duration=self.drag_s, button="left"))
-        if a.type == "type":
+        if a.type == ActionType.TYPE:
             content = a.params["content"]
             submit = content.endswith("\n")
             text = content[:-1] if submit else content
@@ -220,15 +221,15 @@ class DesktopExecutor(Executor):
             if bad:
                 raise ValueError(f"type(): pyautogui cannot type {''.join(bad)!r} on this desktop (it types keys, not arbitrary characters)")
             return lambda: (g.write(text), g.press("enter") if submit else None)
-        if a.type == "hotkey":
+        if a.type == ActionType.HOTKEY:
             return partial(g.hotkey, *self.keys(a.params["key"]))
-        if a.type == "scroll":
+        if a.type == ActionType.SCROLL:
             x, y = self._point(a, a.x, a.y) if a.x is not None else (None, None)
             direction = a.params.get("direction")
             if direction not in _WHEEL:
                 raise ValueError(f"scroll(): direction {direction!r} is not one of {', '.join(_WHEEL)}")
             wheel, sign = _WHEEL[direction]
             return partial(getattr(g, wheel), sign * self.scroll_clicks, x=x, y=y)
-        if a.type == "wait":
+        if a.type == ActionType.WAIT:
             return partial(time.sleep, self.wait_s)
-        raise ValueError(f"action {a.type!r} has no meaning on a desktop")
+        raise ValueError(f"action {a.type.value!r} has no meaning on a desktop")

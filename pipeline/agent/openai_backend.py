@@ -21,6 +21,7 @@ import numpy as np
 
 from sensorium.stages.gui.prompts import VERSION_SPACE, build_prompt
 from sensorium.stages.gui.protocol import AgentRequest
+from sensorium.stages.results.gui import CoordinateSpace
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class OpenAIBackend:
         msgs.append({"role": "user", "content": [{"type": "image_url", "image_url": {"url": _data_url(request.image)}}]})
         return msgs
 
-    def complete(self, request: AgentRequest) -> tuple[str, str]:
+    def complete(self, request: AgentRequest) -> tuple[str, CoordinateSpace]:
         import httpx
 
         body = {"model": self.model, "messages": self.messages(request), "temperature": 0.0, "max_tokens": self.max_tokens}

@@ -1,4 +1,4 @@
-"""Serving an ASGI app (the REST service's FastAPI app) under Ray Serve: the one place the
+"""Serving an ASGI app (the REST service's FastAPI app, ``sensorium.deploy.rest.app.create_app``) under Ray Serve: the one place the
 service touches Ray, so ``deploy/`` builds the web app and never imports Ray itself."""
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from sensorium.stages.depth import stereo
 from sensorium.stages.base import Stage, StageConfig
 from sensorium.stages.camera import Intrinsics, StereoCalibration
 from sensorium.stages.frame import Frame
-from sensorium.stages.results import Depth
+from sensorium.stages.results import Depth, Rectification
 
 log = logging.getLogger(__name__)
 
@@ -162,11 +162,15 @@ class DepthStage(Stage):
         h, w = left.shape[:2]
         meta: dict[str, Any] = {"source": "stereo"}
         Q: np.ndarray | None = None
+        rectification: Rectification | None = None
         if isinstance(frame.calib, StereoCalibration):
             rect = stereo.rectification(frame.calib, (w, h))
             left, right = stereo.remap_pair(left, right, rect)
             Q, K = rect.Q, rect.K
-            meta.update(rectified=not rect.identity, R_rect=rect.R.tolist(), baseline_m=float(1.0 / Q[3, 2]))
+            if not rect.identity:  # the maps are in the rectified left camera: say how it relates to the source's
+                src = stereo.scale_calibration(frame.calib, w, h)
+                rectification = Rectification(R=rect.R, K=src.K1, D=src.D1, P=rect.K)
+            meta["baseline_m"] = float(1.0 / Q[3, 2])
         else:
             # uncalibrated: the pair is taken as rectified; metric depth needs f and B
             K = self._intrinsics(frame.calib, w, h).K.copy() if isinstance(frame.calib, Intrinsics) else None
@@ -175,7 +179,6 @@ class DepthStage(Stage):
                 cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
                 fk = np.nan if f is None else f
                 K = np.array([[fk, 0, cx], [0, fk, cy], [0, 0, 1]], dtype=np.float64)
-            meta["rectified"] = False
             if f is not None and cfg.baseline_m is not None:
                 Q = stereo.ideal_q(f, K[0, 2], K[1, 2], cfg.baseline_m)
                 meta["baseline_m"] = cfg.baseline_m
@@ -201,7 +204,7 @@ class DepthStage(Stage):
             filled_fraction=float(maps.filled.mean()),
             out_of_range_fraction=float(out_of_range.mean()),
         )
-        return self._result(depth, confidence, K, disparity, left, meta)
+        return self._result(depth, confidence, K, disparity, left, meta, rectification)
 
     def _match(self, left: np.ndarray, right: np.ndarray) -> stereo.StereoMaps:
         cfg = self.config
@@ -234,7 +237,8 @@ class DepthStage(Stage):
         meta = {"source": "rgbd", "valid_fraction": float(in_range.mean()), "out_of_range_fraction": float((known & ~in_range).mean())}
         return self._result(depth, confidence, K, None, frame.image, meta)
 
-    def _result(self, depth: np.ndarray, confidence: np.ndarray, K: np.ndarray, disparity: np.ndarray | None, rgb: np.ndarray, meta: dict[str, Any]) -> Depth:
+    def _result(self, depth: np.ndarray, confidence: np.ndarray, K: np.ndarray, disparity: np.ndarray | None, rgb: np.ndarray,
+                meta: dict[str, Any], rectification: Rectification | None = None) -> Depth:
         points = colors = None
         if self.config.point_cloud:
             if (depth > 0).any():
@@ -243,4 +247,5 @@ class DepthStage(Stage):
                 points, colors = depth_to_points(depth, K, rgb, voxel_size=self.config.voxel_size_m, max_depth=self.config.max_depth_m)
             else:  # asked for a cloud, none to give: empty, not missing
                 points, colors = np.zeros((0, 3), np.float32), np.zeros((0, 3), np.uint8)
-        return Depth(depth=depth, confidence=confidence, K=K, disparity=disparity, points=points, colors=colors, metadata=meta)
+        return Depth(depth=depth, confidence=confidence, K=K, disparity=disparity, points=points, colors=colors,
+                     rectification=rectification, metadata=meta)

@@ -31,8 +31,10 @@ from sensorium.stages.results import Depth, Detections
 
 log = logging.getLogger(__name__)
 
-_MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255.0
-_STD = np.array([0.229, 0.224, 0.225], np.float32) * 255.0
+#: ImageNet's mean/std x 255, DETR's reference: only the default of :func:`preprocess`; the
+#: stage passes its weights' own (``WeightsEntry.mean``/``std``)
+IMAGENET_MEAN = (123.675, 116.28, 103.53)
+IMAGENET_STD = (58.395, 57.12, 57.375)
 
 
 @dataclass(frozen=True)
@@ -80,10 +82,12 @@ def resized_shape(h: int, w: int, min_size: int, max_size: int) -> tuple[int, in
     return max(1, round(h * scale)), max(1, round(w * scale))
 
 
-def preprocess(images: Sequence[np.ndarray], *, min_size: int, max_size: int, max_pixels: int = 100_000_000) -> tuple[np.ndarray, np.ndarray]:
-    """RGB uint8 images (H_i, W_i, 3) → (batch (B, 3, H, W) float32 ImageNet-normalised,
-    mask (B, H, W) bool, True at padding); each image resized by :func:`resized_shape` and
-    placed top-left, H and W the batch's largest."""
+def preprocess(images: Sequence[np.ndarray], *, min_size: int, max_size: int, max_pixels: int = 100_000_000,
+               mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD) -> tuple[np.ndarray, np.ndarray]:
+    """RGB uint8 images (H_i, W_i, 3) → (batch (B, 3, H, W) float32 normalised as
+    ``(x - mean) / std`` per RGB channel (x in [0, 255]), mask (B, H, W) bool, True at
+    padding); each image resized by :func:`resized_shape` and placed top-left, H and W the
+    batch's largest."""
     if not images:
         raise ValueError("preprocess: expected at least one image")
     resized = []
@@ -96,11 +100,12 @@ def preprocess(images: Sequence[np.ndarray], *, min_size: int, max_size: int, ma
         nh, nw = resized_shape(h, w, min_size, max_size)
         shrink = nh * nw < h * w
         resized.append(cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR) if (nh, nw) != (h, w) else img)
+    m, sd = np.asarray(mean, np.float32), np.asarray(std, np.float32)
     bh, bw = max(r.shape[0] for r in resized), max(r.shape[1] for r in resized)
     batch = np.zeros((len(resized), 3, bh, bw), np.float32)
     mask = np.ones((len(resized), bh, bw), bool)
     for i, r in enumerate(resized):
-        batch[i, :, : r.shape[0], : r.shape[1]] = ((r.astype(np.float32) - _MEAN) / _STD).transpose(2, 0, 1)
+        batch[i, :, : r.shape[0], : r.shape[1]] = ((r.astype(np.float32) - m) / sd).transpose(2, 0, 1)
         mask[i, : r.shape[0], : r.shape[1]] = False
     return batch, mask
 
@@ -167,6 +172,7 @@ class DetectStage(Stage):
         super().__init__(config)
         self._model = None
         self._labels: tuple[str, ...] = ()
+        self._norm: dict[str, tuple[float, ...]] = {}
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
@@ -183,10 +189,12 @@ class DetectStage(Stage):
     def setup(self) -> None:
         if self._model is not None:
             return
-        from sensorium.models.zoo.detr_shapes import onnx_for_weights
+        from sensorium.models.zoo.detr_shapes import normalisation_for_weights, onnx_for_weights
         from sensorium.models.hub.runtime import OnnxModel, RuntimeConfig
 
         path, self._labels = onnx_for_weights(self.config.weights, self.config.onnx, precision=self.config.precision)
+        mean, std = normalisation_for_weights(self.config.weights)  # the weights' contract, not a constant here
+        self._norm = {"mean": mean, "std": std}
         self._model = OnnxModel(path, RuntimeConfig(providers=self.config.providers, intra_op_threads=self.config.threads or None, warmup_runs=0),
                                 name="detect")
 
@@ -197,7 +205,7 @@ class DetectStage(Stage):
         images = [as_rgb(img, name=f"image {i}") for i, img in enumerate(images)]
         if not images:
             return []
-        batch, mask = preprocess(images, min_size=c.min_size, max_size=c.max_size, max_pixels=c.max_pixels)
+        batch, mask = preprocess(images, min_size=c.min_size, max_size=c.max_size, max_pixels=c.max_pixels, **self._norm)
         out = self._model.run({"images": batch, "mask": mask})
         return from_detr(out["logits"], out["boxes"], [img.shape[:2] for img in images], self._labels,
                          score_threshold=c.score_threshold, max_detections=c.max_detections)

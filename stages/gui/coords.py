@@ -22,7 +22,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-SPACES = ("rel1000", "smart_resized_abs", "physical_px", "screen_px")
+from sensorium.stages.results.gui import CoordinateSpace
+
+#: every coordinate space (the vocabulary lives in the result contract, beside GuiStep.space)
+SPACES: tuple[CoordinateSpace, ...] = tuple(CoordinateSpace)
 
 IMAGE_FACTOR = 28
 MIN_PIXELS = 100 * IMAGE_FACTOR * IMAGE_FACTOR
@@ -85,22 +88,22 @@ class Screen:
         """(height, width) of the screenshot as a UI-TARS 1.5 model sees it."""
         return smart_resize(self.image_height, self.image_width)
 
-    def scale(self, space: str) -> tuple[float, float]:
+    def scale(self, space: CoordinateSpace | str) -> tuple[float, float]:
         """Screen pixels per unit of ``space``, along x and y."""
         sx, sy = self.width / self.image_width, self.height / self.image_height  # screen per physical px
-        if space == "screen_px":
+        if space == CoordinateSpace.SCREEN_PX:
             return 1.0, 1.0
-        if space == "physical_px":
+        if space == CoordinateSpace.PHYSICAL_PX:
             return sx, sy
-        if space == "rel1000":
+        if space == CoordinateSpace.REL1000:
             return self.width / 1000.0, self.height / 1000.0
-        if space == "smart_resized_abs":
+        if space == CoordinateSpace.SMART_RESIZED_ABS:
             rh, rw = self.resized
             return sx * self.image_width / rw, sy * self.image_height / rh
         raise CoordinateError(f"unknown coordinate space {space!r}; expected one of {', '.join(SPACES)}")
 
 
-def to_screen(x: float, y: float, space: str, screen: Screen, *, tolerance: float = 1.0) -> tuple[float, float]:
+def to_screen(x: float, y: float, space: CoordinateSpace | str, screen: Screen, *, tolerance: float = 1.0) -> tuple[float, float]:
     """A point in ``space`` → screen pixels. Off-screen by more than ``tolerance`` screen
     pixels raises CoordinateError; within it, the point is moved onto the last pixel."""
     if not (math.isfinite(x) and math.isfinite(y)):
@@ -113,7 +116,7 @@ def to_screen(x: float, y: float, space: str, screen: Screen, *, tolerance: floa
     return min(max(sx, 0.0), w - 1e-6), min(max(sy, 0.0), h - 1e-6)
 
 
-def from_screen(x: float, y: float, space: str, screen: Screen) -> tuple[float, float]:
+def from_screen(x: float, y: float, space: CoordinateSpace | str, screen: Screen) -> tuple[float, float]:
     """Screen pixels → ``space`` (the inverse of :func:`to_screen`, for tests and prompts)."""
     kx, ky = screen.scale(space)
     return x / kx, y / ky

@@ -35,6 +35,7 @@ import numpy as np
 
 from sensorium.stages.gui.protocol import AgentRequest
 from sensorium.stages.gui.icons import IconConfig, IconGrounder
+from sensorium.stages.results.gui import ActionType, CoordinateSpace
 
 KEYS = {"ctrl", "control", "alt", "shift", "enter", "return", "tab", "esc", "escape", "backspace", "delete", "del", "up", "down",
         "left", "right", "space", "home", "end", "pageup", "pagedown", "cmd", "command", "meta", "win", "super", "insert",
@@ -182,9 +183,9 @@ class LocalBackend:
         # forms put a field beside its label more often than under it: same row first
         return best["right"][1] if "right" in best else best["below"][1] if "below" in best else None
 
-    def complete(self, request: AgentRequest) -> tuple[str, str]:
+    def complete(self, request: AgentRequest) -> tuple[str, CoordinateSpace]:
         text = self.ground(request.instruction, request.image)
-        return text, "physical_px"
+        return text, CoordinateSpace.PHYSICAL_PX
 
     def ground(self, instruction: str, image: np.ndarray) -> str:
         """UI-TARS text (Thought + Action) for ``instruction`` on ``image``, points in its pixels."""
@@ -235,7 +236,7 @@ class LocalBackend:
                 return f"Thought: Pressing {target}.\nAction: hotkey(key='{_quote(target.lower())}')"
             texts = self.read_text(image)
             found, score = self.find_text(target, texts)
-            action = {"double click": "left_double", "right click": "right_single"}.get(verb, "click")
+            action = {"double click": ActionType.LEFT_DOUBLE, "right click": ActionType.RIGHT_SINGLE}.get(verb, ActionType.CLICK)
             if found is None or score < self.min_score:
                 return self._click_icon(target, image, texts, found, score, action)
             box = self._element_at(found, element_boxes(image)) or found.box

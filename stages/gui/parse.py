@@ -25,27 +25,29 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from sensorium.stages.results.gui import ActionType
+
 #: action name → (canonical type, required arguments); aliases map the desktop app's names
-ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "click": ("click", ("start",)),
-    "left_single": ("click", ("start",)),
-    "left_double": ("left_double", ("start",)),
-    "right_single": ("right_single", ("start",)),
-    "drag": ("drag", ("start", "end")),
-    "select": ("drag", ("start", "end")),
-    "hotkey": ("hotkey", ("key",)),
-    "press": ("hotkey", ("key",)),
-    "type": ("type", ("content",)),
-    "scroll": ("scroll", ("direction",)),
-    "wait": ("wait", ()),
-    "finished": ("finished", ()),
-    "call_user": ("call_user", ()),
-    "long_press": ("long_press", ("start",)),
-    "open_app": ("open_app", ("app_name",)),
-    "press_home": ("press_home", ()),
-    "press_back": ("press_back", ()),
-    "navigate": ("navigate", ("url",)),
-    "navigate_back": ("navigate_back", ()),
+ACTIONS: dict[str, tuple[ActionType, tuple[str, ...]]] = {
+    "click": (ActionType.CLICK, ("start",)),
+    "left_single": (ActionType.CLICK, ("start",)),
+    "left_double": (ActionType.LEFT_DOUBLE, ("start",)),
+    "right_single": (ActionType.RIGHT_SINGLE, ("start",)),
+    "drag": (ActionType.DRAG, ("start", "end")),
+    "select": (ActionType.DRAG, ("start", "end")),
+    "hotkey": (ActionType.HOTKEY, ("key",)),
+    "press": (ActionType.HOTKEY, ("key",)),
+    "type": (ActionType.TYPE, ("content",)),
+    "scroll": (ActionType.SCROLL, ("direction",)),
+    "wait": (ActionType.WAIT, ()),
+    "finished": (ActionType.FINISHED, ()),
+    "call_user": (ActionType.CALL_USER, ()),
+    "long_press": (ActionType.LONG_PRESS, ("start",)),
+    "open_app": (ActionType.OPEN_APP, ("app_name",)),
+    "press_home": (ActionType.PRESS_HOME, ()),
+    "press_back": (ActionType.PRESS_BACK, ()),
+    "navigate": (ActionType.NAVIGATE, ("url",)),
+    "navigate_back": (ActionType.NAVIGATE_BACK, ()),
 }
 _POINT_ARGS = {"start_box": "start", "point": "start", "start_point": "start", "end_box": "end", "end_point": "end"}
 _TEXT_ARGS = {"content", "key", "direction", "app_name", "url", "hotkey"}
@@ -72,7 +74,7 @@ class Point:
 class ParsedAction:
     """type: canonical action type; points: ``start``/``end``; params: text arguments."""
 
-    type: str
+    type: ActionType
     points: dict[str, Point] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     text: str = ""
@@ -174,12 +176,12 @@ def parse_action(text: str) -> ParsedAction:
         if need not in points and need not in params:
             arg = {"start": "start_box or point", "end": "end_box or end_point"}.get(need, need)
             raise ParseError(f"{name}(): missing {arg} in {text.strip()!r}")
-    if kind == "scroll":
+    if kind == ActionType.SCROLL:
         d = params["direction"].strip().lower()
         if d not in _DIRECTIONS:
             raise ParseError(f"scroll(): direction {params['direction']!r} is not one of {', '.join(_DIRECTIONS)}")
         params["direction"] = d
-    if kind == "hotkey":
+    if kind == ActionType.HOTKEY:
         params["key"] = " ".join(params["key"].lower().replace("+", " ").split())
         if not params["key"]:
             raise ParseError(f"hotkey(): empty key in {text.strip()!r}")

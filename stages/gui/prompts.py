@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from sensorium.stages.results.gui import CoordinateSpace
+
 #: coordinate space each UI-TARS version answers in
-VERSION_SPACE = {"1.0": "rel1000", "1.5": "smart_resized_abs"}
+VERSION_SPACE: dict[str, CoordinateSpace] = {"1.0": CoordinateSpace.REL1000, "1.5": CoordinateSpace.SMART_RESIZED_ABS}
 
 _ACTIONS_COMPUTER = {
     "1.0": """click(start_box='<|box_start|>(x1,y1)<|box_end|>')

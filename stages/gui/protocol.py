@@ -12,7 +12,7 @@ import numpy as np
 
 from sensorium.stages.gui.coords import CoordinateError, Screen, to_screen
 from sensorium.stages.gui.parse import ParsedOutput, ParseError, parse_output
-from sensorium.stages.results import GuiAction, GuiStep
+from sensorium.stages.results.gui import ActionType, CoordinateSpace, GuiAction, GuiStep, ScreenGeometry
 
 
 @dataclass(frozen=True)
@@ -29,15 +29,20 @@ class AgentRequest:
 class Backend(Protocol):
     name: str
 
-    def complete(self, request: AgentRequest) -> tuple[str, str]:
+    def complete(self, request: AgentRequest) -> tuple[str, CoordinateSpace]:
         """Model text in UI-TARS format, and the coordinate space its points are in."""
 
 
-def resolve(parsed: ParsedOutput, screen: Screen, space: str, *, backend: str = "") -> GuiStep:
+def resolve(parsed: ParsedOutput, screen: Screen, space: CoordinateSpace | str, *, backend: str = "") -> GuiStep:
     """Parsed output in model coordinates → :class:`GuiStep` in screen pixels.
 
-    Raises CoordinateError when a point falls off the screen.
+    Raises CoordinateError when a point falls off the screen or ``space`` is not a
+    :class:`CoordinateSpace`.
     """
+    try:
+        space = CoordinateSpace(space)
+    except ValueError:
+        raise CoordinateError(f"unknown coordinate space {space!r}; expected one of {', '.join(CoordinateSpace)}") from None
     actions = []
     for a in parsed.actions:
         xy: dict[str, float] = {}
@@ -46,12 +51,13 @@ def resolve(parsed: ParsedOutput, screen: Screen, space: str, *, backend: str = 
         if "end" in a.points:
             xy["x2"], xy["y2"] = to_screen(a.points["end"].x, a.points["end"].y, space, screen)
         params: dict[str, Any] = dict(a.params)
-        if a.type == "type":
+        if a.type == ActionType.TYPE:
             params["submit"] = params["content"].endswith("\n")
         actions.append(GuiAction(a.type, thought=parsed.thought, params=params, raw=a.text, **xy))
-    meta = {"backend": backend, "space": space, "screen": {"width": screen.width, "height": screen.height, "dpr": screen.dpr,
-                                                             "image_width": screen.image_width, "image_height": screen.image_height}}
-    return GuiStep(parsed.thought, tuple(actions), parsed.reflection, parsed.summary, parsed.raw, meta)
+    geometry = ScreenGeometry(width=screen.width, height=screen.height, dpr=screen.dpr,
+                              image_width=screen.image_width, image_height=screen.image_height)
+    return GuiStep(parsed.thought, tuple(actions), parsed.reflection, parsed.summary, parsed.raw,
+                   space=space, screen=geometry, backend=backend)
 
 
 class AgentError(ValueError):

@@ -9,10 +9,16 @@ import threading
 import time
 from contextlib import contextmanager
 
+import base64
+import struct
+import zlib
+
+import cv2
 import httpx
+import numpy as np
 import pytest
 
-from sensorium.deploy.app import create_app
+from sensorium.deploy.rest.app import create_app
 from sensorium.deploy.settings import ServiceSettings
 
 
@@ -82,3 +88,32 @@ def service(local_agent):
                                rate_limit_per_minute=6000, rate_limit_burst=1000)
     with running(settings, local_agent) as url:
         yield url
+
+
+# --- inputs ------------------------------------------------------------------------------------
+#: the bearer token of the ``service`` fixture
+AUTH = {"Authorization": "Bearer s3cret-token"}
+
+
+def png(img: np.ndarray) -> bytes:
+    """PNG bytes of an RGB (or BGR: the tests do not care) uint8 image."""
+    return cv2.imencode(".png", img)[1].tobytes()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def screen_with_button(text="Submit", size=(480, 640)):
+    """A light screen with one labelled button whose centre is at (280, 225) pixels."""
+    img = np.full((*size, 3), 250, np.uint8)
+    cv2.rectangle(img, (200, 200), (360, 250), (60, 60, 60), 2)
+    cv2.putText(img, text, (222, 235), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (0, 0, 0), 2, cv2.LINE_AA)
+    return img
+
+
+def png_header(w: int, h: int) -> bytes:
+    """A PNG whose header claims w x h (no pixel data worth decoding)."""
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)  # noqa: E731
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b"")

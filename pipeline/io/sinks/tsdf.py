@@ -11,8 +11,6 @@ import numpy as np
 
 from sensorium.pipeline.io.sinks.annotate import primary_depth
 from sensorium.pipeline.io.sinks.base import BaseSink, safe_name
-from sensorium.stages.camera import StereoCalibration
-from sensorium.stages.depth import stereo
 from sensorium.stages.depth.fusion import TSDFFusion
 from sensorium.stages.frame import Frame
 from sensorium.stages.results import Depth
@@ -100,23 +98,20 @@ class TsdfSink(BaseSink):
 def _in_depth_camera(frame: Frame, depth: Depth) -> tuple[np.ndarray, np.ndarray | None]:
     """The frame's colour image and pose expressed in the camera its depth map is in.
 
-    Stereo depth lives in the *rectified* left camera: the depth stage records the rotation
-    ``metadata["R_rect"]`` (X_rect = R @ X_left) and ``metadata["rectified"]``. The source's
-    pose is the original left camera's, so the depth camera's pose is pose @ [R^T 0; 0 1], and
-    the colour is rectified with the same maps. RGB-D depth is in the colour camera already;
-    only a size difference is resized away.
+    Stereo depth lives in the *rectified* left camera, which ``depth.rectification`` relates
+    to the source's left camera (None: the maps are in the source's camera already). The
+    source's pose is the original left camera's, so the depth camera's pose is
+    pose @ ``rectification.to_source``, and the colour is rectified the same way. RGB-D depth
+    is in the colour camera already; only a size difference is resized away.
     """
     color = frame.image
     h, w = depth.depth.shape
-    if depth.metadata.get("rectified") and isinstance(frame.calib, StereoCalibration) and color.shape[:2] == (h, w):
-        rect = stereo.rectification(frame.calib, (w, h))  # cached by the depth stage's call
-        if not rect.identity:
-            color = cv2.remap(color, *rect.maps_left, cv2.INTER_LINEAR)
+    rect = depth.rectification
+    if rect is not None and color.shape[:2] == (h, w):
+        color = rect.rectify_image(color)
     if color.shape[:2] != (h, w):
         color = cv2.resize(color, (w, h), interpolation=cv2.INTER_AREA)
     pose = frame.pose
-    if pose is not None and depth.metadata.get("R_rect") is not None:
-        rect_to_left = np.eye(4)
-        rect_to_left[:3, :3] = np.asarray(depth.metadata["R_rect"], dtype=np.float64).T
-        pose = pose @ rect_to_left
+    if pose is not None and rect is not None:
+        pose = pose @ rect.to_source
     return color, pose

@@ -84,7 +84,8 @@ def test_each_format_lands_on_the_right_screen_pixel(replay, version, text, expe
         p = step.raw.split("<point>")[1].split("</point>")[0].split() if "<point>" in text else [150, 150]
         expected = (float(p[0]) * 1920 / rw, float(p[1]) * 1080 / rh)
     assert (a.x, a.y) == pytest.approx(expected, abs=1e-6)
-    assert step.metadata["space"] == {"1.0": "rel1000", "1.5": "smart_resized_abs"}[version]
+    assert step.space == {"1.0": "rel1000", "1.5": "smart_resized_abs"}[version] and step.backend == "openai"
+    assert step.screen.image_width == 1920 and step.screen.width == 1920.0 and step.screen.dpr == 1.0
 
 
 def test_the_request_on_the_wire(replay):

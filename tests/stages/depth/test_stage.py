@@ -75,7 +75,7 @@ def test_stereo_depth_accuracy(sample: SampleSequence, case: str, accurate: bool
     assert good == accurate, (result.valid.mean(), np.median(err), (err > 0.05).mean())
     if accurate:  # measured: median relative error 0.9%, 1.8% of pixels off by > 5%
         assert np.array_equal(result.K, sample.calib.K1)
-        assert result.metadata["baseline_m"] == pytest.approx(0.12) and not result.metadata["rectified"]
+        assert result.metadata["baseline_m"] == pytest.approx(0.12) and result.rectification is None  # an ideal pair: no remap
         disp_err = np.abs(result.disparity - sample.disparities[0])[result.disparity > 0]
         assert disp_err.mean() < 0.4 and (disp_err > 2).mean() < 0.02
         assert (result.confidence[~result.valid] == 0).all()
@@ -121,6 +121,26 @@ def test_downscaled_matching(sample: SampleSequence, downscale: int, max_epe: fl
 def test_result_round_trips_through_json(sample: SampleSequence) -> None:
     (frame,) = DepthStage({"point_cloud": True, "voxel_size_m": 0.05})([stereo_frame(sample, 0)])
     d = frame.results["depth"]
+    assert result_from_dict(d.to_dict()) == d
+
+
+def test_rectified_stereo_depth_carries_its_rectification(sample: SampleSequence) -> None:
+    """A rig whose right camera is turned: the depth maps are in the rectified left camera,
+    and the result says how to get there from the source's left camera (what the TSDF sink
+    needs) without the sink re-deriving it from the calibration."""
+    from sensorium.stages.depth import stereo
+
+    c = sample.calib
+    R_c = cv2.Rodrigues(np.array([0.012, -0.01, 0.008]))[0]
+    right = cv2.warpPerspective(sample.rights[0], c.K1 @ R_c @ np.linalg.inv(c.K1), (640, 480), borderMode=cv2.BORDER_REFLECT)
+    calib = StereoCalibration(c.K1, c.D1, c.K2, c.D2, R_c, R_c @ c.T, c.width, c.height)
+    (frame,) = DepthStage()([Frame("sample", 0, image=sample.lefts[0], right=right, calib=calib)])
+    d: Depth = frame.results["depth"]
+    rect = stereo.rectification(calib, (640, 480))
+    assert d.rectification is not None and np.array_equal(d.rectification.R, rect.R) and np.array_equal(d.rectification.P, d.K)
+    left_rect, _ = stereo.remap_pair(sample.lefts[0], right, rect)
+    assert np.array_equal(d.rectification.rectify_image(sample.lefts[0]), left_rect)  # the stage's own view
+    np.testing.assert_allclose(d.rectification.to_source[:3, :3] @ rect.R, np.eye(3), atol=1e-12)
     assert result_from_dict(d.to_dict()) == d
 
 

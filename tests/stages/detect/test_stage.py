@@ -43,6 +43,12 @@ def test_preprocess_pads_a_mixed_batch():
     assert (batch[mask[:, None].repeat(3, 1)] == 0).all()
 
 
+def test_preprocess_normalises_with_the_weights_mean_and_std():
+    img = np.full((32, 32, 3), (100, 150, 200), np.uint8)
+    batch, _ = preprocess([img], min_size=32, max_size=32, mean=(100.0, 100.0, 100.0), std=(1.0, 50.0, 100.0))
+    assert np.allclose(batch[0, :, 5, 5], [0.0, 1.0, 1.0])
+
+
 def test_from_detr_boxes_in_original_pixels():
     logits = np.full((1, 3, 3), -10.0, np.float32)
     logits[0, 0, 1] = 10  # query 0: class 1, sure

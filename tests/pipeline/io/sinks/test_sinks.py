@@ -269,6 +269,7 @@ def test_tsdf_uses_the_rectified_camera_pose_of_stereo_depth(data_dir: Path, tmp
     is the original left camera's. Fusing must undo R_rect, or the surface lands rotated."""
     from sensorium.pipeline.io.sinks import TsdfSink
     from sensorium.stages.depth.fusion import TSDFFusion
+    from sensorium.stages.results import Rectification
 
     a = np.radians(5.0)
     R_rect = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
@@ -279,8 +280,8 @@ def test_tsdf_uses_the_rectified_camera_pose_of_stereo_depth(data_dir: Path, tmp
     for seq in range(3):
         image, depth, pose = load_rgbd(data_dir / "rgbd" / "redwood", seq)
         reference.integrate(image, depth, K, pose)  # `pose` is the depth (rectified) camera's
-        result = Depth(depth=depth, confidence=np.ones_like(depth), K=K,
-                       metadata={"source": "stereo", "rectified": True, "R_rect": R_rect.tolist()})
+        result = Depth(depth=depth, confidence=np.ones_like(depth), K=K, metadata={"source": "stereo"},
+                       rectification=Rectification(R=R_rect, K=K, D=np.zeros(5), P=K))
         sink.write(Frame("stereo", seq, image=image, pose=pose @ left_to_rect, results={"depth": result}))
     entry = sink.close()["meshes"]["stereo"]
     mesh = o3d.io.read_triangle_mesh(entry["path"])

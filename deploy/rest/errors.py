@@ -1,0 +1,83 @@
+"""Errors as JSON: ``{"error": {"code", "message", "request_id"[, "raw"]}}``.
+
+The client's mistakes are 4xx: :class:`ApiError` says which, and the agent's ValueError kinds
+map here (an unusable model answer 422, a point off the screen 400); a failed model endpoint
+is 502; anything else is a 500 whose request id is in the log (the ``observe`` middleware).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from sensorium.deploy.rest.schemas import ErrorResponse
+from sensorium.deploy.rest.service import BackendFailed
+from sensorium.stages.gui.coords import CoordinateError
+from sensorium.stages.gui.protocol import AgentError
+
+log = logging.getLogger(__name__)
+
+#: the error statuses every route may answer, for OpenAPI
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {status: {"model": ErrorResponse} for status in (400, 401, 413, 422, 429)}
+
+
+class ApiError(Exception):
+    """An error with its HTTP status, a stable ``code`` for clients, a message saying what was
+    expected and what came, the model's text (``raw``) where one exists, and extra headers."""
+
+    def __init__(self, status: int, code: str, message: str, raw: str | None = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.raw, self.headers = status, code, message, raw, headers or {}
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def error_body(request_id: str, code: str, message: str, raw: str | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "request_id": request_id, **({"raw": raw} if raw is not None else {})}}
+
+
+def error_response(request_id: str, exc: ApiError) -> JSONResponse:
+    return JSONResponse(error_body(request_id, exc.code, exc.message, exc.raw), status_code=exc.status, headers=exc.headers)
+
+
+def internal_error(request_id: str) -> JSONResponse:
+    return error_response(request_id, ApiError(500, "internal", "internal error; see the server log for this request id"))
+
+
+def _request_id(request: Request) -> str:
+    return getattr(request.state, "request_id", "-")
+
+
+def as_api_error(exc: Exception) -> ApiError:
+    """The :class:`ApiError` for an error the agent raised (its kind decides the status)."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, AgentError):
+        return ApiError(422, "unusable_model_output", str(exc), raw=exc.raw)
+    if isinstance(exc, CoordinateError):
+        return ApiError(400, "bad_screen", str(exc))
+    if isinstance(exc, BackendFailed):
+        return ApiError(502, "backend_failed", str(exc))
+    raise TypeError(f"no API error for {type(exc).__name__}") from exc
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer :class:`ApiError`, the agent's errors and invalid requests as JSON error bodies."""
+
+    async def api_error(request: Request, exc: Exception) -> JSONResponse:
+        return error_response(_request_id(request), as_api_error(exc))
+
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = [f"{'.'.join(str(x) for x in e.get('loc', ()) if x != 'body')}: {e.get('msg')}" for e in exc.errors()]
+        return error_response(_request_id(request), ApiError(422, "invalid_request", "; ".join(parts) or "invalid request"))
+
+    for kind in (ApiError, AgentError, CoordinateError, BackendFailed):
+        app.add_exception_handler(kind, api_error)
+    app.add_exception_handler(RequestValidationError, invalid)

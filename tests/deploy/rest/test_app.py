@@ -1,0 +1,25 @@
+"""The assembled app: the API's contract (paths, methods, status codes, body schemas) as
+OpenAPI states it, which the split into schemas/errors/middleware/routes must not change."""
+
+from __future__ import annotations
+
+from sensorium.deploy.rest.app import create_app
+from sensorium.deploy.settings import ServiceSettings
+from sensorium.stages.gui.stage import GuiAgentStage
+
+
+def test_openapi_states_the_api():
+    spec = create_app(ServiceSettings(), GuiAgentStage()).openapi()  # the agent's backend is built lazily: nothing loads
+    ops = {(path, method): op for path, item in spec["paths"].items() for method, op in item.items()}
+    assert sorted(ops) == [("/healthz", "get"), ("/metrics", "get"), ("/v1/agent/act", "post"), ("/v1/agent/act/upload", "post")]
+    for key in [("/v1/agent/act", "post"), ("/v1/agent/act/upload", "post")]:
+        responses = ops[key]["responses"]
+        assert sorted(responses) == ["200", "400", "401", "413", "422", "429"], key
+        assert responses["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ActResponse"}
+        assert responses["401"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}
+    assert ops[("/v1/agent/act", "post")]["operationId"] == "act_json_v1_agent_act_post"
+    schemas = spec["components"]["schemas"]
+    assert list(schemas["ActResponse"]["properties"]) == ["thought", "actions", "raw", "space", "screen", "backend", "request_id"]
+    assert list(schemas["ActRequest"]["properties"]) == ["screenshot", "instruction", "history", "screen"]
+    assert list(schemas["ErrorBody"]["properties"]) == ["code", "message", "request_id", "raw"]
+    assert list(schemas["Action"]["properties"]) == ["type", "x", "y", "x2", "y2", "params", "raw"]

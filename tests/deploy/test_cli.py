@@ -1,0 +1,47 @@
+"""The console script's service commands in their own processes: ``serve --local`` over real HTTP, ``agent act``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import httpx
+
+from tests.deploy.conftest import CLI, b64, free_port, png, screen_with_button, wait_healthy
+
+
+def test_serve_command_over_real_http(tmp_path):
+    """``sensorium serve --local`` in its own process: it answers, and it refuses a public
+    address without a token."""
+    env = {k: v for k, v in os.environ.items() if k not in ("SENSORIUM_TOKEN", "SENSORIUM_TOKEN_FILE")}
+    refused = subprocess.run(CLI + ["serve", "--local", "--host", "0.0.0.0"], env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "without a bearer token" in refused.stdout + refused.stderr
+    (tmp_path / "token").write_text("tok-123\n")
+    port = free_port()
+    proc = subprocess.Popen(CLI + ["serve", "--local", "--port", str(port), "--token-file", str(tmp_path / "token")], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        r = wait_healthy(f"http://127.0.0.1:{port}", proc, timeout=120)
+        assert r.status_code == 200 and r.json()["backend"] == "local"
+        body = {"screenshot": b64(png(screen_with_button())), "instruction": "click Submit"}
+        assert httpx.post(f"http://127.0.0.1:{port}/v1/agent/act", json=body, timeout=60).status_code == 401
+        ok = httpx.post(f"http://127.0.0.1:{port}/v1/agent/act", json=body, headers={"Authorization": "Bearer tok-123"}, timeout=60)
+        assert ok.status_code == 200 and ok.json()["actions"][0]["type"] == "click"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_agent_act_prints_json_and_executes_nothing(tmp_path):
+    """``sensorium agent act`` without --execute: the JSON answer in screen pixels, nothing run;
+    without a screenshot to read it says what is missing."""
+    shot = tmp_path / "s.png"
+    shot.write_bytes(png(screen_with_button()))
+    out = subprocess.run(CLI + ["agent", "act", "--screenshot", str(shot), "-i", "click Submit", "--dpr", "2"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    [click] = json.loads(out.stdout)["actions"]
+    assert click["type"] == "click" and 100 <= click["x"] <= 180 and 100 <= click["y"] <= 125  # the button, in half the pixels
+    missing = subprocess.run(CLI + ["agent", "act", "-i", "click Submit"], capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 2 and "--screenshot is needed" in missing.stderr
