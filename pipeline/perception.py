@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from sensorium.stages.base import Stage, config_from_dict, get_stage_class
+from sensorium.stages.base import Stage, build_config, get_stage_class
 from sensorium.stages.frame import Frame
 
 
@@ -41,7 +41,7 @@ class Perception:
         stray = sorted(set(options) - set(stages))
         if stray:
             raise ValueError(f"options for stage(s) {', '.join(stray)}, which the request does not run ({', '.join(stages)})")
-        return [(name, config_from_dict(get_stage_class(name).Config, dict(options.get(name) or {}))) for name in stages]
+        return [(name, build_config(name, dict(options.get(name) or {}))) for name in stages]
 
     def _stage(self, name: str, config: Any) -> tuple[Stage, threading.Lock]:
         key = (name, json.dumps(_plain(config), sort_keys=True, default=str))

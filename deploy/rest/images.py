@@ -5,40 +5,26 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 
-import cv2
 import numpy as np
 
 from sensorium.deploy.rest.errors import ApiError
+from sensorium.pipeline.io.images import ImageError
+from sensorium.pipeline.io.images import decode_image as _decode
+
+#: what the service accepts, checked from the header before decoding
+FORMATS = ("PNG", "JPEG", "WEBP")
 
 
 def decode_image(data: bytes, max_pixels: int, name: str = "screenshot") -> np.ndarray:
-    """PNG/JPEG bytes → (H, W, 3) uint8 RGB; the size is checked from the header first."""
-    from PIL import Image, UnidentifiedImageError
-
-    if not data:
-        raise ApiError(400, "bad_image", f"{name}: empty")
+    """PNG/JPEG/WebP bytes → (H, W, 3) uint8 RGB through the pipeline's one decoder (the size
+    is read from the header first); its errors become 413 (too large) or 400."""
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            w, h = im.size
-            fmt = im.format
-    except UnidentifiedImageError:  # its message names an in-memory buffer, nothing the client sent
-        raise ApiError(400, "bad_image", f"{name}: not a PNG or JPEG image ({len(data)} bytes starting {data[:8]!r})") from None
-    except (OSError, ValueError) as exc:
-        raise ApiError(400, "bad_image", f"{name}: not a PNG or JPEG image ({exc})") from None
-    except Image.DecompressionBombError:
-        raise ApiError(413, "image_too_large", f"{name}: above the decoder's pixel limit") from None
-    if fmt not in ("PNG", "JPEG", "WEBP"):
-        raise ApiError(400, "bad_image", f"{name}: {fmt} images are not accepted; send PNG or JPEG")
-    if w < 1 or h < 1:
-        raise ApiError(400, "bad_image", f"{name}: empty image {w}x{h}")
-    if w * h > max_pixels:
-        raise ApiError(413, "image_too_large", f"{name}: {w}x{h} is above the limit of {max_pixels} pixels")
-    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ApiError(400, "bad_image", f"{name}: the {fmt} data is truncated or corrupt")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        return _decode(data, max_pixels=max_pixels, name=name, formats=FORMATS)
+    except ImageError as exc:
+        if exc.too_large:
+            raise ApiError(413, "image_too_large", str(exc)) from None
+        raise ApiError(400, "bad_image", str(exc)) from None
 
 
 def decode_b64(value: str, name: str) -> bytes:

@@ -1,5 +1,5 @@
 """The HTTP surface: ``POST /v1/agent/act`` (JSON) and ``/v1/agent/act/upload`` (multipart),
-``/healthz`` and ``/metrics``. Each route checks the caller, decodes the input and calls the
+``POST /v1/perceive`` (stages by name on one image), ``/healthz`` and ``/metrics``. Each route checks the caller, decodes the input and calls the
 :class:`~sensorium.deploy.rest.service.AgentService` in ``app.state.service``.
 
 The JSON route is a plain ``def`` (FastAPI runs it in its thread pool); the multipart one
@@ -19,11 +19,13 @@ from starlette.concurrency import run_in_threadpool
 
 from sensorium.deploy.rest.errors import ApiError
 from sensorium.deploy.rest.images import decode_b64, decode_image
-from sensorium.deploy.rest.schemas import Action, ActRequest, ActResponse, ScreenInfo
+from sensorium.deploy.rest.schemas import Action, ActRequest, ActResponse, PerceiveRequest, PerceiveResponse, ScreenInfo
 from sensorium.deploy.rest.service import AgentService
+from sensorium.pipeline.io.sinks.jsonl import frame_record
 from sensorium.stages.results import GuiStep
 
 agent_router = APIRouter()
+perceive_router = APIRouter()
 ops_router = APIRouter()
 
 
@@ -93,6 +95,22 @@ async def act_multipart(request: Request) -> ActResponse:
         return to_response(step, request.state.request_id)
 
     return await run_in_threadpool(run)
+
+
+@perceive_router.post("/v1/perceive", response_model=PerceiveResponse, summary="Run stages by name on one image")
+def perceive(request: Request, body: PerceiveRequest) -> PerceiveResponse:
+    """The same stage classes as ``sensorium run`` and ``batch``: the same image gives the same
+    results. Stage names and options are checked before the image is decoded (422 naming
+    what was wrong); a stage that fails on the image reports it in ``errors``."""
+    authorise(request)
+    perception = request.app.state.perception
+    try:
+        perception.configs(body.stages, body.options)
+    except ValueError as exc:
+        raise ApiError(422, "invalid_options", str(exc)) from None
+    image = decode_image(decode_b64(body.image, "image"), _service(request).settings.max_image_pixels, name="image")
+    frame = perception.perceive(image, body.stages, body.options)
+    return PerceiveResponse(**frame_record(frame), request_id=request.state.request_id)
 
 
 @ops_router.get("/healthz", summary="Liveness and what serves requests")

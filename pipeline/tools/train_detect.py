@@ -101,16 +101,14 @@ def train_detect(
     or extending a run with another schedule; recorded in the checkpoint). ``on_step`` receives
     each step's metrics.
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    ckpt_path = out / CHECKPOINT
     if model_config.image_size != shapes.size:
         raise ValueError(f"model image_size {model_config.image_size} != data image size {shapes.size}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path, pre, total = out / CHECKPOINT, train_config.pretrain_steps, train_config.total_steps
     torch.manual_seed(train_config.seed)
     model = build_detr_from_config(model_config)
     head = DenseHead(model_config.dim, model_config.num_classes)
-    pre = train_config.pretrain_steps
-    total = train_config.total_steps
 
     def optimizer_for(phase: str) -> torch.optim.Optimizer:
         return make_pretrain_optimizer(model, head, train_config) if phase == "pretrain" else make_optimizer(model, train_config, head)

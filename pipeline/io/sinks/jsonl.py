@@ -34,22 +34,9 @@ class JsonlSink(BaseSink):
         self._file = self.path.open("w", encoding="utf-8")
 
     def _write(self, frame: Frame) -> str | None:
-        depths = {stage: r for stage, r in frame.results.items() if isinstance(r, Depth)}
-        if depths:
-            # a shallow copy without the depth maps: to_dict would base64 them only to be dropped
-            light = copy.copy(frame)
-            light.results = {stage: r for stage, r in frame.results.items() if stage not in depths}
-            line = light.to_dict()
-            primary = primary_depth(frame)
-            line["depth"] = {
-                stage: {
-                    **result.summary(),
-                    "npz": f"{NpzSink.subdir}/{frame_stem(frame)}.npz" if self.npz_names and primary and primary[0] == stage else None,
-                }
-                for stage, result in depths.items()
-            }
-        else:
-            line = frame.to_dict()
+        primary = primary_depth(frame)
+        npz = f"{NpzSink.subdir}/{frame_stem(frame)}.npz" if self.npz_names and primary else None
+        line = frame_record(frame, npz=npz)
         # serialise fully before writing, so a failure never leaves half a line
         text = json.dumps(line, separators=(",", ":"))
         self._file.write(text + "\n")
@@ -59,3 +46,20 @@ class JsonlSink(BaseSink):
     def _close(self) -> dict[str, Any]:
         self._file.close()
         return {"path": str(self.path)}
+
+
+def frame_record(frame: Frame, *, npz: str | None = None) -> dict[str, Any]:
+    """A frame as the JSONL sink writes it (and the REST service answers): ``frame.to_dict()``
+    with each depth map moved from ``results`` to ``"depth"``: ``{stage: {**Depth.summary(),
+    "npz": npz for the primary depth, else None}}``."""
+    depths = {stage: r for stage, r in frame.results.items() if isinstance(r, Depth)}
+    if not depths:
+        return frame.to_dict()
+    # a shallow copy without the depth maps: to_dict would base64 them only to be dropped
+    light = copy.copy(frame)
+    light.results = {stage: r for stage, r in frame.results.items() if stage not in depths}
+    line = light.to_dict()
+    primary = primary_depth(frame)
+    line["depth"] = {stage: {**result.summary(), "npz": npz if primary and primary[0] == stage else None} for stage, result in depths.items()}
+    return line
+

@@ -11,7 +11,8 @@ from sensorium.stages.gui.stage import GuiAgentStage
 def test_openapi_states_the_api():
     spec = create_app(ServiceSettings(), GuiAgentStage()).openapi()  # the agent's backend is built lazily: nothing loads
     ops = {(path, method): op for path, item in spec["paths"].items() for method, op in item.items()}
-    assert sorted(ops) == [("/healthz", "get"), ("/metrics", "get"), ("/v1/agent/act", "post"), ("/v1/agent/act/upload", "post")]
+    assert sorted(ops) == [("/healthz", "get"), ("/metrics", "get"), ("/v1/agent/act", "post"), ("/v1/agent/act/upload", "post"),
+                           ("/v1/perceive", "post")]
     for key in [("/v1/agent/act", "post"), ("/v1/agent/act/upload", "post")]:
         responses = ops[key]["responses"]
         assert sorted(responses) == ["200", "400", "401", "413", "422", "429"], key
@@ -23,3 +24,5 @@ def test_openapi_states_the_api():
     assert list(schemas["ActRequest"]["properties"]) == ["screenshot", "instruction", "history", "screen"]
     assert list(schemas["ErrorBody"]["properties"]) == ["code", "message", "request_id", "raw"]
     assert list(schemas["Action"]["properties"]) == ["type", "x", "y", "x2", "y2", "params", "raw"]
+    assert list(schemas["PerceiveRequest"]["properties"]) == ["image", "stages", "options"]
+    assert sorted(ops[("/v1/perceive", "post")]["responses"]) == ["200", "400", "401", "413", "422", "429"]

@@ -56,11 +56,22 @@ def test_a_dead_model_endpoint_is_502_and_a_bug_is_500_with_its_request_id(caplo
     assert any("req-42" in rec.getMessage() and rec.exc_info for rec in caplog.records)
 
 
+def _gif() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buf, format="GIF")
+    return buf.getvalue()
+
+
 @pytest.mark.parametrize("data, status, match", [
-    (b"", 400, "screenshot: empty"),
-    (b"GIF89a" + b"\x00" * 40, 400, "not a PNG or JPEG"),
+    (b"", 400, "screenshot: empty file"),
+    (b"GIF89a" + b"\x00" * 40, 400, r"screenshot: not a decodable image \(46 bytes starting"),
+    (_gif(), 400, "screenshot: GIF images are not accepted; expected PNG, JPEG, WEBP"),
     (png_header(9000, 9000), 413, "9000x9000 is above the limit of 1000000 pixels"),
-    (png(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8))[:200], 400, "the PNG data is truncated or corrupt"),
+    (png(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8))[:200], 400, "screenshot: truncated PNG: no IEND chunk"),
 ])
 def test_decode_image_checks_before_decoding(data, status, match):
     from sensorium.deploy.rest.errors import ApiError

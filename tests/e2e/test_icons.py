@@ -16,8 +16,8 @@ from sensorium.models.data.icons import toolbar_screen
 from sensorium.pipeline.agent.build import AgentSettings, build_gui_agent
 from sensorium.stages.gui.icons import IconConfig
 
-from .conftest import running
-from .test_browser import browser, run_task  # noqa: F401 - the module-scoped chromium fixture
+from tests.deploy.conftest import running
+from tests.e2e.test_browser import browser, run_task  # noqa: F401 - the module-scoped chromium fixture
 
 AUTH = {"Authorization": "Bearer s3cret-token"}
 
@@ -65,7 +65,7 @@ def test_agent_act_cli_grounds_icons_by_default_and_not_with_none(tmp_path):
     import json
     import subprocess
 
-    from .conftest import CLI
+    from tests.deploy.conftest import CLI
 
     screen = toolbar_screen(351, 0, classes=("home", "gear", "heart", "trash", "bell", "user"), width=1280, height=720, sizes=(40, 56))
     shot = tmp_path / "toolbar.png"
