@@ -53,7 +53,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=2000)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    agent = GuiAgentStage({"options": {"icons": {"weights": args.weights, "threads": args.threads}}}, embedder=EmbedStage)
+    agent = GuiAgentStage({"icons": {"weights": args.weights, "threads": args.threads}}, embedder=EmbedStage)
     plain = GuiAgentStage()
     icons = agent.backend.icons
     icons.setup()
