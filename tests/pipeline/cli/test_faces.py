@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 from typer.testing import CliRunner
 
-from sensorium.pipeline.cli.run import app
+from sensorium.deploy.cli import app  # the console script as users run it
 
 runner = CliRunner()
 

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sensorium.models.hub.runtime import probe_providers
-from sensorium.pipeline.cli.run import app
+from sensorium.deploy.cli import app  # the console script as users run it
 from sensorium.pipeline.tools.doctor import PACKAGES, Check, DoctorReport, run_doctor
 
 runner = CliRunner()

@@ -64,7 +64,7 @@ def test_shipped_fp16_weights_match_the_checkpoint(tmp_path):
 
 
 def test_cli_trains_and_resumes(tmp_path):
-    from sensorium.pipeline.cli.run import app
+    from sensorium.deploy.cli import app
 
     runner = CliRunner()
     res = runner.invoke(app, ["train", "detect", "--out", str(tmp_path), "--steps", "2", "--pretrain-steps", "1", "--batch-size", "1", "--checkpoint-every", "1"])
