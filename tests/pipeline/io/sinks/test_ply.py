@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from contextlib import nullcontext as does_not_raise
-from pathlib import Path
-
-import cv2
 import numpy as np
 import open3d as o3d
-import pytest
 
-from sensorium.pipeline.io.sinks import SINKS, JsonlSink, NpzSink, Sink, VideoSink, build_sinks, frame_stem, safe_name
-from sensorium.stages.camera import Intrinsics
-from sensorium.stages.frame import Frame
-from sensorium.stages.results import Depth, Detections
-from tests.pipeline.io.sinks.conftest import SRC, K, make_depth, make_frames, load_rgbd  # noqa: F401
+from sensorium.pipeline.io.sinks import frame_stem
+from sensorium.stages.results import Depth
 
 
 def test_ply_clouds_have_the_depth_points(written):
