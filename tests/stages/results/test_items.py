@@ -6,16 +6,8 @@ import numpy as np
 import pytest
 
 from sensorium.stages.results import Detections
+from tests.stages.results.conftest import detections
 
-rng = np.random.default_rng(0)
-
-
-def detections(n: int = 3) -> Detections:
-    return Detections(
-        boxes=rng.uniform(0, 100, (n, 4)), scores=rng.uniform(0, 1, n), class_id=np.arange(n),
-        class_names=("a", "b", "c"), data={"track": np.arange(n) + 10, "label": np.array(["x"] * n, dtype=object)},
-        metadata={"model": "detr", "size": [640, 480]},
-    )
 
 def test_indexing_by_mask_index_and_slice():
     d = detections(4)

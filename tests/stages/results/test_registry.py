@@ -11,16 +11,7 @@ from sensorium.stages.results import (
     CoordinateSpace, Depth, Detections, Embeddings, Faces, Gaze, GuiAction, GuiStep, Keypoints, RESULT_KINDS, Rectification,
     ScreenGeometry, result_from_dict,
 )
-
-rng = np.random.default_rng(0)
-
-
-def detections(n: int = 3) -> Detections:
-    return Detections(
-        boxes=rng.uniform(0, 100, (n, 4)), scores=rng.uniform(0, 1, n), class_id=np.arange(n),
-        class_names=("a", "b", "c"), data={"track": np.arange(n) + 10, "label": np.array(["x"] * n, dtype=object)},
-        metadata={"model": "detr", "size": [640, 480]},
-    )
+from tests.stages.results.conftest import detections, rng
 
 
 def examples():
