@@ -92,6 +92,8 @@ class _Pool:
     stage_cls: type[Stage]
     actors: list[Any] = field(default_factory=list)
     load: list[int] = field(default_factory=list)
+    #: actors Ray is restarting after a crash: nothing is sent to them until they answer again
+    down: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -260,6 +262,7 @@ class _Run:
         ids = [r.source.source_id for r in readers]
         self.queues: list[deque[_Item]] = [deque() for _ in pools]
         self.pending: dict[Any, _Call] = {}
+        self.probes: dict[Any, tuple[int, int]] = {}  # ready() call → (stage, actor) of a restarting actor
         self.admitted = {sid: 0 for sid in ids}
         self.next_index = {sid: 0 for sid in ids}
         self.done: dict[str, dict[int, _Item]] = {sid: {} for sid in ids}
@@ -309,8 +312,9 @@ class _Run:
                     deadline = q[0].queued_at + spec.max_wait_ms / 1e3
                     self.next_deadline = deadline if self.next_deadline is None else min(self.next_deadline, deadline)
                     break
-                a = min(range(len(pool.actors)), key=pool.load.__getitem__)
-                if pool.load[a] >= spec.calls_per_actor:
+                up = [a for a in range(len(pool.actors)) if a not in pool.down]
+                a = min(up, key=pool.load.__getitem__) if up else -1
+                if a < 0 or pool.load[a] >= spec.calls_per_actor:
                     break
                 batch = [q.popleft() for _ in range(min(spec.max_batch, len(q)))]
                 flat = [r for it in batch for r in (it.ref, *it.deltas)]
@@ -321,7 +325,7 @@ class _Run:
 
     def collect(self) -> None:
         """Wait for calls to finish (or a batch deadline / new input) and move their frames on."""
-        if not self.pending:
+        if not self.pending and not self.probes:
             wait = 0.001 if self.next_deadline is None else max(min(self.next_deadline - time.perf_counter(), 0.005), 0)
             time.sleep(wait)
             return
@@ -332,12 +336,31 @@ class _Run:
         timeout = 0.002 if can_admit else 0.05
         if self.next_deadline is not None:
             timeout = min(timeout, max(self.next_deadline - time.perf_counter(), 0.0))
-        pending = list(self.pending)
+        pending = [*self.pending, *self.probes]
         ready, _ = ray.wait(pending, num_returns=1, timeout=timeout)
         if ready and len(pending) > 1:
             ready += ray.wait([r for r in pending if r not in ready], num_returns=len(pending) - 1, timeout=0)[0]
-        for status_ref in ready:
-            self._finish(self.pending.pop(status_ref), status_ref)
+        for ref in ready:
+            if ref in self.probes:
+                self._probed(*self.probes.pop(ref), ref)
+            else:
+                self._finish(self.pending.pop(ref), ref)
+
+    def _probe(self, stage: int, actor: int) -> None:
+        """Send nothing to a crashed actor that Ray restarts until it answers ``ready`` (frames
+        sent meanwhile would fail as 'actor unavailable')."""
+        self.pools[stage].down.add(actor)
+        self.probes[self.pools[stage].actors[actor].ready.remote()] = (stage, actor)
+
+    def _probed(self, stage: int, actor: int, ref: Any) -> None:
+        try:
+            ray.get(ref)
+        except ray.exceptions.ActorUnavailableError:
+            self._probe(stage, actor)  # still restarting: ask again
+            return
+        except ray.exceptions.RayActorError:
+            pass  # gone for good: calls to it fail at once and are recorded on their frames
+        self.pools[stage].down.discard(actor)
 
     def _finish(self, call: _Call, status_ref: Any) -> None:
         pool = self.pools[call.stage]
@@ -355,6 +378,8 @@ class _Run:
             # The worker died or raised outside the stage's own error handling: the frames keep
             # flowing with the failure recorded, so nothing is lost and order is kept.
             log.error("stage %s worker failed on a batch of %d: %s", name, len(call.items), exc)
+            if isinstance(exc, ray.exceptions.ActorUnavailableError) and call.actor not in pool.down:
+                self._probe(call.stage, call.actor)
             for item in call.items:
                 item.deltas.append(ray.put(Delta(name, error=f"{item.key}: {name}: worker failed: {type(exc).__name__}")))
                 self.metrics.stage_errors.labels(name).inc()
