@@ -11,6 +11,11 @@ receives the admitted frame plus the deltas before it and rebuilds the frame in 
 Image data never passes through the driver between stages. Each call also returns a small
 status object (compute time, per-frame errors) that the driver fetches for metrics; only at
 the end are a frame and its deltas fetched and joined, to hand them to the sinks.
+
+The rebuild-run-delta step is the one stage runner the batch engine uses too
+(:mod:`sensorium.pipeline.runner`); actors' CPUs and GPUs come from the one planner
+(:func:`sensorium.pipeline.cluster.plan_resources`); one ``stream`` call is a run state
+(``_Run``: admit, dispatch, collect, emit) whose counters make the run summary.
 """
 
 from __future__ import annotations
