@@ -139,7 +139,7 @@ def main() -> None:
             runs[side].append(run_once(trees[side], args.workload, args.extra, args))
             print(f"round {k + 1}/{args.rounds} {side}: " + ", ".join(f"{n} {v:g}" for n, (v, _) in list(runs[side][-1].items())[:3]), flush=True)
     print(f"\n{args.workload}: base {args.base} ({trees['base']}) vs head {args.head} ({trees['head']}), {args.rounds} rounds ABAB\n")
-    print(f"{'measure':<70}{'base median (min..max)':>28}{'head median (min..max)':>28}{'head/base':>11}")
+    print(f"{'measure':<70}{'base median (min..max)':>34}{'head median (min..max)':>34}{'head/base':>11}")
     for name in runs["base"][0]:
         if not all(name in r for r in runs["head"]):
             continue
@@ -149,7 +149,7 @@ def main() -> None:
         mb, mh = statistics.median(b), statistics.median(h)
         # higher is better for rates and ratios; for times and memory (ms, s, MiB) the ratio is inverted so > 1 still means head is better
         ratio = (mb / mh if unit in ("ms", "s", "MiB") else mh / mb) if mb and mh else float("nan")
-        print(f"{name[:69]:<70}{f'{mb:.2f} ({min(b):.2f}..{max(b):.2f}) {unit}':>28}{f'{mh:.2f} ({min(h):.2f}..{max(h):.2f}) {unit}':>28}"
+        print(f"{name[:69]:<70}{f'{mb:.2f} ({min(b):.2f}..{max(b):.2f}) {unit}':>34}{f'{mh:.2f} ({min(h):.2f}..{max(h):.2f}) {unit}':>34}"
               f"{ratio:>10.2f}{'*' if unit in ('ms', 's') else ' '}")
     print("\nhead/base > 1: head is better (* times: base / head)")
 
