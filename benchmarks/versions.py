@@ -130,8 +130,10 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=64, help="builtin: generated image side (px)")
     ap.add_argument("--stages", default="detect,embed", help="builtin: the chain of shipped stages")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds one run may take")
-    ap.add_argument("extra", nargs="*", help="after --: arguments for the revision's own benchmark script")
-    args = ap.parse_args()
+    argv = sys.argv[1:]
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args = ap.parse_args(argv[:cut])
+    args.extra = argv[cut + 1:]  # after --: arguments for the revision's own benchmark script
     trees = {"base": checkout(args.base), "head": checkout(args.head)}
     runs: dict[str, list[dict[str, tuple[float, str]]]] = {"base": [], "head": []}
     for k in range(args.rounds):
