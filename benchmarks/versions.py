@@ -3,13 +3,15 @@
     python benchmarks/versions.py pipeline --base b21d0cd --head HEAD --rounds 3 -- --frames 16
     python benchmarks/versions.py batch --rounds 3 -- --images 300 --memory-counts "" --task-images 64
     python benchmarks/versions.py builtin --rounds 3 --images 200 --stages detect,embed
+    python benchmarks/versions.py hops --rounds 3 --frames 64
 
 Each revision is checked out in its own ``git worktree`` under /tmp with a venv that installs
 that checkout (editable) over this venv's packages, so each side imports its own code. The
 ``pipeline`` and ``batch`` workloads run each revision's own ``benchmarks/<name>.py`` (the old
 revision has the old module paths) and read the numbers it prints; ``builtin`` runs a small
-batch job written here (a chain of shipped stages over generated images) that imports the
-batch engine from whichever path the revision has. Alternating the revisions round by round
+batch job written here (a chain of shipped stages over generated images) and ``hops`` the
+stream engine's one-frame latency through 1 and 4 identity stages (Ray's cost per hop); both
+import the engine from whichever path the revision has. Alternating the revisions round by round
 spreads a noisy machine's drift over both sides; the table gives each measure's median, its
 spread (min..max) and the ratio head / base of the medians (> 1: head is faster for fps,
 img/s; for ms and s lower is better, so the ratio is base / head there too, marked).
@@ -68,6 +70,55 @@ print(f"batch job {'+'.join(names)}: whole run  {n / wall:.2f} img/s")
 '''
 
 
+HOPS = r'''
+import os, sys, time
+import numpy as np
+try:
+    from sensorium.pipeline.stream.config import PipelineConfig, StageSpec
+    from sensorium.pipeline.stream.engine import Pipeline
+    from sensorium.pipeline.io.sources import Source, SourceItem
+    from sensorium.pipeline.io.sample import make_sample
+except ImportError:  # before the layout of 70ce53f
+    from sensorium.pipeline.config import PipelineConfig, StageSpec
+    from sensorium.pipeline.engine import Pipeline
+    from sensorium.pipeline.sources import Source, SourceItem
+    from sensorium.pipeline.sample import make_sample
+from sensorium.stages.base import Stage, register_stage
+from sensorium.stages.results import Embeddings
+
+class Hop(Stage):
+    name = "hop0"
+    def process(self, frames):
+        return [Embeddings(vectors=np.zeros((1, 1), np.float32)) for _ in frames]
+
+hops = [type(f"Hop{i}", (Hop,), {"name": f"hop{i}"}) for i in range(4)]
+for cls in hops:
+    register_stage(cls)
+
+class Memory(Source):
+    def __init__(self, seq, n):
+        super().__init__("mem")
+        self.seq, self.n = seq, n
+    def __len__(self):
+        return self.n
+    def _read(self):
+        for i in range(self.n):
+            yield SourceItem(image=self.seq.lefts[i % len(self.seq.lefts)], timestamp=time.time())
+
+n = int(sys.argv[1])
+seq = make_sample(4, 640, 480)
+lat = {}
+for k in (1, 4):
+    cfg = PipelineConfig(stages=tuple(StageSpec(f"hop{i}", num_cpus=0.25, max_batch=1, max_wait_ms=0) for i in range(k)), max_in_flight=1)
+    stamps = []
+    with Pipeline(cfg) as p:
+        p.run([Memory(seq, n)], on_frame=lambda f: stamps.append(time.perf_counter()))
+    lat[k] = (stamps[-1] - stamps[0]) / (len(stamps) - 1)
+    print(f"one-frame latency, {k} stage(s)  {lat[k] * 1e3:.2f} ms")
+print(f"per extra hop  {(lat[4] - lat[1]) / 3 * 1e3:.2f} ms")
+'''
+
+
 def checkout(rev: str) -> Path:
     """A worktree of ``rev`` with its own venv (reused when it is there already)."""
     sha = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short=10", rev], check=True, capture_output=True, text=True).stdout.strip()
@@ -99,6 +150,8 @@ def run_once(tree: Path, workload: str, extra: list[str], args: argparse.Namespa
     python = str(tree / ".venv" / "bin" / "python")
     if workload == "builtin":
         cmd = [python, "-c", BUILTIN, str(args.images), str(args.size), args.stages]
+    elif workload == "hops":
+        cmd = [python, "-c", HOPS, str(args.frames)]
     else:
         cmd = [python, str(tree / "benchmarks" / f"{workload}.py"), *extra]
     proc = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, timeout=args.timeout, env=_env())
@@ -122,13 +175,14 @@ def _env() -> dict[str, str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("workload", choices=("pipeline", "batch", "builtin"))
+    ap.add_argument("workload", choices=("pipeline", "batch", "builtin", "hops"))
     ap.add_argument("--base", default="b21d0cd", help="the revision to compare against")
     ap.add_argument("--head", default="HEAD", help="the revision under test")
     ap.add_argument("--rounds", type=int, default=3, help="runs per revision, alternating")
     ap.add_argument("--images", type=int, default=200, help="builtin: images in the job")
     ap.add_argument("--size", type=int, default=64, help="builtin: generated image side (px)")
     ap.add_argument("--stages", default="detect,embed", help="builtin: the chain of shipped stages")
+    ap.add_argument("--frames", type=int, default=64, help="hops: frames through 1 and 4 identity stages, one at a time")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds one run may take")
     argv = sys.argv[1:]
     cut = argv.index("--") if "--" in argv else len(argv)
