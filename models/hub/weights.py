@@ -26,7 +26,7 @@ from typing import Iterator, Union
 
 log = logging.getLogger(__name__)
 
-_REPO = Path(__file__).resolve().parents[2]
+_REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
