@@ -173,8 +173,8 @@ class _StageActor:
     first-and-last stage holds at most ``chunk`` decoded images.
 
     Earlier stages' results travel in the ``deltas`` column as pickled :class:`Delta` lists
-    (numpy arrays pickle as raw buffers): no stage parses or writes JSON; the driver does,
-    once, for the Parquet rows."""
+    (numpy arrays pickle as raw buffers): no stage parses JSON, and only the last one writes
+    it, once per row, for the Parquet writer."""
 
     def __init__(self, name: str, options: dict[str, Any], storage: Storage | None = None, last: bool = True, chunk: int = 16) -> None:
         from sensorium.stages.base import build_stage
@@ -209,31 +209,42 @@ class _StageActor:
                 errors[i] = f"{self.name}: {delta.error}"
             else:
                 earlier[i] = [*earlier[i], Delta(self.name, delta.result)]
-        out = {"path": batch["path"], "width": width, "height": height, "error": np.array(errors, dtype=object),
-               "deltas": _objects([pickle.dumps(d, pickle.HIGHEST_PROTOCOL) for d in earlier])}
-        if not self.last:
+        out = {"path": batch["path"], "width": width, "height": height, "error": np.array(errors, dtype=object)}
+        if self.last:
+            out["results"], out["embedding"] = _row_columns(earlier, errors)
+        else:
+            out["deltas"] = _objects([pickle.dumps(d, pickle.HIGHEST_PROTOCOL) for d in earlier])
             out["image"] = _objects(images)
         return out
 
 
-def _rows(batch: dict[str, Any], stages: dict[str, type[Stage]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Parquet rows (results as JSON, once, here) and failure-report lines of a finished batch;
-    the ``embedding`` column is the first image vector a stage gives (:meth:`Stage.image_vector`)."""
+def _row_columns(deltas: list[list[Delta]], errors: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The last stage's actor turns the results into what the Parquet writer stores, in
+    parallel and once: each row's results as JSON, and the first image vector a stage gives
+    (:meth:`Stage.image_vector`) as float32 bytes (empty: none)."""
+    results, vectors = [], []
+    for ds, err in zip(deltas, errors):
+        vector = b""
+        for d in ([] if err else ds):
+            v = get_stage_class(d.stage).image_vector(d.result)
+            if v is not None:
+                vector = np.asarray(v, np.float32).tobytes()
+                break
+        results.append("" if err else json.dumps({d.stage: d.result.to_dict() for d in ds}))
+        vectors.append(vector)
+    return _objects(results), _objects(vectors)
+
+
+def _rows(batch: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Parquet rows and failure-report lines of a finished batch."""
     good, bad = [], []
-    for p, w, h, err, blob in zip(batch["path"], batch["width"], batch["height"], batch["error"], batch["deltas"]):
+    for p, w, h, err, res, vec in zip(batch["path"], batch["width"], batch["height"], batch["error"], batch["results"], batch["embedding"]):
         if err:
             stage, _, reason = str(err).partition(": ")
             bad.append({"path": str(p), "stage": stage, "reason": reason})
             continue
-        deltas: list[Delta] = pickle.loads(blob)
-        vector = None
-        for d in deltas:
-            v = stages[d.stage].image_vector(d.result)
-            if v is not None:
-                vector = np.asarray(v, np.float32).tolist()
-                break
-        results = json.dumps({d.stage: d.result.to_dict() for d in deltas})
-        good.append({"path": str(p), "width": int(w), "height": int(h), "results": results, "embedding": vector})
+        vector = np.frombuffer(vec, np.float32).tolist() if len(vec) else None
+        good.append({"path": str(p), "width": int(w), "height": int(h), "results": str(res), "embedding": vector})
     return good, bad
 
 
@@ -340,7 +351,7 @@ def run_batch(inputs: str | Path | Sequence[str], stages: Sequence[BatchStage], 
         pending: list[dict[str, Any]] = []
         flushed = time.monotonic()
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
-            rows, fails = _rows(batch, classes)
+            rows, fails = _rows(batch)
             pending += rows
             if fails:
                 _append_failures(output, fails)
