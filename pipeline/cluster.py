@@ -1,11 +1,12 @@
-"""The one way sensorium joins or starts Ray: every engine (stream, batch, Serve) calls
-:func:`init_ray`, so a run never ends up on a different Ray than the one the user named."""
+"""Ray for every engine: the one way sensorium joins or starts Ray (:func:`init_ray`) and the one
+rule that shares a cluster's CPUs and GPUs among stage actors (:func:`plan_resources`)."""
 
 from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
 
 import ray
 
@@ -21,3 +22,44 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None, log_to_
         ray.init(address=address, **kwargs)
     else:
         ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), **kwargs)
+
+
+@dataclass(frozen=True)
+class ActorRequest:
+    """One stage's actors as the planner sees them: how many, and per actor the CPUs and GPUs
+    the user (or the stage) fixed, None where the planner shares what is left; ``wants_gpu``:
+    a stage whose GPUs are None gets a share of them (else 0)."""
+
+    name: str
+    actors: int = 1
+    num_cpus: float | None = None
+    num_gpus: float | None = None
+    wants_gpu: bool = False
+
+
+def plan_resources(requests: Sequence[ActorRequest], cluster: Mapping[str, float], *, fix: str = "actors") -> list[tuple[float, float]]:
+    """(num_cpus, num_gpus) per actor of each request.
+
+    Given values are kept; the CPUs they leave are shared among the actors that give none, at
+    most 1 each (a 2-core machine runs three one-actor stages at 0.67 CPU each instead of
+    leaving one pending forever); the GPUs they leave go, at most 1 each, to the actors that
+    want one. Every actor must hold its resources at once, so a plan the cluster cannot hold
+    raises ValueError now (``fix`` names what the user should lower besides num_cpus/num_gpus)
+    instead of leaving actors pending forever."""
+    cpus = _share(requests, cluster.get("CPU", 0.0), "num_cpus", "CPU", lambda r: True, fix)
+    gpus = _share(requests, cluster.get("GPU", 0.0), "num_gpus", "GPU", lambda r: r.wants_gpu and cluster.get("GPU", 0.0) > 0, fix)
+    return list(zip(cpus, gpus))
+
+
+def _share(requests: Sequence[ActorRequest], total: float, field: str, key: str, wants: Any, fix: str) -> list[float]:
+    given = [getattr(r, field) for r in requests]
+    fixed = sum(g * r.actors for g, r in zip(given, requests) if g is not None)
+    if fixed > total + 1e-9:
+        raise ValueError(f"the stages' actors need {field}={fixed:g} together; the cluster has {key}={total:g}: lower {field} or {fix}")
+    auto = [i for i, (g, r) in enumerate(zip(given, requests)) if g is None and wants(r)]
+    waiting = sum(requests[i].actors for i in auto)
+    share = min(1.0, (total - fixed) / waiting) if waiting else 0.0
+    if waiting and share <= 0:
+        raise ValueError(f"no {key} left for {[requests[i].name for i in auto]}: the cluster's {key}={total:g} is all given to "
+                         f"{[r.name for g, r in zip(given, requests) if g is not None]}; lower {field} or {fix}")
+    return [g if g is not None else (share if i in auto else 0.0) for i, g in enumerate(given)]

@@ -364,6 +364,57 @@ class Stage(ABC):
             log.exception("stage %s failed on %s", self.name, frame.key)
         frame.errors[self.name] = f"{frame.key}: {self.name}: {type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else f"{frame.key}: {self.name}: {exc}"
 
+    # --- hooks: what the engines ask a stage instead of naming it ------------------------
+    @classmethod
+    def batch_defaults(cls) -> dict[str, Any]:
+        """Options a batch job sets unless the user does (a batch writes every result to
+        Parquet, where what suits a live stream's next stage can be dead weight)."""
+        return {}
+
+    @classmethod
+    def resources(cls, config: Any) -> "Resources":
+        """What one actor of this stage asks of the cluster; None leaves it to the planner's
+        share. Default: a GPU is wanted when a ``providers`` config field names CUDA or TensorRT."""
+        providers = getattr(config, "providers", ())
+        if isinstance(providers, str):
+            providers = providers.split(",")
+        gpu = any(str(p).strip().lower().removesuffix("executionprovider") in ("cuda", "tensorrt") for p in providers)
+        return Resources(wants_gpu=gpu)
+
+    @classmethod
+    def index_rows(cls, result: Any) -> list["IndexRow"]:
+        """The vectors of this stage's result that belong in a batch job's vector index (default: none)."""
+        return []
+
+    @classmethod
+    def image_vector(cls, result: Any) -> Any:
+        """The whole image's vector ((D,) float32) for a batch row's ``embedding`` column, or None."""
+        return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Resources:
+    """One actor's Ray resources as a stage asks for them: None lets the planner share the
+    cluster's (``sensorium.pipeline.cluster.plan_resources``); ``wants_gpu``: it gets a share of
+    the GPUs when the user gives no ``num_gpus``."""
+
+    num_cpus: float | None = None
+    num_gpus: float | None = None
+    wants_gpu: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class IndexRow:
+    """One vector for the vector index: (D,) float32 unit vector, the model that made it (vectors
+    of different models are not comparable), what it embeds (``kind``: image, detection, ...),
+    an optional label and an optional (x1, y1, x2, y2) pixel box."""
+
+    vector: Any
+    model: str
+    kind: str = "image"
+    label: str | None = None
+    box: tuple[float, ...] | None = None
+
 
 # --- registry -----------------------------------------------------------------------------
 # Built-in stages by name → "module:Class", imported lazily so a stage's heavy dependencies

@@ -6,13 +6,16 @@ stage's actors read and decode their own batches, so an image is decoded where i
 used. The driver streams the results out as they come (``iter_batches``: bounded memory) into
 
 - ``OUT/parts/part-*.parquet``: one row per good image (path, width, height, each stage's
-  result as JSON, ``embedding``: the image vector when ``embed`` ran), a part per
+  result as JSON, ``embedding``: the image vector when a stage gives one, such as embed), a part per
   ``part_rows`` rows or ``part_seconds``, each written to a temporary name and renamed, so a
   part on disk is complete;
 - ``OUT/failures.jsonl``: one line per failed image (path, stage, reason), flushed and
   fsync'ed per batch;
 - ``OUT/job.json``: the stages and options (``sensorium search`` rebuilds the embed stage
-  from it); ``OUT/index/``: the vector index, when ``embed`` ran.
+  from it); ``OUT/index/``: the vector index, when a stage indexes vectors (embed does).
+
+Stages are asked, not named: their batch options (:meth:`Stage.batch_defaults`), resources
+(:meth:`Stage.resources`), index rows and image vector come from the stage class.
 
 Inputs are local paths or object-store URIs (``s3://bucket/photos/**/*.jpg``, ``gs://...``),
 listed and read through ``pyarrow.fs`` (``storage.py``: credentials and endpoint from the
@@ -32,6 +35,7 @@ import glob as globlib
 import json
 import logging
 import os
+import pickle
 import time
 import uuid
 from dataclasses import dataclass, field, replace
@@ -40,7 +44,9 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from sensorium.pipeline.cluster import init_ray
+from sensorium.pipeline.cluster import ActorRequest, init_ray, plan_resources
+from sensorium.pipeline.runner import Delta, rebuild, run_stage
+from sensorium.stages.base import Stage, get_stage_class
 from sensorium.stages.images import IMAGE_SUFFIXES
 from sensorium.pipeline.batch.storage import Storage, is_remote
 
@@ -56,8 +62,9 @@ class BatchStage:
     """One stage of a batch job: its options, actors in its pool, images per call, resources.
     ``num_cpus`` None: the cluster's CPUs shared among the actors that give none, at most 1
     each (a 2-core machine runs three one-actor stages at 0.67 CPU each instead of leaving one
-    pending forever). ``num_gpus`` None: on a cluster with GPUs, the stages whose ``providers``
-    ask for CUDA or TensorRT share them, at most 1 per actor; 0 elsewhere."""
+    pending forever). ``num_gpus`` None: on a cluster with GPUs, the stages that want one
+    (:meth:`Stage.resources`; by default a stage set to run on CUDA or TensorRT) share them,
+    at most 1 per actor; 0 elsewhere."""
 
     name: str
     options: dict[str, Any] = field(default_factory=dict)
@@ -155,7 +162,7 @@ def _objects(items: list[Any]) -> np.ndarray:
 
 
 class _StageActor:
-    """Ray Data actor UDF: builds the stage once, runs it on each batch.
+    """Ray Data actor UDF: builds the stage once, runs it on each batch with the one stage runner.
 
     The first stage (``storage`` given) reads and decodes its batch itself, so images are used
     where they are decoded: none crosses the object store before the first stage and no decode
@@ -163,7 +170,11 @@ class _StageActor:
     had decoded every image, all of them then waiting in the object store). The last stage
     (``last``) drops the images: the driver receives only what it writes. A Ray Data batch
     may be larger than the stage's: it is loaded and run ``chunk`` images at a time, so a
-    first-and-last stage holds at most ``chunk`` decoded images."""
+    first-and-last stage holds at most ``chunk`` decoded images.
+
+    Earlier stages' results travel in the ``deltas`` column as pickled :class:`Delta` lists
+    (numpy arrays pickle as raw buffers): no stage parses JSON, and only the last one writes
+    it, once per row, for the Parquet writer."""
 
     def __init__(self, name: str, options: dict[str, Any], storage: Storage | None = None, last: bool = True, chunk: int = 16) -> None:
         from sensorium.stages.base import build_stage
@@ -180,53 +191,60 @@ class _StageActor:
 
     def _run(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from sensorium.stages.frame import Frame
-        from sensorium.stages.results import result_from_dict
 
         if self.loader is not None:
             images, errors = self.loader(batch["path"])
-            results = ["{}"] * len(images)
+            earlier: list[list[Delta]] = [[] for _ in images]
             sizes = np.array([im.shape[:2] if not err else (0, 0) for im, err in zip(images, errors)], np.int32).reshape(-1, 2)
             height, width = sizes[:, 0], sizes[:, 1]
         else:
-            images, errors, results = list(batch["image"]), list(batch["error"]), list(batch["results"])
+            images, errors = list(batch["image"]), list(batch["error"])
+            earlier = [pickle.loads(d) for d in batch["deltas"]]
             height, width = batch["height"], batch["width"]
-        frames, idx = [], []
-        for i, (p, img, err, res) in enumerate(zip(batch["path"], images, errors, results)):
-            if err:
-                continue
-            f = Frame(str(p), i, image=img)
-            f.results.update({k: result_from_dict(v) for k, v in json.loads(res).items()})  # earlier stages' results
-            frames.append(f)
-            idx.append(i)
-        for f, i in zip(self.stage(frames), idx):
-            if self.name in f.errors:
-                errors[i] = f"{self.name}: {f.errors[self.name]}"
+        idx = [i for i, err in enumerate(errors) if not err]
+        frames = rebuild([Frame(str(batch["path"][i]), i, image=images[i]) for i in idx], [earlier[i] for i in idx])
+        deltas, _status = run_stage(self.stage, frames)
+        for i, delta in zip(idx, deltas):
+            if delta.error is not None:
+                errors[i] = f"{self.name}: {delta.error}"
             else:
-                r = json.loads(results[i])
-                r[self.name] = f.results[self.name].to_dict()
-                results[i] = json.dumps(r)
-        out = {"path": batch["path"], "width": width, "height": height, "error": np.array(errors, dtype=object),
-               "results": np.array(results, dtype=object)}
-        if not self.last:
+                earlier[i] = [*earlier[i], Delta(self.name, delta.result)]
+        out = {"path": batch["path"], "width": width, "height": height, "error": np.array(errors, dtype=object)}
+        if self.last:
+            out["results"], out["embedding"] = _row_columns(earlier, errors)
+        else:
+            out["deltas"] = _objects([pickle.dumps(d, pickle.HIGHEST_PROTOCOL) for d in earlier])
             out["image"] = _objects(images)
         return out
 
 
+def _row_columns(deltas: list[list[Delta]], errors: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The last stage's actor turns the results into what the Parquet writer stores, in
+    parallel and once: each row's results as JSON, and the first image vector a stage gives
+    (:meth:`Stage.image_vector`) as float32 bytes (empty: none)."""
+    results, vectors = [], []
+    for ds, err in zip(deltas, errors):
+        vector = b""
+        for d in ([] if err else ds):
+            v = get_stage_class(d.stage).image_vector(d.result)
+            if v is not None:
+                vector = np.asarray(v, np.float32).tobytes()
+                break
+        results.append("" if err else json.dumps({d.stage: d.result.to_dict() for d in ds}))
+        vectors.append(vector)
+    return _objects(results), _objects(vectors)
+
+
 def _rows(batch: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Parquet rows and failure-report lines of a finished batch."""
     good, bad = [], []
-    for p, w, h, err, res in zip(batch["path"], batch["width"], batch["height"], batch["error"], batch["results"]):
+    for p, w, h, err, res, vec in zip(batch["path"], batch["width"], batch["height"], batch["error"], batch["results"], batch["embedding"]):
         if err:
             stage, _, reason = str(err).partition(": ")
             bad.append({"path": str(p), "stage": stage, "reason": reason})
             continue
-        results = json.loads(res)
-        emb = results.get("embed")
-        vector = None
-        if emb is not None:
-            from sensorium.stages.results import result_from_dict
-
-            vector = result_from_dict(emb).vectors[0].tolist()
-        good.append({"path": str(p), "width": int(w), "height": int(h), "results": res, "embedding": vector})
+        vector = np.frombuffer(vec, np.float32).tolist() if len(vec) else None
+        good.append({"path": str(p), "width": int(w), "height": int(h), "results": str(res), "embedding": vector})
     return good, bad
 
 
@@ -252,52 +270,48 @@ def _append_failures(output: Path, rows: list[dict[str, Any]]) -> None:
         os.fsync(f.fileno())
 
 
-# Options a batch job sets unless the user does: the face stage's aligned crops (112x112x3 per
-# face) suit a live stream's next stage, but as JSON in every Parquet row they dwarf the results.
-BATCH_DEFAULTS: dict[str, dict[str, Any]] = {"face": {"keep_chips": False}}
+def plan_actors(stages: Sequence[BatchStage], cluster: dict[str, float]) -> list[tuple[float, float]]:
+    """(num_cpus, num_gpus) per actor of each stage, by the one planner
+    (:func:`~sensorium.pipeline.cluster.plan_resources`): what the job gives, else what the
+    stage asks (:meth:`Stage.resources`), else a share. Raises ValueError when the actors
+    cannot all hold their resources at once (they would wait forever)."""
+    from sensorium.stages.base import config_from_dict, get_stage_class
+
+    requests = []
+    for s in stages:
+        cls = get_stage_class(s.name)
+        asked = cls.resources(config_from_dict(cls.Config, s.options))
+        requests.append(ActorRequest(s.name, s.actors, s.num_cpus if s.num_cpus is not None else asked.num_cpus,
+                                     s.num_gpus if s.num_gpus is not None else asked.num_gpus, asked.wants_gpu))
+    return plan_resources(requests, cluster, fix="actors")
 
 
-def _cpus(stages: Sequence[BatchStage], cluster: dict[str, float]) -> list[float]:
-    """CPUs per actor of each stage: as given, or a share of what the given ones leave. Raises
-    ValueError when the actors cannot all hold their resources at once (they would wait forever)."""
-    cpus = cluster.get("CPU", 0.0)
-    fixed = sum(s.num_cpus * s.actors for s in stages if s.num_cpus is not None)
-    shared = sum(s.actors for s in stages if s.num_cpus is None)
-    share = min(1.0, (cpus - fixed) / shared) if shared else 0.0
-    if fixed > cpus + 1e-9 or (shared and share <= 0):
-        raise ValueError(f"the stages' actors need more than the cluster's CPU={cpus:g} "
-                         f"({fixed:g} given to {[s.name for s in stages if s.num_cpus is not None]}); lower num_cpus or actors")
-    return [s.num_cpus if s.num_cpus is not None else share for s in stages]
+def _record_job(output: Path, stages: Sequence[BatchStage]) -> None:
+    """Write ``job.json``, or refuse an output folder that holds a job with other stages/options
+    (what the results are depends on those, not on actors or batch sizes)."""
+    if (output / JOB).is_file():
+        previous = json.loads((output / JOB).read_text())
+        if [(p["name"], p["options"]) for p in previous["stages"]] != [(s.name, s.options) for s in stages]:
+            raise ValueError(f"{output} holds a job with other stages/options ({previous['stages']}); use another --output")
+    else:
+        (output / JOB).write_text(json.dumps({"stages": [s.__dict__ for s in stages]}, indent=2))
 
 
-def _wants_gpu(stage: BatchStage) -> bool:
-    """Whether the stage's onnxruntime providers (its option, else its config's default) name a GPU one."""
-    import dataclasses
+def _dataset(todo: list[str], stages: Sequence[BatchStage], storage: Storage, task_images: int) -> Any:
+    """The Ray Data chain: the paths, then one ``map_batches`` actor pool per stage."""
+    import ray
+    from ray.data import ActorPoolStrategy, DataContext
 
-    from sensorium.stages.base import get_stage_class
-
-    providers = stage.options.get("providers")
-    if providers is None:
-        defaults = {f.name: f.default for f in dataclasses.fields(get_stage_class(stage.name).Config)}
-        providers = defaults.get("providers", ())
-    if isinstance(providers, str):
-        providers = providers.split(",")
-    return any(str(p).strip().lower().removesuffix("executionprovider") in ("cuda", "tensorrt") for p in providers)
-
-
-def _gpus(stages: Sequence[BatchStage], cluster: dict[str, float]) -> list[float]:
-    """GPUs per actor of each stage: as given, or (None) a share of what is left for the stages
-    that run on a GPU provider. Raises ValueError when the given ones exceed the cluster's."""
-    total = cluster.get("GPU", 0.0)
-    fixed = sum(s.num_gpus * s.actors for s in stages if s.num_gpus is not None)
-    if fixed > total + 1e-9:
-        raise ValueError(f"the stages' actors need GPU={fixed:g} together; the cluster has GPU={total:g}")
-    auto = [i for i, s in enumerate(stages) if s.num_gpus is None and total > 0 and _wants_gpu(s)]
-    waiting = sum(stages[i].actors for i in auto)
-    share = min(1.0, (total - fixed) / waiting) if waiting else 0.0
-    if waiting and share <= 0:
-        raise ValueError(f"no GPU left for {[stages[i].name for i in auto]}: the cluster's GPU={total:g} is all given to other stages")
-    return [s.num_gpus if s.num_gpus is not None else (share if i in auto else 0.0) for i, s in enumerate(stages)]
+    ctx = DataContext.get_current()  # on_progress reports progress; Ray Data's own bars and logs would repeat it
+    ctx.enable_progress_bars, ctx.print_on_execution_start = False, False
+    plan = plan_actors(stages, ray.cluster_resources())
+    first = max(stages[0].batch_size, task_images)
+    ds = ray.data.from_items([{"path": p} for p in todo], override_num_blocks=max(1, -(-len(todo) // first)))
+    for k, (s, (num_cpus, num_gpus)) in enumerate(zip(stages, plan)):
+        args = (s.name, s.options, storage if k == 0 else None, k == len(stages) - 1, s.batch_size)
+        ds = ds.map_batches(_StageActor, fn_constructor_args=args, batch_size=first if k == 0 else s.batch_size, batch_format="numpy",
+                            compute=ActorPoolStrategy(size=s.actors), num_cpus=num_cpus, num_gpus=num_gpus)
+    return ds
 
 
 def run_batch(inputs: str | Path | Sequence[str], stages: Sequence[BatchStage], output: str | Path, *, ray_address: str | None = None,
@@ -313,25 +327,17 @@ def run_batch(inputs: str | Path | Sequence[str], stages: Sequence[BatchStage], 
     of the first stage (at least its batch size; its actor loads and runs them a stage batch at
     a time): Ray costs each task tens of ms on a 2-core machine, which small tasks pay again
     and again while the actors wait (benchmarks.md, batch jobs)."""
-    import ray
-
     if not stages:
         raise ValueError("a batch job needs at least one stage")
-    stages = [replace(s, options={**BATCH_DEFAULTS.get(s.name, {}), **s.options}) for s in stages]
+    classes = {s.name: get_stage_class(s.name) for s in stages}
+    stages = [replace(s, options={**classes[s.name].batch_defaults(), **s.options}) for s in stages]
     if is_remote(str(output)):
         raise ValueError(f"--output must be a local folder, got {output}: parts are renamed into place and "
                          "failures.jsonl appended to, which object stores cannot do; copy the folder up afterwards")
     storage = Storage(storage_options)
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
-    job = {"stages": [s.__dict__ for s in stages]}
-    if (output / JOB).is_file():
-        previous = json.loads((output / JOB).read_text())
-        # what the results are depends on the stages and their options, not on actors or batch sizes
-        if [(p["name"], p["options"]) for p in previous["stages"]] != [(s.name, s.options) for s in stages]:
-            raise ValueError(f"{output} holds a job with other stages/options ({previous['stages']}); use another --output")
-    else:
-        (output / JOB).write_text(json.dumps(job, indent=2))
+    _record_job(output, stages)
     paths = list_inputs(inputs, storage)
     good, bad = done_paths(output)
     todo = [p for p in paths if p not in good and p not in bad]
@@ -341,18 +347,7 @@ def run_batch(inputs: str | Path | Sequence[str], stages: Sequence[BatchStage], 
     written = failed = 0
     if todo:
         init_ray(ray_address, log_to_driver=False)
-        from ray.data import ActorPoolStrategy, DataContext
-
-        ctx = DataContext.get_current()  # on_progress reports progress; Ray Data's own bars and logs would repeat it
-        ctx.enable_progress_bars, ctx.print_on_execution_start = False, False
-        cluster = ray.cluster_resources()
-        cpus, gpus = _cpus(stages, cluster), _gpus(stages, cluster)
-        first = max(stages[0].batch_size, task_images)
-        ds = ray.data.from_items([{"path": p} for p in todo], override_num_blocks=max(1, -(-len(todo) // first)))
-        for k, (s, num_cpus, num_gpus) in enumerate(zip(stages, cpus, gpus)):
-            args = (s.name, s.options, storage if k == 0 else None, k == len(stages) - 1, s.batch_size)
-            ds = ds.map_batches(_StageActor, fn_constructor_args=args, batch_size=first if k == 0 else s.batch_size, batch_format="numpy",
-                                compute=ActorPoolStrategy(size=s.actors), num_cpus=num_cpus, num_gpus=num_gpus)
+        ds = _dataset(todo, stages, storage, task_images)
         pending: list[dict[str, Any]] = []
         flushed = time.monotonic()
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
@@ -369,7 +364,7 @@ def run_batch(inputs: str | Path | Sequence[str], stages: Sequence[BatchStage], 
         if pending:
             _write_part(output, pending)
             written += len(pending)
-    if build_index and any(s.name == "embed" for s in stages):
+    if build_index and any(_indexes(cls) for cls in classes.values()):
         rebuild_index(output)
     return BatchSummary(len(paths), len(paths) - len(todo), written, failed, time.time() - start)
 
@@ -381,10 +376,17 @@ def iter_rows(output: str | Path) -> Iterable[dict[str, Any]]:
         yield from pq.read_table(part).to_pylist()
 
 
+def _indexes(cls: type[Stage]) -> bool:
+    """Whether the stage puts vectors in the index (overrides :meth:`Stage.index_rows`)."""
+    return cls.index_rows.__func__ is not Stage.index_rows.__func__
+
+
 def rebuild_index(output: str | Path) -> int:
-    """(Re)build ``OUT/index`` from every part's embed results: image vectors and detection crops."""
+    """(Re)build ``OUT/index`` from every part's results of the stages that index vectors
+    (:meth:`Stage.index_rows`; for embed: image vectors and detection crops)."""
     import shutil
 
+    from sensorium.stages.base import get_stage_class
     from sensorium.stages.results import result_from_dict
 
     from sensorium.pipeline.batch.vector_index import VectorIndex
@@ -392,18 +394,18 @@ def rebuild_index(output: str | Path) -> int:
     folder = Path(output) / "index"
     tmp = Path(output) / f".index.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
+    names = [s["name"] for s in json.loads((Path(output) / JOB).read_text())["stages"]]
+    classes = {n: get_stage_class(n) for n in names}
     idx = VectorIndex(tmp)
     n = 0
     for row in iter_rows(output):
         res = json.loads(row["results"])
-        if "embed" not in res:
-            continue
-        e = result_from_dict(res["embed"])
-        kinds = [str(k) for k in e.data.get("source", ["image"] * len(e))]
-        labels = [str(x) for x in e.data["label"]] if "label" in e.data else None
-        idx.add(e.vectors, [row["path"]] * len(e), model=e.model, kinds=kinds, labels=labels,
-                boxes=None if e.boxes is None else [tuple(b) for b in e.boxes])
-        n += len(e)
+        for name, cls in classes.items():
+            items = cls.index_rows(result_from_dict(res[name])) if name in res and _indexes(cls) else []
+            if items:
+                idx.add(np.stack([r.vector for r in items]), [row["path"]] * len(items), model=items[0].model,
+                        kinds=[r.kind for r in items], labels=[r.label for r in items], boxes=[r.box for r in items])
+                n += len(items)
     idx.save()
     idx.close()
     shutil.rmtree(folder, ignore_errors=True)

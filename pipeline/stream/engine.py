@@ -11,6 +11,11 @@ receives the admitted frame plus the deltas before it and rebuilds the frame in 
 Image data never passes through the driver between stages. Each call also returns a small
 status object (compute time, per-frame errors) that the driver fetches for metrics; only at
 the end are a frame and its deltas fetched and joined, to hand them to the sinks.
+
+The rebuild-run-delta step is the one stage runner the batch engine uses too
+(:mod:`sensorium.pipeline.runner`); actors' CPUs and GPUs come from the one planner
+(:func:`sensorium.pipeline.cluster.plan_resources`); one ``stream`` call is a run state
+(``_Run``: admit, dispatch, collect, emit) whose counters make the run summary.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import ray
 
-from sensorium.pipeline.cluster import init_ray
+from sensorium.pipeline.cluster import ActorRequest, init_ray, plan_resources
+from sensorium.pipeline.runner import CallStatus, Delta, rebuild, run_stage
 from sensorium.stages.base import Stage, config_from_dict, get_stage_class
 from sensorium.stages.frame import Frame
 
@@ -37,35 +43,14 @@ from sensorium.pipeline.stream.writer import SinkWriter
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Delta:
-    """What one stage added to one frame: its result, its error, its time (any may be None)."""
-
-    stage: str
-    result: Any = None
-    error: str | None = None
-    seconds: float | None = None
-
-    def apply(self, frame: Frame) -> Frame:
-        if self.result is not None:
-            frame.results[self.stage] = self.result
-        if self.error is not None:
-            frame.errors[self.stage] = self.error
-        if self.seconds is not None:
-            frame.timings[self.stage] = self.seconds
-        return frame
-
-
-def _rebuild(counts: Sequence[int], refs: Sequence[Any]) -> list[Frame]:
-    """Frames from the flat argument list ``[frame0, *deltas0, frame1, *deltas1, ...]``."""
-    frames, i = [], 0
+def _split(counts: Sequence[int], refs: Sequence[Any]) -> tuple[list[Frame], list[Sequence[Delta]]]:
+    """(frames, each frame's deltas) from the flat argument list ``[frame0, *deltas0, frame1, *deltas1, ...]``."""
+    frames, deltas, i = [], [], 0
     for n in counts:
-        frame = refs[i]
-        for delta in refs[i + 1 : i + 1 + n]:
-            delta.apply(frame)
-        frames.append(frame)
+        frames.append(refs[i])
+        deltas.append(refs[i + 1 : i + 1 + n])
         i += 1 + n
-    return frames
+    return frames, deltas
 
 
 class StageWorker:
@@ -79,18 +64,8 @@ class StageWorker:
         return os.getpid()
 
     def process(self, counts: list[int], *refs: Any) -> tuple:
-        """``counts[i]`` deltas follow frame i in ``refs``; returns one Delta per frame + status."""
-        frames = _rebuild(counts, refs)
-        start = time.perf_counter()
-        out = self.stage(frames)
-        compute = time.perf_counter() - start
-        name = self.stage.name
-        deltas = [Delta(name, f.results.get(name), f.errors.get(name), f.timings.get(name)) for f in out]
-        status = {
-            "compute_s": compute,
-            "per_frame_s": [f.timings.get(name, compute / len(out)) for f in out],
-            "errors": [d.error for d in deltas],
-        }
+        """``counts[i]`` deltas follow frame i in ``refs``; returns one Delta per frame + a CallStatus."""
+        deltas, status = run_stage(self.stage, rebuild(*_split(counts, refs)))
         return (*deltas, status)
 
 
@@ -122,6 +97,8 @@ class _Pool:
     stage_cls: type[Stage]
     actors: list[Any] = field(default_factory=list)
     load: list[int] = field(default_factory=list)
+    #: actors Ray is restarting after a crash: nothing is sent to them until they answer again
+    down: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -159,6 +136,7 @@ class Pipeline:
         self.ready_timeout_s = ready_timeout_s
         self._pools: list[_Pool] = []
         self._started = False
+        self._last_run: _Run | None = None
         #: the port /metrics is served on (``config.metrics_port``; 0 picks a free one)
         self.metrics_port: int | None = None
 
@@ -178,25 +156,8 @@ class Pipeline:
         if self.config.metrics_port is not None:
             self.metrics_port = self.metrics.serve(self.config.metrics_port)
             log.warning("metrics on http://127.0.0.1:%d/metrics", self.metrics_port)
-        cluster = ray.cluster_resources()
-        for res, key in (("num_cpus", "CPU"), ("num_gpus", "GPU")):
-            need = sum(getattr(s, res) * s.replicas for s in self.config.stages)
-            if need > cluster.get(key, 0) + 1e-9:
-                # every actor must hold its resources at once: a shortfall would leave actors
-                # pending forever, so say so now instead of timing out
-                raise ValueError(f"the stages' actors need {res}={need:g} together; the cluster has {key}={cluster.get(key, 0):g}: "
-                                 f"lower {res} or replicas in the pipeline config")
-        for spec in self.config.stages:
-            stage_cls = get_stage_class(spec.name)
-            config_from_dict(stage_cls.Config, spec.options)  # bad options fail here, naming the key, not inside an actor
-            if spec.num_cpus > cluster.get("CPU", 0) or spec.num_gpus > cluster.get("GPU", 0):
-                raise ValueError(
-                    f"stage {spec.name}: one actor needs num_cpus={spec.num_cpus}, num_gpus={spec.num_gpus}; "
-                    f"the cluster has CPU={cluster.get('CPU', 0)}, GPU={cluster.get('GPU', 0)}"
-                )
-            remote = ray.remote(StageWorker).options(
-                num_cpus=spec.num_cpus, num_gpus=spec.num_gpus, max_restarts=3, name=None,
-            )
+        for spec, stage_cls, (num_cpus, num_gpus) in self._plan():
+            remote = ray.remote(StageWorker).options(num_cpus=num_cpus, num_gpus=num_gpus, max_restarts=3, name=None)
             pool = _Pool(spec, stage_cls)
             for _ in range(spec.replicas):
                 pool.actors.append(remote.remote(stage_cls, dict(spec.options)))
@@ -215,6 +176,22 @@ class Pipeline:
             raise RuntimeError(f"a stage failed to set up: {exc}") from None
         self._started = True
 
+    def _plan(self) -> list[tuple[StageSpec, type[Stage], tuple[float, float]]]:
+        """Each stage's spec, class and per-actor (num_cpus, num_gpus) from the one planner: what
+        the spec gives, else what the stage asks (:meth:`Stage.resources`), else a share. Bad
+        options and a cluster too small for every actor at once fail here, by name, not inside
+        an actor or as actors pending forever."""
+        classes, requests = [], []
+        for spec in self.config.stages:
+            stage_cls = get_stage_class(spec.name)
+            asked = stage_cls.resources(config_from_dict(stage_cls.Config, spec.options))
+            cpus, gpus = getattr(spec, "num_cpus", None), getattr(spec, "num_gpus", None)
+            requests.append(ActorRequest(spec.name, spec.replicas, asked.num_cpus if cpus is None else cpus,
+                                         asked.num_gpus if gpus is None else gpus, asked.wants_gpu))
+            classes.append(stage_cls)
+        plan = plan_resources(requests, ray.cluster_resources(), fix="replicas in the pipeline config")
+        return list(zip(self.config.stages, classes, plan))
+
     def close(self) -> None:
         for pool in self._pools:
             for actor in pool.actors:
@@ -228,164 +205,214 @@ class Pipeline:
         """Stream every source through the stages into ``sinks``; returns the summary."""
         writer = SinkWriter(sinks, queue_size=max(2, self.config.max_in_flight))
         start = time.perf_counter()
-        readers: list[SourceReader] = []
         try:
-            for frame in self.stream(sources, max_frames=max_frames, readers_out=readers):
+            for frame in self.stream(sources, max_frames=max_frames):
                 writer.put(frame)
                 if on_frame is not None:
                     on_frame(frame)
         finally:
             sink_summary = writer.close()
-        return self._summary(readers, time.perf_counter() - start, sink_summary)
+        return self._summary(time.perf_counter() - start, sink_summary)
 
-    def _summary(self, readers: list[SourceReader], wall: float, sinks: dict[str, Any]) -> RunSummary:
-        m = self.metrics
-        frames, errors = {}, {}
-        for metric in m.frames.collect():
-            for s in metric.samples:
-                if s.name.endswith("_total"):
-                    src, status = s.labels["source"], s.labels["status"]
-                    frames[src] = frames.get(src, 0) + int(s.value)
-                    if status == "error":
-                        errors[src] = errors.get(src, 0) + int(s.value)
+    def _summary(self, wall: float, sinks: dict[str, Any]) -> RunSummary:
+        run = self._last_run
+        readers = run.readers if run is not None else []
         return RunSummary(
-            frames=frames, errors=errors,
+            frames={s: n for s, n in run.frames.items() if n} if run is not None else {},
+            errors={s: n for s, n in run.errors.items() if n} if run is not None else {},
             dropped={r.source.source_id: r.dropped for r in readers},
             source_states={r.source.source_id: r.state.value for r in readers},
-            wall_s=wall, stages=m.stage_summary(), max_in_flight_seen=m.max_in_flight_seen, sinks=sinks,
+            wall_s=wall, stages=self.metrics.stage_summary(), max_in_flight_seen=self.metrics.max_in_flight_seen, sinks=sinks,
         )
 
     def stream(self, sources: Sequence[Source], *, max_frames: int | None = None, readers_out: list | None = None) -> Iterator[Frame]:
         """Yield processed frames, in admission order per source, as they complete."""
         if not self._started:
             self.start()
-        cfg = self.config
         ids = [s.source_id for s in sources]
         if len(set(ids)) != len(ids):
             raise ValueError(f"source ids must be unique, got {ids}")
+        cfg = self.config
         readers = [SourceReader(s, queue_size=cfg.source_queue, drop_policy=cfg.drop_policy) for s in sources]
         if readers_out is not None:
             readers_out.extend(readers)
+        run = self._last_run = _Run(self._pools, readers, self.metrics, cfg.max_in_flight, max_frames)
         for r in readers:
             r.start()
-        n_stages = len(self._pools)
-        queues: list[deque[_Item]] = [deque() for _ in range(n_stages)]
-        pending: dict[Any, _Call] = {}
-        next_index = {sid: 0 for sid in ids}
-        admitted = {sid: 0 for sid in ids}
-        done: dict[str, dict[int, _Item]] = {sid: {} for sid in ids}
-        in_flight = 0
-        total_admitted = 0
-        rr = 0
         try:
             while True:
-                # 1. admit from sources, round robin, while the in-flight bound allows
-                stalled = 0
-                while in_flight < cfg.max_in_flight and stalled < len(readers) and (max_frames is None or total_admitted < max_frames):
-                    reader = readers[rr % len(readers)]
-                    rr += 1
-                    frame = reader.get(timeout=0)
-                    if frame is None:
-                        stalled += 1
-                        continue
-                    stalled = 0
-                    sid = reader.source.source_id
-                    item = _Item(sid, admitted[sid], frame.key, ray.put(frame), time.perf_counter())
-                    admitted[sid] += 1
-                    total_admitted += 1
-                    in_flight += 1
-                    queues[0].append(item)
-                self.metrics.observe_in_flight(in_flight)
-                sources_done = all(r.finished for r in readers) or (max_frames is not None and total_admitted >= max_frames)
-                if sources_done and in_flight == 0:
+                run.admit()
+                if run.finished():
                     break
-
-                # 2. dispatch micro-batches to actors with spare call slots
-                now = time.perf_counter()
-                next_deadline = None
-                for i, pool in enumerate(self._pools):
-                    q = queues[i]
-                    upstream_busy = (not sources_done) or any(queues[j] for j in range(i)) or any(c.stage < i for c in pending.values())
-                    while q:
-                        spec = pool.spec
-                        full = len(q) >= spec.max_batch
-                        waited = (now - q[0].queued_at) * 1e3 >= spec.max_wait_ms
-                        if not (full or waited or not upstream_busy):
-                            deadline = q[0].queued_at + spec.max_wait_ms / 1e3
-                            next_deadline = deadline if next_deadline is None else min(next_deadline, deadline)
-                            break
-                        a = min(range(len(pool.actors)), key=pool.load.__getitem__)
-                        if pool.load[a] >= spec.calls_per_actor:
-                            break
-                        batch = [q.popleft() for _ in range(min(spec.max_batch, len(q)))]
-                        flat = [r for it in batch for r in (it.ref, *it.deltas)]
-                        refs = pool.actors[a].process.options(num_returns=len(batch) + 1).remote([len(it.deltas) for it in batch], *flat)
-                        pool.load[a] += 1
-                        pending[refs[-1]] = _Call(i, a, batch, list(refs[:-1]), now)
-                    self.metrics.queue_depth.labels(pool.spec.name).set(len(q))
-
-                # 3. wait for a call to finish (or a batch deadline / new input)
-                if pending:
-                    # Poll the readers often only while a new frame could be admitted; otherwise
-                    # sleep in ray.wait until a call finishes or a batch deadline passes (a busy
-                    # driver steals CPU from the stage actors on small machines).
-                    can_admit = not sources_done and in_flight < cfg.max_in_flight
-                    timeout = 0.002 if can_admit else 0.05
-                    if next_deadline is not None:
-                        timeout = min(timeout, max(next_deadline - time.perf_counter(), 0.0))
-                    ready, _ = ray.wait(list(pending), num_returns=1, timeout=timeout)
-                    if ready:
-                        ready += ray.wait([r for r in pending if r not in ready], num_returns=len(pending) - 1, timeout=0)[0] if len(pending) > 1 else []
-                    for status_ref in ready:
-                        self._finish(pending.pop(status_ref), status_ref, queues, done)
-                else:
-                    time.sleep(0.001 if next_deadline is None else max(min(next_deadline - time.perf_counter(), 0.005), 0))
-
-                # 4. emit in order per source
-                for sid in ids:
-                    buf = done[sid]
-                    while next_index[sid] in buf:
-                        item = buf.pop(next_index[sid])
-                        next_index[sid] += 1
-                        in_flight -= 1
-                        frame, *deltas = ray.get([item.ref, *item.deltas])
-                        for delta in deltas:
-                            delta.apply(frame)
-                        self.metrics.observe_emit(sid, frame.ok)
-                        yield frame
-                for r in readers:
-                    sid = r.source.source_id
-                    self.metrics.dropped.labels(sid).set(r.dropped)
-                    for state in ("connecting", "running", "reconnecting", "ended", "error"):
-                        self.metrics.source_state.labels(sid, state).set(1.0 if r.state.value == state else 0.0)
+                run.dispatch()
+                run.collect()
+                yield from run.emit()
         finally:
             for r in readers:
                 r.stop()
 
-    def _finish(self, call: _Call, status_ref: Any, queues: list[deque[_Item]], done: dict[str, dict[int, _Item]]) -> None:
-        pool = self._pools[call.stage]
+
+class _Run:
+    """The state of one :meth:`Pipeline.stream`: per-stage queues, calls in flight, the reorder
+    buffer and the per-source counters the run summary is made of.
+
+    One turn of the loop: :meth:`admit` frames from the sources while the in-flight bound
+    allows, :meth:`dispatch` micro-batches to actors with spare call slots, :meth:`collect`
+    finished calls (waiting for one, a batch deadline or new input), :meth:`emit` frames in
+    admission order per source."""
+
+    def __init__(self, pools: list[_Pool], readers: list[SourceReader], metrics: PipelineMetrics, max_in_flight: int, max_frames: int | None) -> None:
+        self.pools, self.readers, self.metrics = pools, readers, metrics
+        self.max_in_flight, self.max_frames = max_in_flight, max_frames
+        ids = [r.source.source_id for r in readers]
+        self.queues: list[deque[_Item]] = [deque() for _ in pools]
+        self.pending: dict[Any, _Call] = {}
+        self.probes: dict[Any, tuple[int, int]] = {}  # ready() call → (stage, actor) of a restarting actor
+        self.admitted = {sid: 0 for sid in ids}
+        self.next_index = {sid: 0 for sid in ids}
+        self.done: dict[str, dict[int, _Item]] = {sid: {} for sid in ids}
+        #: frames emitted per source, and how many of them carry an error (the run summary)
+        self.frames = {sid: 0 for sid in ids}
+        self.errors = {sid: 0 for sid in ids}
+        self.in_flight = self.total_admitted = self.rr = 0
+        self.sources_done = False
+        self.next_deadline: float | None = None
+
+    def admit(self) -> None:
+        """Take frames from the sources, round robin, while the in-flight bound allows."""
+        stalled = 0
+        while self.in_flight < self.max_in_flight and stalled < len(self.readers) and not self._max_reached():
+            reader = self.readers[self.rr % len(self.readers)]
+            self.rr += 1
+            frame = reader.get(timeout=0)
+            if frame is None:
+                stalled += 1
+                continue
+            stalled = 0
+            sid = reader.source.source_id
+            self.queues[0].append(_Item(sid, self.admitted[sid], frame.key, ray.put(frame), time.perf_counter()))
+            self.admitted[sid] += 1
+            self.total_admitted += 1
+            self.in_flight += 1
+        self.metrics.observe_in_flight(self.in_flight)
+        self.sources_done = all(r.finished for r in self.readers) or self._max_reached()
+
+    def _max_reached(self) -> bool:
+        return self.max_frames is not None and self.total_admitted >= self.max_frames
+
+    def finished(self) -> bool:
+        return self.sources_done and self.in_flight == 0
+
+    def dispatch(self) -> None:
+        """Send each stage's queued frames to its least loaded actor: a full batch, or a partial
+        one whose wait is over or that nothing upstream can add to any more."""
+        now = time.perf_counter()
+        self.next_deadline = None
+        for i, pool in enumerate(self.pools):
+            q, spec = self.queues[i], pool.spec
+            upstream_busy = (not self.sources_done) or any(self.queues[j] for j in range(i)) or any(c.stage < i for c in self.pending.values())
+            while q:
+                waited = (now - q[0].queued_at) * 1e3 >= spec.max_wait_ms
+                if not (len(q) >= spec.max_batch or waited or not upstream_busy):
+                    deadline = q[0].queued_at + spec.max_wait_ms / 1e3
+                    self.next_deadline = deadline if self.next_deadline is None else min(self.next_deadline, deadline)
+                    break
+                up = [a for a in range(len(pool.actors)) if a not in pool.down]
+                a = min(up, key=pool.load.__getitem__) if up else -1
+                if a < 0 or pool.load[a] >= spec.calls_per_actor:
+                    break
+                batch = [q.popleft() for _ in range(min(spec.max_batch, len(q)))]
+                flat = [r for it in batch for r in (it.ref, *it.deltas)]
+                refs = pool.actors[a].process.options(num_returns=len(batch) + 1).remote([len(it.deltas) for it in batch], *flat)
+                pool.load[a] += 1
+                self.pending[refs[-1]] = _Call(i, a, batch, list(refs[:-1]), now)
+            self.metrics.queue_depth.labels(spec.name).set(len(q))
+
+    def collect(self) -> None:
+        """Wait for calls to finish (or a batch deadline / new input) and move their frames on."""
+        if not self.pending and not self.probes:
+            wait = 0.001 if self.next_deadline is None else max(min(self.next_deadline - time.perf_counter(), 0.005), 0)
+            time.sleep(wait)
+            return
+        # Poll the readers often only while a new frame could be admitted; otherwise sleep in
+        # ray.wait until a call finishes or a batch deadline passes (a busy driver steals CPU
+        # from the stage actors on small machines).
+        can_admit = not self.sources_done and self.in_flight < self.max_in_flight
+        timeout = 0.002 if can_admit else 0.05
+        if self.next_deadline is not None:
+            timeout = min(timeout, max(self.next_deadline - time.perf_counter(), 0.0))
+        pending = [*self.pending, *self.probes]
+        ready, _ = ray.wait(pending, num_returns=1, timeout=timeout)
+        if ready and len(pending) > 1:
+            ready += ray.wait([r for r in pending if r not in ready], num_returns=len(pending) - 1, timeout=0)[0]
+        for ref in ready:
+            if ref in self.probes:
+                self._probed(*self.probes.pop(ref), ref)
+            else:
+                self._finish(self.pending.pop(ref), ref)
+
+    def _probe(self, stage: int, actor: int) -> None:
+        """Send nothing to a crashed actor that Ray restarts until it answers ``ready`` (frames
+        sent meanwhile would fail as 'actor unavailable')."""
+        self.pools[stage].down.add(actor)
+        self.probes[self.pools[stage].actors[actor].ready.remote()] = (stage, actor)
+
+    def _probed(self, stage: int, actor: int, ref: Any) -> None:
+        try:
+            ray.get(ref)
+        except ray.exceptions.ActorUnavailableError:
+            self._probe(stage, actor)  # still restarting: ask again
+            return
+        except ray.exceptions.RayActorError:
+            pass  # gone for good: calls to it fail at once and are recorded on their frames
+        self.pools[stage].down.discard(actor)
+
+    def _finish(self, call: _Call, status_ref: Any) -> None:
+        pool = self.pools[call.stage]
         pool.load[call.actor] -= 1
         name = pool.spec.name
         try:
-            status = ray.get(status_ref)
+            status: CallStatus = ray.get(status_ref)
             for item, ref in zip(call.items, call.out_refs):
                 item.deltas.append(ref)
-            self.metrics.observe_call(name, status["per_frame_s"], time.perf_counter() - call.sent_at, status["compute_s"])
-            for err in status["errors"]:
+            self.metrics.observe_call(name, status.per_frame_s, time.perf_counter() - call.sent_at, status.compute_s)
+            for err in status.errors:
                 if err:
                     self.metrics.stage_errors.labels(name).inc()
         except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError, ray.exceptions.ObjectLostError) as exc:
             # The worker died or raised outside the stage's own error handling: the frames keep
             # flowing with the failure recorded, so nothing is lost and order is kept.
             log.error("stage %s worker failed on a batch of %d: %s", name, len(call.items), exc)
+            if isinstance(exc, ray.exceptions.ActorUnavailableError) and call.actor not in pool.down:
+                self._probe(call.stage, call.actor)
             for item in call.items:
                 item.deltas.append(ray.put(Delta(name, error=f"{item.key}: {name}: worker failed: {type(exc).__name__}")))
                 self.metrics.stage_errors.labels(name).inc()
         now = time.perf_counter()
-        if call.stage + 1 < len(self._pools):
-            for item in call.items:
+        last = call.stage + 1 == len(self.pools)
+        for item in call.items:
+            if last:
+                self.done[item.source_id][item.index] = item
+            else:
                 item.queued_at = now
-                queues[call.stage + 1].append(item)
-        else:
-            for item in call.items:
-                done[item.source_id][item.index] = item
+                self.queues[call.stage + 1].append(item)
+
+    def emit(self) -> Iterator[Frame]:
+        """Yield the finished frames that are next in admission order of their source, each
+        joined with its stages' deltas; count them and publish the sources' state."""
+        for sid, buf in self.done.items():
+            while self.next_index[sid] in buf:
+                item = buf.pop(self.next_index[sid])
+                self.next_index[sid] += 1
+                self.in_flight -= 1
+                frame, *deltas = ray.get([item.ref, *item.deltas])
+                (frame,) = rebuild([frame], [deltas])
+                self.frames[sid] += 1
+                self.errors[sid] += not frame.ok
+                self.metrics.observe_emit(sid, frame.ok)
+                yield frame
+        for r in self.readers:
+            sid = r.source.source_id
+            self.metrics.dropped.labels(sid).set(r.dropped)
+            for state in ("connecting", "running", "reconnecting", "ended", "error"):
+                self.metrics.source_state.labels(sid, state).set(1.0 if r.state.value == state else 0.0)

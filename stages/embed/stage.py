@@ -191,3 +191,18 @@ class EmbedStage(Stage):
             out.append(Embeddings(vectors=vectors[sel], boxes=np.asarray(boxes, np.float32)[sel], model=self.key, data=data,
                                   metadata={"family": c.family, **({"labels": list(c.labels)} if c.labels else {})}))
         return out
+
+    @classmethod
+    def index_rows(cls, result: Embeddings) -> list[IndexRow]:
+        """Every vector: the whole image's and each detection crop's, with its box and zero-shot label."""
+        from sensorium.stages.base import IndexRow
+
+        kinds = result.data.get("source", ["image"] * len(result))
+        labels = result.data.get("label")
+        return [IndexRow(result.vectors[i], result.model, str(kinds[i]), None if labels is None else str(labels[i]),
+                         None if result.boxes is None else tuple(float(v) for v in result.boxes[i])) for i in range(len(result))]
+
+    @classmethod
+    def image_vector(cls, result: Embeddings) -> np.ndarray | None:
+        """The whole image's vector: the first one (crops come after it)."""
+        return result.vectors[0] if len(result) else None

@@ -197,3 +197,9 @@ class FaceStage(Stage):
 
     def process(self, frames: Sequence[Frame]) -> list[Faces]:
         return self.analyze([f.image for f in frames])
+
+    @classmethod
+    def batch_defaults(cls) -> dict[str, Any]:
+        """No aligned crops (112x112x3 per face): they suit a live stream's next stage, but as
+        JSON in every Parquet row they dwarf the results."""
+        return {"keep_chips": False}

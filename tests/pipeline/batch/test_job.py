@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -17,7 +18,9 @@ import numpy as np
 import pytest
 
 from sensorium.models.data.shapes import ShapesConfig, make_image
-from sensorium.pipeline.batch.job import FAILURES, PARTS, BatchStage, _cpus, _gpus, done_paths, iter_rows, list_inputs
+from sensorium.pipeline.batch.job import FAILURES, PARTS, BatchStage, done_paths, iter_rows, list_inputs, plan_actors
+from sensorium.stages.base import Stage, register_stage
+from sensorium.stages.results import Embeddings
 
 N_GOOD = 240
 
@@ -104,23 +107,27 @@ def test_list_inputs(tmp_path):
     assert list_inputs(tmp_path / "list.txt") == ["/missing.png", f"{tmp_path}/a/1.png"]
 
 
+# the planner builds each stage's config (bad options fail on the driver): embed needs weights named
+EMBED = {"weights": "clip.pt"}
+
+
 @pytest.mark.parametrize(
     ("stages", "cluster", "expected", "error"),
     [
         ([BatchStage("detect")], {"CPU": 2.0}, [1.0], None),
-        ([BatchStage("detect"), BatchStage("face"), BatchStage("embed")], {"CPU": 2.0}, [2 / 3] * 3, None),  # shared, none left pending
-        ([BatchStage("detect", actors=2), BatchStage("embed", num_cpus=1.0)], {"CPU": 2.0}, [0.5, 1.0], None),
+        ([BatchStage("detect"), BatchStage("face"), BatchStage("embed", EMBED)], {"CPU": 2.0}, [2 / 3] * 3, None),  # shared, none left pending
+        ([BatchStage("detect", actors=2), BatchStage("embed", EMBED, num_cpus=1.0)], {"CPU": 2.0}, [0.5, 1.0], None),
         ([BatchStage("detect", actors=2, num_cpus=1.0)], {"CPU": 2.0}, [1.0], None),
-        ([BatchStage("detect", actors=3, num_cpus=1.0)], {"CPU": 2.0}, None, "more than the cluster's CPU=2"),
-        ([BatchStage("detect", num_cpus=2.0), BatchStage("embed")], {"CPU": 2.0}, None, "lower num_cpus or actors"),
+        ([BatchStage("detect", actors=3, num_cpus=1.0)], {"CPU": 2.0}, None, "num_cpus=3 together; the cluster has CPU=2"),
+        ([BatchStage("detect", num_cpus=2.0), BatchStage("embed", EMBED)], {"CPU": 2.0}, None, "lower num_cpus or actors"),
     ],
 )
 def test_actor_resources_are_shared_or_refused(stages, cluster, expected, error):
     if error is None:
-        assert _cpus(stages, cluster) == pytest.approx(expected)
+        assert [c for c, _g in plan_actors(stages, cluster)] == pytest.approx(expected)
     else:
         with pytest.raises(ValueError, match=error):
-            _cpus(stages, cluster)
+            plan_actors(stages, cluster)
 
 
 CUDA = {"providers": "cuda,cpu"}
@@ -129,22 +136,22 @@ CUDA = {"providers": "cuda,cpu"}
 @pytest.mark.parametrize(
     ("stages", "cluster", "expected", "error"),
     [
-        ([BatchStage("detect"), BatchStage("embed")], {"CPU": 2.0}, [0.0, 0.0], None),  # CPU machine: none asked
+        ([BatchStage("detect"), BatchStage("embed", EMBED)], {"CPU": 2.0}, [0.0, 0.0], None),  # CPU machine: none asked
         ([BatchStage("detect", CUDA)], {"CPU": 2.0}, [0.0], None),  # a CUDA provider on a cluster without GPUs: 0
-        ([BatchStage("detect", CUDA), BatchStage("embed")], {"CPU": 8.0, "GPU": 1.0}, [1.0, 0.0], None),  # embed stays on CPU
-        ([BatchStage("detect", CUDA, actors=2), BatchStage("embed", {"providers": ("tensorrt", "cuda", "cpu")})],
+        ([BatchStage("detect", CUDA), BatchStage("embed", EMBED)], {"CPU": 8.0, "GPU": 1.0}, [1.0, 0.0], None),  # embed stays on CPU
+        ([BatchStage("detect", CUDA, actors=2), BatchStage("embed", {"providers": ("tensorrt", "cuda", "cpu"), **EMBED})],
          {"CPU": 8.0, "GPU": 1.0}, [1 / 3, 1 / 3], None),  # three GPU actors share one GPU
-        ([BatchStage("detect", CUDA), BatchStage("embed", CUDA, num_gpus=0.5)], {"CPU": 8.0, "GPU": 1.0}, [0.5, 0.5], None),
-        ([BatchStage("detect", num_gpus=1.0)], {"CPU": 2.0}, None, "GPU=1 together; the cluster has GPU=0"),
-        ([BatchStage("detect", CUDA), BatchStage("embed", num_gpus=1.0)], {"CPU": 8.0, "GPU": 1.0}, None, "no GPU left for \\['detect'\\]"),
+        ([BatchStage("detect", CUDA), BatchStage("embed", {**CUDA, **EMBED}, num_gpus=0.5)], {"CPU": 8.0, "GPU": 1.0}, [0.5, 0.5], None),
+        ([BatchStage("detect", num_gpus=1.0)], {"CPU": 2.0}, None, "num_gpus=1 together; the cluster has GPU=0"),
+        ([BatchStage("detect", CUDA), BatchStage("embed", EMBED, num_gpus=1.0)], {"CPU": 8.0, "GPU": 1.0}, None, "no GPU left for \\['detect'\\]"),
     ],
 )
 def test_gpus_go_to_stages_on_gpu_providers(stages, cluster, expected, error):
     if error is None:
-        assert _gpus(stages, cluster) == pytest.approx(expected)
+        assert [g for _c, g in plan_actors(stages, cluster)] == pytest.approx(expected)
     else:
         with pytest.raises(ValueError, match=error):
-            _gpus(stages, cluster)
+            plan_actors(stages, cluster)
 
 
 @pytest.mark.slow
@@ -194,3 +201,59 @@ def test_faces_in_a_batch_job_on_real_photos(ray_cluster, data_dir, tmp_path):
         assert len(faces) >= 1 and faces.landmarks.shape[1:] == (5, 2), r["path"]
         assert "chip" not in faces.data, "aligned crops leaked into the batch rows"
     assert json.loads((out / "job.json").read_text())["stages"][0]["options"] == {"keep_chips": False, "threads": 1}
+
+
+class _Bright(Stage):
+    """Mean brightness as a one-vector Embeddings (so it also gives an image vector)."""
+
+    name = "batch-bright"
+
+    def process(self, frames):
+        return [Embeddings(vectors=np.array([[f.image.mean(), 1.0]], np.float32) / np.hypot(f.image.mean(), 1.0), model="m") for f in frames]
+
+    @classmethod
+    def image_vector(cls, result):
+        return result.vectors[0]
+
+
+class _Half(Stage):
+    """Needs the brightness: fails on black images (no result to read), halves the rest."""
+
+    name = "batch-half"
+    requires = ("batch-bright",)
+
+    def process(self, frames):
+        if any(not f.image.any() for f in frames):
+            raise ValueError("black")
+        return [Embeddings(vectors=f.results["batch-bright"].vectors * 0.5, model="m") for f in frames]
+
+
+register_stage(_Bright)
+register_stage(_Half)
+
+
+def test_stages_pass_results_as_objects_and_json_is_written_once(tmp_path):
+    """The two actors of a job, in process: the dataset between them carries pickled deltas (no
+    JSON); the last one gives each stage's result as JSON, the image vector, and the failure."""
+    from sensorium.pipeline.batch.job import _rows, _StageActor
+    from sensorium.pipeline.batch.storage import Storage
+    from sensorium.pipeline.runner import Delta
+
+    paths = []
+    for i, v in enumerate((40, 0, 200)):
+        paths.append(str(tmp_path / f"{i}.png"))
+        cv2.imwrite(paths[-1], np.full((6, 8, 3), v, np.uint8))
+    batch = {"path": np.array(paths + [str(tmp_path / "missing.png")], dtype=object)}
+    mid = _StageActor("batch-bright", {}, Storage(), last=False, chunk=2)(batch)
+    assert set(mid) == {"path", "width", "height", "error", "deltas", "image"}
+    first = [pickle.loads(b) for b in mid["deltas"]]
+    assert all(isinstance(d, Delta) for ds in first[:3] for d in ds) and first[3] == []
+    out = _StageActor("batch-half", {}, None, last=True, chunk=3)(mid)
+    assert "image" not in out and "deltas" not in out
+    good, bad = _rows(out)
+    assert [r["path"] for r in good] == [paths[0], paths[2]]
+    assert sorted((b["path"], b["stage"]) for b in bad) == [(paths[1], "batch-half"), (str(tmp_path / "missing.png"), "source")]
+    for r, v in zip(good, (40.0, 200.0)):
+        bright = Embeddings(vectors=np.array([[v, 1.0]], np.float32) / np.hypot(v, 1.0), model="m")
+        assert r["results"] == json.dumps({"batch-bright": bright.to_dict(), "batch-half": Embeddings(vectors=bright.vectors * 0.5, model="m").to_dict()})
+        assert (r["width"], r["height"]) == (8, 6) and r["embedding"] == bright.vectors[0].tolist()

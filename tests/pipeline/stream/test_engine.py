@@ -223,3 +223,21 @@ def test_actors_that_cannot_all_start_are_refused_at_once(ray_cluster):
     cfg = PipelineConfig(stages=(StageSpec("probe", num_cpus=1), StageSpec("second", num_cpus=1, replicas=2)))
     with pytest.raises(ValueError, match="num_cpus=3 together; the cluster has CPU=2"):
         Pipeline(cfg).start()
+
+
+def test_run_summary_counts_each_run_per_source(image_folder, tmp_path):
+    """The summary's frames and errors per source are this run's (a second run on the same
+    pipeline starts from zero, while the Prometheus counters keep adding up)."""
+    folder = tmp_path / "mixed"
+    shutil.copytree(image_folder, folder)
+    (folder / "img_03.jpg").write_bytes(b"not a jpeg")
+    cfg = PipelineConfig(stages=(StageSpec("probe", {"fail_seq": 7}, num_cpus=0.5, max_batch=4),), max_in_flight=8)
+    seen: list = []
+    with Pipeline(cfg) as p:
+        first = p.run([ImageFilesSource.from_folder(folder, source_id="a"), ImageFilesSource.from_folder(image_folder, source_id="b")],
+                      on_frame=seen.append)
+        second = p.run([ImageFilesSource.from_folder(image_folder, source_id="b")])
+    assert first.frames == {"a": 16, "b": 16} and first.errors == {"a": 2, "b": 1}  # a: the bad file and seq 7; b: seq 7
+    assert first.total_frames == len(seen) == 32 and first.source_states == {"a": "ended", "b": "ended"}
+    assert second.frames == {"b": 16} and second.errors == {"b": 1}
+    assert p.metrics.registry.get_sample_value("sensorium_frames_total", {"source": "b", "status": "ok"}) == 30  # the exported series: both runs
