@@ -46,7 +46,7 @@ import numpy as np
 
 from sensorium.pipeline.cluster import ActorRequest, init_ray, plan_resources
 from sensorium.pipeline.runner import Delta, rebuild, run_stage
-from sensorium.stages.base import Stage, get_stage_class
+from sensorium.stages.base import Stage, build_config, config_options, get_stage_class
 from sensorium.stages.images import IMAGE_SUFFIXES
 from sensorium.pipeline.batch.storage import Storage, is_remote
 
@@ -176,12 +176,12 @@ class _StageActor:
     (numpy arrays pickle as raw buffers): no stage parses JSON, and only the last one writes
     it, once per row, for the Parquet writer."""
 
-    def __init__(self, name: str, options: dict[str, Any], storage: Storage | None = None, last: bool = True, chunk: int = 16) -> None:
+    def __init__(self, name: str, config: Any, storage: Storage | None = None, last: bool = True, chunk: int = 16) -> None:
         from sensorium.stages.base import build_stage
 
         self.name, self.last, self.chunk = name, last, chunk
         self.loader = _Loader(storage) if storage is not None else None
-        self.stage = build_stage(name, options)
+        self.stage = build_stage(name, config)  # the frozen config built on the driver
         self.stage.setup()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -275,12 +275,9 @@ def plan_actors(stages: Sequence[BatchStage], cluster: dict[str, float]) -> list
     (:func:`~sensorium.pipeline.cluster.plan_resources`): what the job gives, else what the
     stage asks (:meth:`Stage.resources`), else a share. Raises ValueError when the actors
     cannot all hold their resources at once (they would wait forever)."""
-    from sensorium.stages.base import config_from_dict, get_stage_class
-
     requests = []
     for s in stages:
-        cls = get_stage_class(s.name)
-        asked = cls.resources(config_from_dict(cls.Config, s.options))
+        asked = get_stage_class(s.name).resources(build_config(s.name, s.options))
         requests.append(ActorRequest(s.name, s.actors, s.num_cpus if s.num_cpus is not None else asked.num_cpus,
                                      s.num_gpus if s.num_gpus is not None else asked.num_gpus, asked.wants_gpu))
     return plan_resources(requests, cluster, fix="actors")
@@ -308,7 +305,7 @@ def _dataset(todo: list[str], stages: Sequence[BatchStage], storage: Storage, ta
     first = max(stages[0].batch_size, task_images)
     ds = ray.data.from_items([{"path": p} for p in todo], override_num_blocks=max(1, -(-len(todo) // first)))
     for k, (s, (num_cpus, num_gpus)) in enumerate(zip(stages, plan)):
-        args = (s.name, s.options, storage if k == 0 else None, k == len(stages) - 1, s.batch_size)
+        args = (s.name, build_config(s.name, s.options), storage if k == 0 else None, k == len(stages) - 1, s.batch_size)
         ds = ds.map_batches(_StageActor, fn_constructor_args=args, batch_size=first if k == 0 else s.batch_size, batch_format="numpy",
                             compute=ActorPoolStrategy(size=s.actors), num_cpus=num_cpus, num_gpus=num_gpus)
     return ds
@@ -330,7 +327,8 @@ def run_batch(inputs: str | Path | Sequence[str], stages: Sequence[BatchStage], 
     if not stages:
         raise ValueError("a batch job needs at least one stage")
     classes = {s.name: get_stage_class(s.name) for s in stages}
-    stages = [replace(s, options={**classes[s.name].batch_defaults(), **s.options}) for s in stages]
+    # options as the typed config has them (``"0.3"`` and ``0.3`` are one job), batch defaults under the user's
+    stages = [replace(s, options=config_options(build_config(s.name, {**classes[s.name].batch_defaults(), **s.options}))) for s in stages]
     if is_remote(str(output)):
         raise ValueError(f"--output must be a local folder, got {output}: parts are renamed into place and "
                          "failures.jsonl appended to, which object stores cannot do; copy the folder up afterwards")

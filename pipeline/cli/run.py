@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, List, Optional
 
@@ -70,10 +69,8 @@ def _pipeline_config(config: Optional[Path], stages: Optional[str], sets: List[s
         cfg = PipelineConfig.from_file(config)
     else:
         names = [n.strip() for n in stages.split(",") if n.strip()] if stages else _available_stage_names()
-        # one CPU per stage actor by default; on a smaller machine they share what there is
-        # (a local Ray has os.cpu_count() CPUs), so every actor can start
-        share = 1.0 if ray_address else min(1.0, (os.cpu_count() or 1) / max(1, len(names)))
-        cfg = PipelineConfig(stages=tuple(StageSpec(n, num_cpus=int(share * 1000) / 1000) for n in names))
+        # resources are left to the engine's planner: one CPU per actor, or a share of a smaller machine
+        cfg = PipelineConfig(stages=tuple(StageSpec(n) for n in names))
     cfg = replace(cfg, ray_address=ray_address or cfg.ray_address, metrics_port=metrics_port if metrics_port is not None else cfg.metrics_port,
                   max_in_flight=max_in_flight, drop_policy=drop_policy or cfg.drop_policy)
     for stage_name, opts in parse_sets(sets).items():

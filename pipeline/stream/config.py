@@ -32,7 +32,9 @@ def merge_options(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[
 class StageSpec:
     """How one stage runs: its own options plus Ray resources and micro-batching.
 
-    replicas: actors in this stage's pool. num_cpus/num_gpus: Ray resources per actor.
+    replicas: actors in this stage's pool. num_cpus/num_gpus: Ray resources per actor; None:
+    what the stage asks (:meth:`Stage.resources`), else the resource planner's share (the
+    cluster's CPUs shared among such actors, at most 1 each; GPUs to stages on GPU providers).
     max_batch: most frames per call. max_wait_ms: how long a partial batch may wait for more
     frames while upstream is still producing. calls_per_actor: calls queued on one actor so it
     never idles between batches (pipelining inside the actor).
@@ -44,8 +46,8 @@ class StageSpec:
     name: str
     options: Mapping[str, Any] = field(default_factory=dict)
     replicas: int = 1
-    num_cpus: float = 1.0
-    num_gpus: float = 0.0
+    num_cpus: float | None = None
+    num_gpus: float | None = None
     max_batch: int = 4
     max_wait_ms: float = 5.0
     calls_per_actor: int = 2
@@ -59,7 +61,7 @@ class StageSpec:
             raise ValueError(f"stage {self.name}: replicas must be >= 1, got {self.replicas}")
         if self.max_batch < 1:
             raise ValueError(f"stage {self.name}: max_batch must be >= 1, got {self.max_batch}")
-        if self.max_wait_ms < 0 or self.num_cpus < 0 or self.num_gpus < 0:
+        if self.max_wait_ms < 0 or (self.num_cpus or 0) < 0 or (self.num_gpus or 0) < 0:
             raise ValueError(f"stage {self.name}: max_wait_ms, num_cpus and num_gpus must be >= 0")
         if self.calls_per_actor < 1:
             raise ValueError(f"stage {self.name}: calls_per_actor must be >= 1, got {self.calls_per_actor}")

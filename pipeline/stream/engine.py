@@ -31,7 +31,7 @@ import ray
 
 from sensorium.pipeline.cluster import ActorRequest, init_ray, plan_resources
 from sensorium.pipeline.runner import CallStatus, Delta, rebuild, run_stage
-from sensorium.stages.base import Stage, config_from_dict, get_stage_class
+from sensorium.stages.base import Stage, get_stage_class
 from sensorium.stages.frame import Frame
 
 from sensorium.pipeline.stream.config import PipelineConfig, StageSpec
@@ -56,8 +56,8 @@ def _split(counts: Sequence[int], refs: Sequence[Any]) -> tuple[list[Frame], lis
 class StageWorker:
     """Ray actor body: one stage instance, set up once, called with micro-batches."""
 
-    def __init__(self, stage_cls: type[Stage], options: dict[str, Any]) -> None:
-        self.stage = stage_cls(options)
+    def __init__(self, stage_cls: type[Stage], config: Any) -> None:
+        self.stage = stage_cls(config)
         self.stage.setup()
 
     def ready(self) -> int:
@@ -160,7 +160,7 @@ class Pipeline:
             remote = ray.remote(StageWorker).options(num_cpus=num_cpus, num_gpus=num_gpus, max_restarts=3, name=None)
             pool = _Pool(spec, stage_cls)
             for _ in range(spec.replicas):
-                pool.actors.append(remote.remote(stage_cls, dict(spec.options)))
+                pool.actors.append(remote.remote(stage_cls, spec.config))  # the frozen config, built once at the edge
                 pool.load.append(0)
             self._pools.append(pool)
         waits = {a.ready.remote(): p.spec.name for p in self._pools for a in p.actors}
@@ -184,8 +184,8 @@ class Pipeline:
         classes, requests = [], []
         for spec in self.config.stages:
             stage_cls = get_stage_class(spec.name)
-            asked = stage_cls.resources(config_from_dict(stage_cls.Config, spec.options))
-            cpus, gpus = getattr(spec, "num_cpus", None), getattr(spec, "num_gpus", None)
+            asked = stage_cls.resources(spec.config)
+            cpus, gpus = spec.num_cpus, spec.num_gpus
             requests.append(ActorRequest(spec.name, spec.replicas, asked.num_cpus if cpus is None else cpus,
                                          asked.num_gpus if gpus is None else gpus, asked.wants_gpu))
             classes.append(stage_cls)
