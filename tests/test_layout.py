@@ -4,6 +4,7 @@ and no function grows past what one can hold in one's head (~60 lines of body)."
 from __future__ import annotations
 
 import ast
+import sys
 import tomllib
 from pathlib import Path
 
@@ -68,3 +69,32 @@ def test_tests_mirror_the_source_tree(part):
     stray = [str(t.relative_to(REPO)) for t in sorted((REPO / "tests" / part).rglob("test_*.py"))
              if not any(p.exists() for p in _module_for(t))]
     assert not stray, f"tests that mirror no module: {stray}"
+
+
+#: the stage contract: what every stage, engine and the REST service share
+CONTRACT = ("stages/base.py", "stages/frame.py", "stages/arrays.py", "stages/camera.py", "stages/images.py", "stages/results")
+
+
+def _imports(path: Path) -> set[str]:
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module != "__future__":
+            out.add(node.module)
+    return out
+
+
+def test_the_stage_contract_imports_only_numpy_cv2_the_standard_library_and_itself():
+    """What the import-linter contract forbids by name, checked the other way round: an allow-list."""
+    own = {"sensorium.stages." + p.removeprefix("stages/").removesuffix(".py").replace("/", ".") for p in CONTRACT}
+    files = [f for c in CONTRACT for f in ([REPO / c] if c.endswith(".py") else sorted((REPO / c).rglob("*.py")))]
+    bad = {}
+    for f in files:
+        for name in _imports(f):
+            top = name.split(".")[0]
+            if top in sys.stdlib_module_names or top in ("numpy", "cv2") or any(name == o or name.startswith(o + ".") for o in own):
+                continue
+            bad.setdefault(str(f.relative_to(REPO)), []).append(name)
+    assert not bad, f"the stage contract imports more than numpy, cv2 and the standard library: {bad}"
+

@@ -160,11 +160,13 @@ def _onnxruntime(modules: dict[str, ModuleType]) -> list[Check]:
     return checks
 
 
+# a local Ray started the way every engine starts it (pipeline/cluster.py), in its own process
 _RAY_SCRIPT = """
-import json, logging, time
+import json, time
 t0 = time.perf_counter()
 import ray
-ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+from sensorium.pipeline.cluster import init_ray
+init_ray(num_cpus=1, log_to_driver=False)
 print(json.dumps({"seconds": time.perf_counter() - t0, "cpus": ray.cluster_resources().get("CPU", 0)}))
 ray.shutdown()
 """

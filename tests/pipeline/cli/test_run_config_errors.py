@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -48,10 +47,8 @@ def _assert_refused(proc: subprocess.CompletedProcess, message: str, out) -> Non
 def test_a_bad_set_value_is_refused_before_anything_runs(tmp_path, kind):
     setting, stage, _yaml, message = CASES[kind]
     out = tmp_path / "out"
-    start = time.perf_counter()
     proc = _sensorium("run", "--stages", stage, "--set", setting, "--out", str(out), cwd=tmp_path)
     _assert_refused(proc, message.format(v="'12.5'"), out)
-    assert time.perf_counter() - start < 60
 
 
 @pytest.mark.parametrize("kind", list(CASES))
