@@ -63,7 +63,7 @@ def test_a_bad_yaml_value_is_refused_before_anything_runs(tmp_path, kind):
 
 @pytest.mark.parametrize("yaml_text, message", [
     ("stages:\n  - name: depth\n    replicas: two\n", "stages.depth.replicas: expected an integer, got 'two'"),
-    ("stages:\n  - name: depth\n    num_cpus: lots\n", "stages.depth.num_cpus: expected a number, got 'lots'"),
+    ("stages:\n  - name: depth\n    num_cpus: lots\n", "stages.depth.num_cpus: expected a number or none, got 'lots'"),
     ("stages: [depth]\ndrop_policy: newest\n", "drop_policy: expected one of block, drop_oldest, latest_only or none, got 'newest'"),
     ("stages: [depth]\nmax_in_flight: 2.5\n", "max_in_flight: expected an integer, got 2.5"),
     ("stages:\n  - name: depth\n    options: fast\n", "stages.depth.options: expected a mapping"),
