@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sensorium.pipeline.agent.build import AgentSettings
-from sensorium.stages.base import coerce_fields
+from sensorium.stages.config import coerce_fields
 
 TOKEN_ENV = "SENSORIUM_TOKEN"
 TOKEN_FILE_ENV = "SENSORIUM_TOKEN_FILE"

@@ -72,7 +72,7 @@ def test_tests_mirror_the_source_tree(part):
 
 
 #: the stage contract: what every stage, engine and the REST service share
-CONTRACT = ("stages/base.py", "stages/frame.py", "stages/arrays.py", "stages/camera.py", "stages/images.py", "stages/results")
+CONTRACT = ("stages/base.py", "stages/config.py", "stages/frame.py", "stages/arrays.py", "stages/camera.py", "stages/images.py", "stages/results")
 
 
 def _imports(path: Path) -> set[str]:

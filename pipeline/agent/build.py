@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from sensorium.stages.base import coerce_fields
+from sensorium.stages.config import coerce_fields
 from sensorium.stages.gui.icons import IconConfig
 from sensorium.stages.gui.stage import GuiAgentConfig, GuiAgentStage
 

@@ -46,7 +46,8 @@ import numpy as np
 
 from sensorium.pipeline.cluster import ActorRequest, init_ray, plan_resources
 from sensorium.pipeline.runner import Delta, rebuild, run_stage
-from sensorium.stages.base import Stage, build_config, config_options, get_stage_class
+from sensorium.stages.base import Stage, build_config, get_stage_class
+from sensorium.stages.config import config_options
 from sensorium.stages.images import IMAGE_SUFFIXES
 from sensorium.pipeline.batch.storage import Storage, is_remote
 

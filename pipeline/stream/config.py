@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from sensorium.pipeline.stream.reader import DropPolicy
-from sensorium.stages.base import ConfigError, build_config, coerce_fields, config_options
+from sensorium.stages.base import build_config
+from sensorium.stages.config import ConfigError, coerce_fields, config_options
 
 DROP_POLICIES = tuple(p.value for p in DropPolicy)
 

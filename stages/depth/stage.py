@@ -17,7 +17,8 @@ import cv2
 import numpy as np
 
 from sensorium.stages.depth import stereo
-from sensorium.stages.base import Stage, StageConfig
+from sensorium.stages.base import Stage
+from sensorium.stages.config import StageConfig
 from sensorium.stages.camera import Intrinsics, StereoCalibration
 from sensorium.stages.frame import Frame
 from sensorium.stages.results import Depth, Rectification

@@ -23,7 +23,8 @@ import cv2
 import numpy as np
 
 from sensorium.models.hub.runtime import Provider
-from sensorium.stages.base import Stage, StageConfig
+from sensorium.stages.base import Stage
+from sensorium.stages.config import StageConfig
 from sensorium.stages.frame import Frame
 from sensorium.stages.images import as_rgb
 from sensorium.stages.detect.lift3d import LiftConfig, lift_detections

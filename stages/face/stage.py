@@ -21,7 +21,8 @@ from typing import Any, Literal, Sequence
 import numpy as np
 
 from sensorium.models.hub.runtime import Provider
-from sensorium.stages.base import Stage, StageConfig
+from sensorium.stages.base import Stage
+from sensorium.stages.config import StageConfig
 from sensorium.stages.images import as_rgb
 from sensorium.stages.face.align import ARCFACE_112, align_faces
 from sensorium.stages.face.quality import QualityConfig, assess

@@ -25,7 +25,7 @@ from typing import Any, Callable, Literal, Protocol, Sequence
 import cv2
 import numpy as np
 
-from sensorium.stages.base import StageConfig
+from sensorium.stages.config import StageConfig
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,8 @@ from typing import Any, Literal, Sequence
 
 import numpy as np
 
-from sensorium.stages.base import Stage, StageConfig
+from sensorium.stages.base import Stage
+from sensorium.stages.config import StageConfig
 from sensorium.stages.frame import Frame
 from sensorium.stages.gui.coords import CoordinateError, Screen
 from sensorium.stages.gui.icons import IconConfig

@@ -8,7 +8,7 @@ import pytest
 
 from sensorium.pipeline.io.images import read_image
 from sensorium.pipeline.perception import Perception
-from sensorium.stages.base import ConfigError
+from sensorium.stages.config import ConfigError
 
 
 def test_detect_runs_once_built_and_reused(data_dir):

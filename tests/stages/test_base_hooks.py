@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from sensorium.stages.base import IndexRow, Resources, Stage, StageConfig
+from sensorium.stages.base import IndexRow, Resources, Stage
+from sensorium.stages.config import StageConfig
 from sensorium.stages.embed.stage import EmbedStage
 from sensorium.stages.face.stage import FaceStage
 from sensorium.stages.results import Embeddings
@@ -42,7 +43,7 @@ class Onnx(Plain):
     ],
 )
 def test_default_resources_want_a_gpu_when_the_providers_name_one(stage, options, wants_gpu):
-    from sensorium.stages.base import config_from_dict
+    from sensorium.stages.config import config_from_dict
 
     assert stage.resources(config_from_dict(stage.Config, options)) == Resources(num_cpus=None, num_gpus=None, wants_gpu=wants_gpu)
 

@@ -11,7 +11,8 @@ from sensorium.stages.base import ENTRY_POINT_GROUP, get_stage_class, stage_name
 
 PLUGIN = '''
 from dataclasses import dataclass
-from sensorium.stages.base import Stage, StageConfig
+from sensorium.stages.base import Stage
+from sensorium.stages.config import StageConfig
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import pytest
 
 from sensorium.pipeline.stream.config import PipelineConfig, StageSpec, merge_options
 from sensorium.pipeline.stream.reader import DropPolicy
-from sensorium.stages.base import ConfigError
+from sensorium.stages.config import ConfigError
 from sensorium.stages.depth.stage import DepthConfig
 from sensorium.stages.face.stage import FaceConfig
 

@@ -18,7 +18,8 @@ import pytest
 from sensorium.pipeline.stream.config import PipelineConfig, StageSpec
 from sensorium.pipeline.stream.engine import Pipeline
 from sensorium.pipeline.io.sources import CaptureSource, ImageFilesSource
-from sensorium.stages.base import Stage, StageConfig, register_stage
+from sensorium.stages.base import Stage, register_stage
+from sensorium.stages.config import StageConfig
 from sensorium.stages.results import Embeddings
 
 

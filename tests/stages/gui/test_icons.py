@@ -10,7 +10,7 @@ import pytest
 
 from sensorium.models.data.icons import toolbar_screen
 from sensorium.stages.embed.stage import EmbedStage
-from sensorium.stages.base import config_from_dict
+from sensorium.stages.config import config_from_dict
 from sensorium.stages.gui.icons import IconConfig, IconGrounder, icon_blobs, icon_candidates, square_crop
 from sensorium.stages.gui.local import element_boxes
 
