@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from sensorium.deploy.rest.schemas import ErrorResponse
+from sensorium.deploy.rest.schemas.errors import ErrorResponse
 from sensorium.deploy.rest.service import BackendFailed
 from sensorium.stages.gui.coords import CoordinateError
 from sensorium.stages.gui.protocol import AgentError
