@@ -8,6 +8,7 @@ import base64
 import copy
 import importlib.util
 import json
+import secrets
 import shlex
 import time
 import typing
@@ -258,6 +259,7 @@ def test_every_pod_runs_the_same_cuda_image_unprivileged(kind):
     images = {c["image"] for c in containers.values()}
     assert len(images) == 1 and images.pop().endswith("-cuda"), "Ray needs the same Python and Ray on every node"
     assert cluster_spec(kind)["rayVersion"] == "2.60.0"
+    assert cluster_spec(kind)["authOptions"] == {"mode": "token"}, "Ray's dashboard runs whatever job it is sent"
     for group, template in pod_templates(cluster_spec(kind)).items():
         sc = template["spec"]["securityContext"]
         assert sc["runAsNonRoot"] and sc["runAsUser"] == 10001 == sc["fsGroup"], group  # the Dockerfiles' USER
@@ -319,14 +321,16 @@ def test_the_rayjob_runs_sensorium_batch_into_the_head_s_volume():
 
 # --- the Serve config on a real local Ray ----------------------------------------------------------
 
-def _deploy(dashboard: str, config: dict[str, Any], timeout: float) -> dict[str, Any]:
-    """PUT the config to Ray's dashboard as KubeRay does, and wait for the application to run
-    (a bound, not a speed check)."""
-    r = httpx.put(f"{dashboard}/api/serve/applications/", json=config, timeout=60)
+def _deploy(dashboard: str, config: dict[str, Any], ray_token: str, timeout: float) -> dict[str, Any]:
+    """PUT the config to Ray's dashboard as KubeRay does (with the cluster's token in
+    X-Ray-Authorization), and wait for the application to run (a bound, not a speed check)."""
+    url, auth = f"{dashboard}/api/serve/applications/", {"X-Ray-Authorization": f"Bearer {ray_token}"}
+    assert httpx.put(url, json=config, timeout=60).status_code == 401  # authOptions mode token: closed without it
+    r = httpx.put(url, json=config, headers=auth, timeout=60)
     assert r.status_code == 200, r.text
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        apps = httpx.get(f"{dashboard}/api/serve/applications/", timeout=30).json().get("applications", {})
+        apps = httpx.get(url, headers=auth, timeout=30).json().get("applications", {})
         status = apps.get("sensorium", {}).get("status")
         if status == "RUNNING":
             return apps["sensorium"]
@@ -339,8 +343,9 @@ def _deploy(dashboard: str, config: dict[str, Any], timeout: float) -> dict[str,
 @pytest.mark.slow
 def test_the_rayservice_serve_config_deploys_on_a_local_ray(data_dir, tmp_path, monkeypatch):
     """The RayService's serveConfigV2, changed only in where the proxy listens (a free loopback
-    port), deployed through Ray's dashboard REST API as the operator does; Ray is told it has as
-    many GPUs as the config asks for (logical: onnxruntime falls back to the CPU provider)."""
+    port), deployed through Ray's dashboard REST API with Ray's token as the operator does; Ray
+    is told it has as many GPUs as the config asks for (logical: onnxruntime falls back to the
+    CPU provider)."""
     if importlib.util.find_spec("sensorium.deploy.application") is None:
         pytest.skip("sensorium.deploy.application (H3's Serve application builder, #12) is not in this tree yet")
     import ray
@@ -355,9 +360,12 @@ def test_the_rayservice_serve_config_deploys_on_a_local_ray(data_dir, tmp_path, 
     (tmp_path / "token").write_text(token + "\n")
     monkeypatch.setenv("SENSORIUM_TOKEN_FILE", str(tmp_path / "token"))  # as the pods' Secret mount
     monkeypatch.delenv("SENSORIUM_TOKEN", raising=False)
+    ray_token = secrets.token_hex(32)  # what KubeRay's authOptions {mode: token} gives every pod
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    monkeypatch.setenv("RAY_AUTH_TOKEN", ray_token)
     ray.init(address="local", num_cpus=8, num_gpus=gpus, include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=dash)
     try:
-        _deploy(f"http://127.0.0.1:{dash}", config, timeout=540)
+        _deploy(f"http://127.0.0.1:{dash}", config, ray_token, timeout=540)
         url = f"http://127.0.0.1:{port}"
         assert httpx.get(url + "/healthz", timeout=30).status_code == 200
         image = base64.b64encode((data_dir / "photos" / "zidane.jpg").read_bytes()).decode()
