@@ -5,11 +5,16 @@ schema and against deploy/serve.yaml, and that Serve config deployed on a real l
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import importlib.util
 import json
+import os
 import secrets
 import shlex
+import signal
+import subprocess
+import sys
 import time
 import typing
 from pathlib import Path
@@ -321,14 +326,25 @@ def test_the_rayjob_runs_sensorium_batch_into_the_head_s_volume():
 
 # --- the Serve config on a real local Ray ----------------------------------------------------------
 
+def _answers(url: str, headers: dict[str, str]) -> bool:
+    try:
+        return httpx.get(url, headers=headers, timeout=10).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def _deploy(dashboard: str, config: dict[str, Any], ray_token: str, timeout: float) -> dict[str, Any]:
     """PUT the config to Ray's dashboard as KubeRay does (with the cluster's token in
     X-Ray-Authorization), and wait for the application to run (a bound, not a speed check)."""
     url, auth = f"{dashboard}/api/serve/applications/", {"X-Ray-Authorization": f"Bearer {ray_token}"}
+    deadline = time.monotonic() + timeout
+    while not _answers(f"{dashboard}/api/version", auth):
+        if time.monotonic() > deadline:
+            pytest.fail(f"Ray's dashboard did not answer within {timeout:.0f} s")
+        time.sleep(2)
     assert httpx.put(url, json=config, timeout=60).status_code == 401  # authOptions mode token: closed without it
     r = httpx.put(url, json=config, headers=auth, timeout=60)
     assert r.status_code == 200, r.text
-    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         apps = httpx.get(url, headers=auth, timeout=30).json().get("applications", {})
         status = apps.get("sensorium", {}).get("status")
@@ -340,32 +356,70 @@ def _deploy(dashboard: str, config: dict[str, Any], ray_token: str, timeout: flo
     pytest.fail(f"the application is not RUNNING after {timeout:.0f} s")
 
 
+def _session(sid: int) -> list[int]:
+    """Live processes of session ``sid`` (Linux /proc): everything ``ray start`` started."""
+    out = []
+    for d in Path("/proc").iterdir():
+        try:
+            stat = (d / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2:].split()
+            if d.name.isdigit() and int(fields[3]) == sid and fields[0] != "Z":
+                out.append(int(d.name))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def _stop_session(proc: subprocess.Popen) -> None:
+    """SIGTERM every process of ``proc``'s session, SIGKILL what is left after 60 s."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in _session(proc.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + 60
+        while _session(proc.pid) and time.monotonic() < deadline:
+            time.sleep(1)
+    proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def ray_head(env: dict[str, str], gpus: float, log: Path):
+    """A Ray head started as KubeRay's head container starts it (``ray start --head --block``),
+    in a session of its own on free ports; yields the dashboard's URL."""
+    ports = {flag: free_port() for flag in ("port", "dashboard-port", "dashboard-agent-listen-port", "ray-client-server-port",
+                                             "metrics-export-port", "runtime-env-agent-port")}
+    cmd = [sys.executable, "-c", "from ray.scripts.scripts import main; main()", "start", "--head", "--block",
+           "--dashboard-host=127.0.0.1", "--include-dashboard=true", "--num-cpus=8", f"--num-gpus={gpus:g}",
+           *[f"--{flag}={port}" for flag, port in ports.items()]]
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield f"http://127.0.0.1:{ports['dashboard-port']}"
+    finally:
+        _stop_session(proc)
+
+
 @pytest.mark.slow
-def test_the_rayservice_serve_config_deploys_on_a_local_ray(data_dir, tmp_path, monkeypatch):
+def test_the_rayservice_serve_config_deploys_on_a_local_ray(data_dir, tmp_path):
     """The RayService's serveConfigV2, changed only in where the proxy listens (a free loopback
-    port), deployed through Ray's dashboard REST API with Ray's token as the operator does; Ray
-    is told it has as many GPUs as the config asks for (logical: onnxruntime falls back to the
-    CPU provider)."""
+    port), deployed on a ``ray start --head`` with token authentication through the dashboard's
+    REST API, as the operator does; Ray is told it has as many GPUs as the config asks for
+    (logical ones: onnxruntime falls back to its CPU provider)."""
     if importlib.util.find_spec("sensorium.deploy.application") is None:
         pytest.skip("sensorium.deploy.application (H3's Serve application builder, #12) is not in this tree yet")
-    import ray
-    from ray import serve
-
     config = serve_config()
-    port, dash = free_port(), free_port()
+    port = free_port()
     config["http_options"] = {"host": "127.0.0.1", "port": port}
     gpus = sum(d.get("ray_actor_options", {}).get("num_gpus", 0) * d.get("num_replicas", 1)
                for a in config["applications"] for d in a.get("deployments", []))
-    token = "k8s-config-test-token"
+    token, ray_token = "k8s-config-test-token", secrets.token_hex(32)
     (tmp_path / "token").write_text(token + "\n")
-    monkeypatch.setenv("SENSORIUM_TOKEN_FILE", str(tmp_path / "token"))  # as the pods' Secret mount
-    monkeypatch.delenv("SENSORIUM_TOKEN", raising=False)
-    ray_token = secrets.token_hex(32)  # what KubeRay's authOptions {mode: token} gives every pod
-    monkeypatch.setenv("RAY_AUTH_MODE", "token")
-    monkeypatch.setenv("RAY_AUTH_TOKEN", ray_token)
-    ray.init(address="local", num_cpus=8, num_gpus=gpus, include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=dash)
-    try:
-        _deploy(f"http://127.0.0.1:{dash}", config, ray_token, timeout=540)
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "SENSORIUM_TOKEN")}
+    env |= {"SENSORIUM_TOKEN_FILE": str(tmp_path / "token"),  # as the pods' Secret mount
+            "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": ray_token,  # what authOptions {mode: token} gives every pod
+            "RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S": "60"}  # a loaded 2-core machine starts the proxy slowly
+    with ray_head(env, gpus, tmp_path / "ray.log") as dashboard:
+        _deploy(dashboard, config, ray_token, timeout=540)
         url = f"http://127.0.0.1:{port}"
         assert httpx.get(url + "/healthz", timeout=30).status_code == 200
         image = base64.b64encode((data_dir / "photos" / "zidane.jpg").read_bytes()).decode()
@@ -375,6 +429,3 @@ def test_the_rayservice_serve_config_deploys_on_a_local_ray(data_dir, tmp_path, 
         assert r.status_code == 200, r.text
         out = r.json()
         assert set(out["results"]) == set(body["stages"]) and out["errors"] == {}, out
-    finally:
-        serve.shutdown()
-        ray.shutdown()
