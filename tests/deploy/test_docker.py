@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "deploy" / "docker"
@@ -193,17 +194,53 @@ def test_the_runtime_stage_runs_unprivileged_serves_8000_and_checks_healthz(dock
 
 
 def test_what_the_images_copy_is_in_the_build_context(dockerfile):
-    """Every COPY source exists and .dockerignore does not hide it (deploy/serve.yaml is H3's,
-    the Serve config the image's default command runs)."""
+    """Every COPY source exists and .dockerignore does not hide it."""
     _, parsed = dockerfile
     ignored = [ln.strip() for ln in (REPO / ".dockerignore").read_text().splitlines() if ln.strip() and not ln.startswith("#")]
     sources = [w for stage in parsed for i in stage if i.name == "COPY" and not i.args.startswith("--from") for w in i.args.split()[:-1]]
     assert "." in sources
     for src in (s for s in sources if s != "."):
         assert not any(Path(src).match(p) or src.startswith(p.rstrip("/") + "/") for p in ignored), f"{src} is in .dockerignore"
-        if src == "deploy/serve.yaml" and not (REPO / src).exists():
-            pytest.skip("deploy/serve.yaml (H3's Serve config) is not in this tree yet")
         assert (REPO / src).exists(), f"COPY {src}: no such file in the repository"
+
+
+def _image_config(kind: str) -> dict:
+    """The Serve config an image's default command runs (what it COPYs to /etc/sensorium/serve.yaml)."""
+    [copy] = [i for stage in stages(parse_dockerfile(DOCKERFILES[kind].read_text())) for i in stage
+              if i.name == "COPY" and i.args.endswith(" /etc/sensorium/serve.yaml")]
+    return yaml.safe_load((REPO / copy.args.split()[0]).read_text())
+
+
+@pytest.mark.parametrize("kind", sorted(DOCKERFILES))
+def test_the_images_serve_config_is_public_and_valid(kind):
+    """A container is reached from outside: a proxy on 127.0.0.1 would answer only itself, and a
+    service that thinks it is on loopback would run without its token."""
+    from ray.serve.schema import ServeDeploySchema
+
+    from .test_kubernetes import unknown_keys
+
+    config = _image_config(kind)
+    ServeDeploySchema.model_validate(config)
+    assert unknown_keys(ServeDeploySchema, config) == []
+    assert config["http_options"] == {"host": "0.0.0.0", "port": 8000}
+    assert all(app["args"]["service"]["host"] == "0.0.0.0" for app in config["applications"])
+    gpus = [d for app in config["applications"] for d in app.get("deployments", []) if d.get("ray_actor_options", {}).get("num_gpus")]
+    assert bool(gpus) == (kind == "cuda"), gpus
+
+
+def test_the_cuda_image_runs_the_rayservice_s_serve_config():
+    from .test_kubernetes import serve_config
+
+    assert _image_config("cuda") == serve_config()
+
+
+def test_the_images_serve_configs_are_deploy_serve_yaml_with_their_overlays():
+    from .test_kubernetes import render
+
+    if not render.SERVE_CONFIG.exists():
+        pytest.skip("deploy/serve.yaml (H3's Serve config, #12) is not in this tree yet")
+    for path, (config, overlays) in render.image_configs().items():
+        assert path.read_text() == render.config_file(config, overlays), f"{path.name} is stale: run python scripts/render_serve_config.py"
 
 
 def test_the_build_context_leaves_out_environments_data_and_credentials():
