@@ -62,7 +62,9 @@ class Header:
 
 def _png_header(data: bytes, name: str) -> Header:
     """Walk the chunks: IHDR first gives the size, IEND ends the image."""
-    if data[12:16] != b"IHDR" or len(data) < 24:
+    if len(data) < 33:  # signature, IHDR chunk
+        raise ImageError(name, f"truncated PNG: ends in its header ({len(data)} bytes)")
+    if data[12:16] != b"IHDR":
         raise ImageError(name, f"not a decodable image (PNG without an IHDR chunk, {len(data)} bytes)")
     width, height = struct.unpack(">II", data[16:24])
     pos = 8
@@ -84,7 +86,7 @@ def _jpeg_header(data: bytes, name: str) -> Header:
         pos, marker = m.start(), data[m.start() + 1]
         if marker == 0xD9:
             if size is None:
-                break
+                raise ImageError(name, f"not a decodable image (JPEG without a frame header, {len(data)} bytes)")
             return Header("JPEG", size[0], size[1], pos + 2)
         if marker in (0x01, 0xD8) or pos + 4 > len(data):  # TEM and SOI have no length; or the data ends in a marker
             pos += 2
@@ -95,7 +97,7 @@ def _jpeg_header(data: bytes, name: str) -> Header:
             size = size or (width, height)  # the first frame's: a later SOF belongs to no other image
         pos = seg_end
     if size is None:
-        raise ImageError(name, f"not a decodable image (JPEG without a frame header, {len(data)} bytes)")
+        raise ImageError(name, f"truncated JPEG: ends before its frame header ({len(data)} bytes)")
     return Header("JPEG", size[0], size[1])
 
 

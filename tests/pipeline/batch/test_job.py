@@ -129,7 +129,7 @@ def batch_in(data_dir, tmp_path, monkeypatch):
     for name in ("photos/bus.jpg", "photos/zidane.jpg", "faces/two_people.jpg"):
         (folder / Path(name).name).write_bytes((data_dir / name).read_bytes())
     (folder / "bomb.png").write_bytes(_png_bomb())
-    (folder / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"not a JPEG after all" * 50)
+    (folder / "corrupt.jpg").write_bytes(b"a text file named .jpg, no image at all " * 20)
     monkeypatch.chdir(tmp_path)
     return folder
 

@@ -71,8 +71,11 @@ CASES = [
     # a format only OpenCV reads (no header read here): OpenCV's own check, its cv2.error turned into an ImageError
     (lambda bus: b"PF\n65535 65535\n-1.0\n" + b"\0" * 64, {}, "not a decodable image (OpenCV: pixels <= CV_IO_MAX_IMAGE_PIXELS", True),
     (lambda bus: b"GIF89a" + b"\xff" * 40, {}, "not a decodable image (46 bytes starting b'GIF89a\\xff\\xff': a broken GIF header)", False),
-    (lambda bus: _png_header(20, 20)[:30], {}, "truncated PNG: no IEND chunk", False),
+    (lambda bus: _png_header(20, 20)[:40], {}, "truncated PNG: no IEND chunk (40 bytes)", False),
     (lambda bus: b"\xff\xd8\xff\xd9", {}, "JPEG without a frame header", False),
+    (lambda bus: bus[:20], {}, "truncated JPEG: ends before its frame header (20 bytes)", False),
+    (lambda bus: b"\x89PNG\r\n\x1a\n", {}, "truncated PNG: ends in its header (8 bytes)", False),
+    (lambda bus: _png_header(20, 20)[:8] + _png_header(20, 20)[33:], {}, "PNG without an IHDR chunk", False),
     (lambda bus: _png_header(2000, 1000), {"max_pixels": 1_999_999}, "2000x1000 is above the limit of 1999999 pixels", True),
     (lambda bus: bus, {"max_pixels": 810 * 1080 - 1}, "810x1080 is above the limit of 874799 pixels", True),
     (lambda bus: _encode(".bmp", np.zeros((4, 4, 3), np.uint8)), {"formats": ("PNG", "JPEG")}, "BMP images are not accepted; expected PNG, JPEG", False),
