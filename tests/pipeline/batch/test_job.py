@@ -7,17 +7,17 @@ import json
 import os
 import pickle
 import signal
+import struct
 import subprocess
 import sys
 import time
+import zlib
 from collections import Counter
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-import struct
-import zlib
 
 from sensorium.models.data.shapes import ShapesConfig, make_image
 from sensorium.pipeline.batch.job import FAILURES, PARTS, BatchStage, done_paths, iter_rows, list_inputs, plan_actors, run_batch
