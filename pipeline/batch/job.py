@@ -25,8 +25,14 @@ which object stores cannot do.
 
 Resumption: a path is done when it is in a part or in the failure report; a rerun processes
 only the others, so an interrupted job (driver killed mid-run) completes with every image
-exactly once. A truncated last line of the failure report (a kill during the write) is
-dropped and that image is processed again.
+exactly once. Paths are compared in one spelling (``paths.py``: absolute and resolved, object
+URIs normalised), so a rerun from another working directory or with ``./`` redoes nothing. A
+truncated last line of the failure report (a kill during the write) is dropped and that image
+is processed again. An image that cannot be decoded (corrupt, cut, a decompression bomb) is a
+line in the failure report like any other failure, so a rerun does not try it again.
+
+One driver at a time per output folder (``lock.py``): a second is refused at start, naming
+the process that holds it.
 """
 
 from __future__ import annotations
@@ -49,6 +55,8 @@ from sensorium.pipeline.runner import Delta, rebuild, run_stage
 from sensorium.stages.base import Stage, build_config, get_stage_class
 from sensorium.stages.config import config_options
 from sensorium.stages.images import IMAGE_SUFFIXES
+from sensorium.pipeline.batch.lock import OutputLock
+from sensorium.pipeline.batch.paths import normalise_path
 from sensorium.pipeline.batch.storage import Storage, is_remote
 
 log = logging.getLogger(__name__)
@@ -87,7 +95,8 @@ class BatchSummary:
 def list_inputs(spec: str | Path | Sequence[str], storage: Storage | None = None) -> list[str]:
     """A folder (recursive), a glob, a file of paths or URIs (``.txt``, one per line), a list, or
     an object-store URI (a glob, a prefix or one object; listed with ``storage``) → sorted unique
-    paths. Missing paths stay in the list: they fail, by name, in the job."""
+    paths, normalised (:func:`~sensorium.pipeline.batch.paths.normalise_path`: ``a.jpg`` and
+    ``./a.jpg`` are one). Missing paths stay in the list: they fail, by name, in the job."""
     if isinstance(spec, (list, tuple)):
         items = [str(s) for s in spec]
     else:
@@ -103,24 +112,25 @@ def list_inputs(spec: str | Path | Sequence[str], storage: Storage | None = None
             items = [f for f in globlib.glob(s, recursive=True) if Path(f).suffix.lower() in IMAGE_SUFFIXES]
         else:
             items = [s]
-    return sorted(set(items))
+    return sorted({normalise_path(i) for i in items})
 
 
 def done_paths(output: Path) -> tuple[set[str], set[str]]:
-    """(paths with a row in a complete part, paths in the failure report); repairs a failure
+    """(paths with a row in a complete part, paths in the failure report), normalised as
+    :func:`list_inputs` gives them (rows of an older version may not be); repairs a failure
     report whose last line was cut off."""
     import pyarrow.parquet as pq
 
     good: set[str] = set()
     for part in sorted((output / PARTS).glob("part-*.parquet")):
-        good.update(pq.read_table(part, columns=["path"]).column("path").to_pylist())
+        good.update(map(normalise_path, pq.read_table(part, columns=["path"]).column("path").to_pylist()))
     bad: set[str] = set()
     fpath = output / FAILURES
     if fpath.is_file():
         lines, keep = fpath.read_text().splitlines(keepends=True), []
         for line in lines:
             try:
-                bad.add(json.loads(line)["path"])
+                bad.add(normalise_path(json.loads(line)["path"]))
                 keep.append(line if line.endswith("\n") else line + "\n")
             except (json.JSONDecodeError, KeyError):
                 log.warning("%s: dropping a cut-off line (its image is processed again)", fpath)
@@ -336,36 +346,44 @@ def run_batch(inputs: str | Path | Sequence[str], stages: Sequence[BatchStage], 
     storage = Storage(storage_options)
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
-    _record_job(output, stages)
-    paths = list_inputs(inputs, storage)
-    good, bad = done_paths(output)
-    todo = [p for p in paths if p not in good and p not in bad]
-    if max_items is not None:
-        todo = todo[:max_items]
-    start = time.time()
-    written = failed = 0
-    if todo:
-        init_ray(ray_address, log_to_driver=False)
-        ds = _dataset(todo, stages, storage, task_images)
-        pending: list[dict[str, Any]] = []
-        flushed = time.monotonic()
-        for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
-            rows, fails = _rows(batch)
-            pending += rows
-            if fails:
-                _append_failures(output, fails)
-            if pending and (len(pending) >= part_rows or time.monotonic() - flushed >= part_seconds):
-                _write_part(output, pending)
-                written, pending, flushed = written + len(pending), [], time.monotonic()
-            failed += len(fails)
-            if on_progress is not None:
-                on_progress(written + len(pending) + failed, len(todo))
-        if pending:
-            _write_part(output, pending)
-            written += len(pending)
-    if build_index and any(_indexes(cls) for cls in classes.values()):
-        rebuild_index(output)
+    with OutputLock(output):  # before anything is read or written: a second driver is refused here
+        _record_job(output, stages)
+        paths = list_inputs(inputs, storage)
+        good, bad = done_paths(output)
+        todo = [p for p in paths if p not in good and p not in bad]
+        if max_items is not None:
+            todo = todo[:max_items]
+        start = time.time()
+        written = failed = 0
+        if todo:
+            init_ray(ray_address, log_to_driver=False)
+            written, failed = _write_results(_dataset(todo, stages, storage, task_images), output, len(todo), part_rows, part_seconds, on_progress)
+        if build_index and any(_indexes(cls) for cls in classes.values()):
+            rebuild_index(output)
     return BatchSummary(len(paths), len(paths) - len(todo), written, failed, time.time() - start)
+
+
+def _write_results(ds: Any, output: Path, total: int, part_rows: int, part_seconds: float,
+                   on_progress: Callable[[int, int], None] | None) -> tuple[int, int]:
+    """Stream the dataset's batches into parts and the failure report; (rows written, failures)."""
+    written = failed = 0
+    pending: list[dict[str, Any]] = []
+    flushed = time.monotonic()
+    for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+        rows, fails = _rows(batch)
+        pending += rows
+        if fails:
+            _append_failures(output, fails)
+        if pending and (len(pending) >= part_rows or time.monotonic() - flushed >= part_seconds):
+            _write_part(output, pending)
+            written, pending, flushed = written + len(pending), [], time.monotonic()
+        failed += len(fails)
+        if on_progress is not None:
+            on_progress(written + len(pending) + failed, total)
+    if pending:
+        _write_part(output, pending)
+        written += len(pending)
+    return written, failed
 
 
 def iter_rows(output: str | Path) -> Iterable[dict[str, Any]]:

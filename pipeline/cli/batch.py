@@ -19,7 +19,8 @@ def batch(
     input: str = typer.Option(..., "--input", "-i", help="Folder (recursive), glob, .txt list of paths or URIs, one file, or an "
                               "object-store URI: s3://bucket/photos/**/*.jpg, gs://bucket/prefix/."),
     stages: str = typer.Option(..., "--stages", help="Comma-separated stages, e.g. detect,face,embed."),
-    output: str = typer.Option(..., "--output", "-o", help="Local output folder: parts/*.parquet, failures.jsonl, index/."),
+    output: str = typer.Option(..., "--output", "-o", help="Local output folder: parts/*.parquet, failures.jsonl, index/; one job at a time "
+                        "writes into it (a second is refused while the first runs)."),
     set_: List[str] = typer.Option([], "--set", help="Stage option STAGE.OPTION=VALUE (repeatable)."),
     batch_size: int = typer.Option(16, help="Images per stage call."),
     actors: int = typer.Option(1, help="Actors per stage (each loads the model once)."),
@@ -33,7 +34,9 @@ def batch(
                                              "S3FileSystem/GcsFileSystem, e.g. endpoint_override=http://127.0.0.1:9000, "
                                              "region=eu-west-1, anonymous=true (repeatable; default: the AWS_*/GCS environment)."),
 ) -> None:
-    """Run stages over an image collection on Ray Data; rerun to resume after an interruption."""
+    """Run stages over an image collection on Ray Data; rerun to resume after an interruption.
+    An image that cannot be read is a line in failures.jsonl (and not tried again); exit code 0
+    unless the job itself could not run."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from sensorium.stages.base import build_config

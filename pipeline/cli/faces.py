@@ -2,8 +2,11 @@
 
 Every command takes ``--gallery PATH`` (default: ``faces.sqlite`` in the user's data
 directory, ``$XDG_DATA_HOME/sensorium`` or ``~/.local/share/sensorium``). Images are read with
-the pipeline's own reader, so a corrupt file gets the same clear error as in a run, and one
-bad photo never stops the others.
+the pipeline's own reader, so a corrupt, cut or oversized file (a decompression bomb) gets the
+same clear error as in a run, naming the photo, and one bad photo never stops the others.
+Exit codes: ``enroll`` 1 when no photo gave a usable face (nothing enrolled), 0 otherwise, the
+skipped photos listed; ``identify`` 1 when any image could not be read, after every image has
+had its line.
 """
 
 from __future__ import annotations
@@ -60,6 +63,17 @@ def _read(path: str) -> Any:
     return read_image(path)
 
 
+def _why(exc: Exception) -> str:
+    """What was wrong with a photo, without its path (the caller names it once)."""
+    from sensorium.pipeline.io.sources import ImageError
+
+    if isinstance(exc, ImageError):
+        return exc.problem
+    if isinstance(exc, OSError):
+        return f"cannot read ({exc.strerror or exc})"
+    return str(exc)
+
+
 @faces_app.command("enroll")
 def enroll(
     images: List[str] = typer.Argument(..., help="Photos of the person (files or globs); one face each, the largest is used."),
@@ -79,7 +93,7 @@ def enroll(
         try:
             faces = stage.analyze([_read(file)])[0]
         except (OSError, ValueError) as exc:
-            skipped.append((file, str(exc)))
+            skipped.append((file, _why(exc)))
             continue
         if len(faces) == 0:
             skipped.append((file, "no face found"))
@@ -161,7 +175,8 @@ def identify(
     model: Optional[Path] = _MODEL,
     threshold: Optional[float] = typer.Option(None, help="Similarity a match needs (default: the recogniser's calibrated value)."),
 ) -> None:
-    """Print one JSON line per image: its faces with identity (null when unknown) and similarity."""
+    """Print one JSON line per image: its faces with identity (null when unknown) and similarity,
+    or the error that kept it from being read; exit code 1 when any image could not be read."""
     path = gallery or default_gallery()
     stage = _stage(recognizer, model, path, threshold)
     failed = 0
@@ -170,7 +185,7 @@ def identify(
             faces = stage.analyze([_read(file)])[0]
         except (OSError, ValueError) as exc:
             failed += 1
-            typer.echo(json.dumps({"image": file, "error": str(exc)}))
+            typer.echo(json.dumps({"image": file, "error": _why(exc)}))
             continue
         typer.echo(json.dumps({"image": file, "faces": faces_json(faces)}))
     if failed:

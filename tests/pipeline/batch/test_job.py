@@ -7,9 +7,11 @@ import json
 import os
 import pickle
 import signal
+import struct
 import subprocess
 import sys
 import time
+import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -18,11 +20,21 @@ import numpy as np
 import pytest
 
 from sensorium.models.data.shapes import ShapesConfig, make_image
-from sensorium.pipeline.batch.job import FAILURES, PARTS, BatchStage, done_paths, iter_rows, list_inputs, plan_actors
+from sensorium.pipeline.batch.job import FAILURES, PARTS, BatchStage, done_paths, iter_rows, list_inputs, plan_actors, run_batch
 from sensorium.stages.base import Stage, register_stage
 from sensorium.stages.results import Embeddings
 
 N_GOOD = 240
+
+
+def _png_bomb(w: int = 65535, h: int = 65535) -> bytes:
+    """A complete PNG of a few dozen bytes whose header declares w x h (issue 12: OpenCV raised
+    cv2.error on it, which aborted the whole job)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +52,9 @@ def collection(tmp_path_factory):
     good = cv2.imencode(".jpg", np.zeros((64, 64, 3), np.uint8))[1].tobytes()
     (root / "bad_cut.jpg").write_bytes(good[: len(good) // 2])
     (root / "bad_header.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+    (root / "bad_bomb.png").write_bytes(_png_bomb())
     os.symlink(root / "does-not-exist.png", root / "gone.png")
-    bad = {str(root / n) for n in ("bad_text.jpg", "bad_empty.png", "bad_cut.jpg", "bad_header.png", "gone.png")}
+    bad = {str(root / n) for n in ("bad_text.jpg", "bad_empty.png", "bad_cut.jpg", "bad_header.png", "bad_bomb.png", "gone.png")}
     return root, bad
 
 
@@ -92,9 +105,9 @@ def test_interrupted_job_resumes_to_a_complete_result(collection, tmp_path):
 
 
 def test_a_cut_off_failure_line_is_dropped_and_redone(tmp_path):
-    (tmp_path / FAILURES).write_text('{"path": "a.jpg", "stage": "source", "reason": "x"}\n{"path": "b.j')
+    (tmp_path / FAILURES).write_text(f'{{"path": "{tmp_path}/a.jpg", "stage": "source", "reason": "x"}}\n{{"path": "b.j')
     good, bad = done_paths(tmp_path)
-    assert bad == {"a.jpg"} and (tmp_path / FAILURES).read_text().endswith("\n") and "b.j" not in (tmp_path / FAILURES).read_text()
+    assert bad == {str(tmp_path / "a.jpg")} and (tmp_path / FAILURES).read_text().endswith("\n") and "b.j" not in (tmp_path / FAILURES).read_text()
 
 
 def test_list_inputs(tmp_path):
@@ -103,8 +116,39 @@ def test_list_inputs(tmp_path):
         (tmp_path / n).write_bytes(b"x")
     assert [Path(p).name for p in list_inputs(tmp_path)] == ["3.webp", "1.png", "2.JPG"]
     assert [Path(p).name for p in list_inputs(str(tmp_path / "a" / "*"))] == ["1.png", "2.JPG"]
-    (tmp_path / "list.txt").write_text(f"{tmp_path}/a/1.png\n\n/missing.png\n")
+    (tmp_path / "list.txt").write_text(f"{tmp_path}/a/1.png\n\n/missing.png\n{tmp_path}/./a//1.png\n")
     assert list_inputs(tmp_path / "list.txt") == ["/missing.png", f"{tmp_path}/a/1.png"]
+    assert list_inputs(["s3://b/p/x.jpg", "S3://b//p/./x.jpg", "s3://b/p/y.jpg"]) == ["s3://b/p/x.jpg", "s3://b/p/y.jpg"]
+
+
+@pytest.fixture
+def batch_in(data_dir, tmp_path, monkeypatch):
+    """``batch_in/`` under the working directory: three real photos, the PNG bomb and a corrupt JPEG."""
+    folder = tmp_path / "batch_in"
+    folder.mkdir()
+    for name in ("photos/bus.jpg", "photos/zidane.jpg", "faces/two_people.jpg"):
+        (folder / Path(name).name).write_bytes((data_dir / name).read_bytes())
+    (folder / "bomb.png").write_bytes(_png_bomb())
+    (folder / "corrupt.jpg").write_bytes(b"a text file named .jpg, no image at all " * 20)
+    monkeypatch.chdir(tmp_path)
+    return folder
+
+
+@pytest.mark.slow
+def test_bad_files_fail_alone_and_a_rerun_by_another_spelling_redoes_nothing(ray_cluster, batch_in, tmp_path):
+    """Issue 12: the bomb aborted the whole job (no parts, no failures.jsonl, every rerun the
+    same); and ``batch_in/*`` then ``/abs/batch_in/*`` into one output wrote everything twice."""
+    stages = [BatchStage("face", {"threads": 1}, batch_size=4)]
+    first = run_batch("batch_in/*", stages, "out", build_index=False)
+    assert (first.total, first.written, first.failed) == (5, 3, 2)
+    fails = {Path(f["path"]).name: f for f in map(json.loads, (tmp_path / "out" / FAILURES).read_text().splitlines())}
+    assert sorted(fails) == ["bomb.png", "corrupt.jpg"] and {f["stage"] for f in fails.values()} == {"source"}
+    assert "65535x65535 is above OpenCV's limit" in fails["bomb.png"]["reason"] and "not a decodable image" in fails["corrupt.jpg"]["reason"]
+    assert sorted(r["path"] for r in iter_rows(tmp_path / "out")) == sorted(str(batch_in / n) for n in ("bus.jpg", "two_people.jpg", "zidane.jpg"))
+    again = run_batch(f"{batch_in}/*", stages, tmp_path / "out", build_index=False)  # absolute now; the bad ones are not retried
+    assert (again.total, again.skipped, again.written, again.failed) == (5, 5, 0, 0)
+    one = run_batch(["batch_in/bus.jpg", "./batch_in/bus.jpg", f"{tmp_path}/batch_in/../batch_in/bus.jpg"], stages, "one", build_index=False)
+    assert (one.total, one.written) == (1, 1) and [r["path"] for r in iter_rows(tmp_path / "one")] == [str(batch_in / "bus.jpg")]
 
 
 # the planner builds each stage's config (bad options fail on the driver): embed needs weights named

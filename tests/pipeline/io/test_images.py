@@ -23,8 +23,14 @@ def _png_header(w: int, h: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b"")
 
 
-def _encode(ext: str, image: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(ext, image)
+def _jpeg_declaring(jpeg: bytes, w: int, h: int) -> bytes:
+    """``jpeg`` with its frame header (SOF0) rewritten to claim w x h."""
+    sof = jpeg.index(b"\xff\xc0")
+    return jpeg[:sof + 5] + struct.pack(">HH", h, w) + jpeg[sof + 9:]
+
+
+def _encode(ext: str, image: np.ndarray, *params: int) -> bytes:
+    ok, buf = cv2.imencode(ext, image, list(params))
     assert ok, ext
     return buf.tobytes()
 
@@ -55,8 +61,21 @@ CASES = [
     (lambda bus: _encode(".png", np.zeros((20, 20, 3), np.uint8))[:-40], {}, "truncated PNG: no IEND chunk", False),
     (lambda bus: b"this is not an image at all" * 10, {}, "not a decodable image (270 bytes)", False),
     (lambda bus: b"this is not an image at all" * 10, {"max_pixels": 10**6}, "not a decodable image (270 bytes starting", False),
-    (lambda bus: _png_header(0, 0), {"max_pixels": 10**6}, "not a decodable image (68 bytes", False),  # PIL refuses a 0x0 header
-    (lambda bus: _png_header(50_000, 50_000), {"max_pixels": 10**6}, "above the decoder's pixel limit", True),
+    (lambda bus: _png_header(0, 0), {"max_pixels": 10**6}, "empty image 0x0", False),
+    (lambda bus: _png_header(0, 0), {}, "empty image 0x0", False),
+    (lambda bus: _png_header(50_000, 50_000), {"max_pixels": 10**6}, "50000x50000 is above the limit of 1000000 pixels", True),
+    # the bomb of issue 12: OpenCV raised cv2.error, which no reader caught; now judged from the header, limit or not
+    (lambda bus: _png_header(65535, 65535), {}, "65535x65535 is above OpenCV's limit of 1073741824 pixels", True),
+    (lambda bus: _jpeg_declaring(bus, 65500, 65500), {}, "65500x65500 is above OpenCV's limit", True),
+    (lambda bus: _jpeg_declaring(bus, 4000, 3000), {"max_pixels": 10**6}, "4000x3000 is above the limit of 1000000 pixels", True),
+    # a format only OpenCV reads (no header read here): OpenCV's own check, its cv2.error turned into an ImageError
+    (lambda bus: b"PF\n65535 65535\n-1.0\n" + b"\0" * 64, {}, "not a decodable image (OpenCV: pixels <= CV_IO_MAX_IMAGE_PIXELS", True),
+    (lambda bus: b"GIF89a" + b"\xff" * 40, {}, "not a decodable image (46 bytes starting b'GIF89a\\xff\\xff': a broken GIF header)", False),
+    (lambda bus: _png_header(20, 20)[:40], {}, "truncated PNG: no IEND chunk (40 bytes)", False),
+    (lambda bus: b"\xff\xd8\xff\xd9", {}, "JPEG without a frame header", False),
+    (lambda bus: bus[:20], {}, "truncated JPEG: ends before its frame header (20 bytes)", False),
+    (lambda bus: b"\x89PNG\r\n\x1a\n", {}, "truncated PNG: ends in its header (8 bytes)", False),
+    (lambda bus: _png_header(20, 20)[:8] + _png_header(20, 20)[33:], {}, "PNG without an IHDR chunk", False),
     (lambda bus: _png_header(2000, 1000), {"max_pixels": 1_999_999}, "2000x1000 is above the limit of 1999999 pixels", True),
     (lambda bus: bus, {"max_pixels": 810 * 1080 - 1}, "810x1080 is above the limit of 874799 pixels", True),
     (lambda bus: _encode(".bmp", np.zeros((4, 4, 3), np.uint8)), {"formats": ("PNG", "JPEG")}, "BMP images are not accepted; expected PNG, JPEG", False),
@@ -103,3 +122,59 @@ def test_read_depth_scales_and_checks_its_png(tmp_path):
     assert cv2.imwrite(str(tmp_path / "d8.png"), raw.astype(np.uint8))
     with pytest.raises(ImageError, match=r"d8.png: expected a single-channel 16-bit depth image, got \(2, 2\) uint8"):
         read_depth(tmp_path / "d8.png", 1000.0)
+
+
+def test_the_141_byte_bomb_is_refused_from_its_header_at_every_limit():
+    """Issue 12: a PNG of a few bytes declaring 65535x65535. OpenCV raised cv2.error (not a
+    ValueError) through every reader; the header says enough to refuse it, limit or not."""
+    bomb = _png_header(65535, 65535)
+    with pytest.raises(cv2.error, match="CV_IO_MAX_IMAGE_PIXELS"):  # what OpenCV alone does with it
+        cv2.imdecode(np.frombuffer(bomb, np.uint8), cv2.IMREAD_COLOR)
+    for options in ({}, {"max_pixels": 10**6}, {"max_pixels": 2**40}, {"formats": ("PNG",)}):
+        with pytest.raises(ImageError) as exc:
+            decode_image(bomb, name="bomb.png", **options)
+        assert exc.value.too_large and "65535x65535" in str(exc.value) and str(exc.value).startswith("bomb.png: ")
+
+
+def _mp4_trailer(n: int) -> bytes:
+    """What a Motion Photo appends after the JPEG: an MP4 (ftyp box) and then ``n`` bytes that
+    hold 0xFF and even 0xFFD9 by chance."""
+    rng = np.random.default_rng(0)
+    return struct.pack(">I4s4s", 24, b"ftyp", b"mp42") + b"\0" * 12 + rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+
+
+@pytest.mark.parametrize("encode, trailer", [
+    (lambda bus: bus, _mp4_trailer(100_000)),
+    (lambda bus: _encode(".jpg", cv2.imdecode(np.frombuffer(bus, np.uint8), cv2.IMREAD_COLOR)[:200, :300]) , b"\0" * 4096),
+    (lambda bus: _encode(".jpg", cv2.imdecode(np.frombuffer(bus, np.uint8), cv2.IMREAD_COLOR)[:200, :300], cv2.IMWRITE_JPEG_PROGRESSIVE, 1),
+     _mp4_trailer(50_000)),
+    (lambda bus: _encode(".png", cv2.imdecode(np.frombuffer(bus, np.uint8), cv2.IMREAD_COLOR)[:200, :300]), b"\0" * 1000),
+    (lambda bus: _encode(".png", cv2.imdecode(np.frombuffer(bus, np.uint8), cv2.IMREAD_COLOR)[:200, :300]), _mp4_trailer(10_000)),
+])
+def test_data_after_the_end_marker_is_ignored_not_taken_for_truncation(bus, encode, trailer):
+    complete = encode(bus)
+    expected = decode_image(complete)
+    np.testing.assert_array_equal(decode_image(complete + trailer, max_pixels=10**7), expected)
+
+
+def test_a_cut_jpeg_is_truncated_even_with_an_end_marker_inside_it(bus):
+    """An EXIF thumbnail is a whole JPEG, end marker included, inside an APP1 segment: the marker
+    walk skips it, so the main image cut mid-scan still says truncated, and whole it decodes."""
+    thumb = _encode(".jpg", np.full((8, 8, 3), 90, np.uint8))
+    app1 = b"\xff\xe1" + struct.pack(">H", len(thumb) + 8) + b"Exif\0\0" + thumb
+    with_thumb = bus[:2] + app1 + bus[2:]
+    np.testing.assert_array_equal(decode_image(with_thumb), decode_image(bus))
+    cut = with_thumb[: len(with_thumb) * 2 // 3]
+    assert b"\xff\xd9" in cut  # the thumbnail's
+    with pytest.raises(ImageError, match="truncated JPEG: no end-of-image marker"):
+        decode_image(cut)
+
+
+def test_formats_only_opencv_reads_still_decode():
+    """PFM and PAM: PIL reads neither header, OpenCV decodes both; without a limit set they pass."""
+    rgb = np.random.default_rng(1).integers(0, 256, (10, 12, 3), dtype=np.uint8)
+    for ext in (".pfm", ".pam"):
+        data = _encode(ext, rgb.astype(np.float32) / 255 if ext == ".pfm" else rgb)
+        assert decode_image(data).shape == (10, 12, 3)
+        with pytest.raises(ImageError, match="not a decodable image"):  # a limit needs a header it can be judged from
+            decode_image(data, max_pixels=10**6)
