@@ -12,9 +12,9 @@ Decoding and the agent run in the thread pool, never on the loop.
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.exceptions import HTTPException
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from sensorium.deploy.rest.errors import ApiError
 from sensorium.deploy.rest.images import check_request_pixels, decode_b64, decode_image
