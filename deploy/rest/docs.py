@@ -13,6 +13,15 @@ from fastapi.staticfiles import StaticFiles
 
 #: where the assets are served (behind the ``admin`` scope with the docs)
 STATIC_URL = "/static-offline-docs"
+#: the pages may load from this service only: the browser itself refuses what the bundles would
+#: fetch elsewhere (ReDoc's footer logo from its CDN), so nothing leaves an air-gapped network
+CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+       "worker-src 'self' blob:; connect-src 'self'")
+
+
+def _local_only(page: HTMLResponse) -> HTMLResponse:
+    page.headers["Content-Security-Policy"] = CSP
+    return page
 
 
 def _assets() -> Path:
@@ -29,9 +38,9 @@ def install_docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def swagger() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url=openapi_url, title=f"{app.title} - API", oauth2_redirect_url="/docs/oauth2-redirect",
+        return _local_only(get_swagger_ui_html(openapi_url=openapi_url, title=f"{app.title} - API", oauth2_redirect_url="/docs/oauth2-redirect",
                                    swagger_js_url=f"{STATIC_URL}/swagger-ui-bundle.js", swagger_css_url=f"{STATIC_URL}/swagger-ui.css",
-                                   swagger_favicon_url=f"{STATIC_URL}/favicon.png")
+                                   swagger_favicon_url=f"{STATIC_URL}/favicon.png"))
 
     @app.get("/docs/oauth2-redirect", include_in_schema=False)
     def swagger_redirect() -> HTMLResponse:
@@ -39,5 +48,5 @@ def install_docs(app: FastAPI) -> None:
 
     @app.get("/redoc", include_in_schema=False)
     def redoc() -> HTMLResponse:
-        return get_redoc_html(openapi_url=openapi_url, title=f"{app.title} - API", redoc_js_url=f"{STATIC_URL}/redoc.standalone.js",
-                              redoc_favicon_url=f"{STATIC_URL}/favicon.png", with_google_fonts=False)
+        return _local_only(get_redoc_html(openapi_url=openapi_url, title=f"{app.title} - API", redoc_js_url=f"{STATIC_URL}/redoc.standalone.js",
+                              redoc_favicon_url=f"{STATIC_URL}/favicon.png", with_google_fonts=False))
