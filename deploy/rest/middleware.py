@@ -145,12 +145,18 @@ def _is_json(scope: Scope) -> bool:
 
 
 class RateLimiter:
-    """Token bucket per client: ``rate`` requests per minute, bursts up to ``burst``."""
+    """Token bucket per client: ``rate`` requests per minute, bursts up to ``burst``. Past
+    ``max_clients`` buckets the full ones are forgotten (a full bucket is what a new client gets),
+    so clients spraying addresses cannot grow it without bound."""
 
-    def __init__(self, per_minute: float, burst: int) -> None:
-        self.rate, self.burst = per_minute / 60.0, burst
+    def __init__(self, per_minute: float, burst: int, max_clients: int = 10_000) -> None:
+        self.rate, self.burst, self.max_clients = per_minute / 60.0, burst, max_clients
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
+
+    def _prune(self, now: float) -> None:
+        if len(self._buckets) > self.max_clients:
+            self._buckets = {c: b for c, b in self._buckets.items() if self._level(c, now) < self.burst}
 
     def _level(self, client: str, now: float) -> float:
         tokens, last = self._buckets.get(client, (float(self.burst), now))
@@ -160,6 +166,7 @@ class RateLimiter:
         """0 if allowed, else seconds until the next request would be."""
         now = time.monotonic()
         with self._lock:
+            self._prune(now)
             tokens = self._level(client, now)
             if tokens >= 1:
                 self._buckets[client] = (tokens - 1, now)

@@ -107,3 +107,12 @@ def test_rate_limiter_refills_at_its_rate():
     wait = limiter.take("a")
     assert 0.9 < wait <= 1.0  # one request per second refills the bucket
     assert limiter.take("b") == 0.0 and limiter.wait("b") == 0.0  # per client; wait does not take
+
+
+def test_rate_limiter_forgets_full_buckets_past_its_size():
+    from sensorium.deploy.rest.middleware import RateLimiter
+
+    limiter = RateLimiter(per_minute=1e9, burst=1, max_clients=100)  # refills at once: every bucket is full again
+    for i in range(1000):
+        limiter.take(f"10.0.{i // 256}.{i % 256}")
+    assert len(limiter._buckets) <= 101
