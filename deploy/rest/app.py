@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from sensorium.deploy.rest.auth import Authenticate
+from sensorium.deploy.rest.auth import ANY, OPEN, Authenticate, required_scope
 from sensorium.deploy.rest.docs import install_docs
 from sensorium.deploy.rest.errors import ERROR_RESPONSES, install_error_handlers
 from sensorium.deploy.rest.logs import configure_access_log
@@ -52,4 +52,27 @@ def create_app(settings: ServiceSettings, agent: GuiAgentStage | None = None, *,
     for routes in (agent_routes, perceive_routes, ops_routes):
         app.include_router(routes.router)
     configure_access_log(settings.log_format)
+    if settings.auth_on:
+        _document_auth(app, settings.public_ops)
     return app
+
+
+def _document_auth(app: FastAPI, public_ops: bool) -> None:
+    """State the bearer scheme and each operation's scope in the OpenAPI (Swagger UI's Authorize
+    button uses it); the middleware enforces it, this only tells."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = build()
+        spec.setdefault("components", {})["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+        for path, item in spec["paths"].items():
+            need = required_scope(path, public_ops)
+            for op in item.values():
+                op["security"] = [] if need == OPEN else [{"bearer": []}]
+                if need not in (OPEN, ANY):
+                    op["description"] = (op.get("description", "") + f"\n\nNeeds a bearer token with the `{need}` scope.").strip()
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -30,3 +30,12 @@ def test_openapi_states_the_api():
     assert form["required"] == ["screenshot", "instruction"] and form["properties"]["screenshot"]["format"] == "binary"
     assert form["properties"]["instruction"]["maxLength"] == 4000 and form["properties"]["dpr"]["minimum"] == 0.1
     assert not {"/docs", "/redoc"} & set(spec["paths"])  # served, not operations
+
+
+def test_openapi_states_the_bearer_scheme_and_scopes_when_tokens_are_set():
+    spec = create_app(ServiceSettings(token="t"), GuiAgentStage()).openapi()
+    assert spec["components"]["securitySchemes"] == {"bearer": {"type": "http", "scheme": "bearer"}}
+    act = spec["paths"]["/v1/agent/act"]["post"]
+    assert act["security"] == [{"bearer": []}] and "`agent` scope" in act["description"]
+    assert spec["paths"]["/healthz"]["get"]["security"] == [] and spec["paths"]["/metrics"]["get"]["security"] == [{"bearer": []}]
+    assert "securitySchemes" not in create_app(ServiceSettings(), GuiAgentStage()).openapi().get("components", {})
