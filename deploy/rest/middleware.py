@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
 from typing import Any
 
+import anyio.to_thread
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -87,8 +87,6 @@ class JsonGuard:
     checked on the bytes before any parser recurses into them (Python's json and pydantic
     recurse per level). The body is then handed to the app unchanged."""
 
-    _STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
-
     def __init__(self, app: ASGIApp, max_depth: int) -> None:
         self.app, self.max_depth = app, max_depth
 
@@ -105,7 +103,7 @@ class JsonGuard:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        problem = self.problem(body)
+        problem = await anyio.to_thread.run_sync(self.problem, body) if len(body) > 65536 else self.problem(body)  # off the loop
         if problem:
             await send_error(scope, send, 400, problem[0], problem[1])
             return
@@ -125,18 +123,23 @@ class JsonGuard:
             body.decode("utf-8")
         except UnicodeDecodeError as exc:
             return "invalid_encoding", f"request body is not valid UTF-8 (byte {exc.start})"
-        depth = json_depth(self._STRINGS.sub(b'""', body))
+        depth = json_depth(body)
         if depth > self.max_depth:
             return "too_deep", f"JSON body nests {depth} levels deep; the limit is {self.max_depth}"
         return None
 
 
-def json_depth(text: bytes) -> int:
-    """The deepest bracket nesting of JSON bytes whose strings are already removed (vectorised:
-    a 25 MB body of ``[`` is counted in milliseconds, not parsed)."""
+def json_depth(body: bytes) -> int:
+    """The deepest bracket nesting of JSON bytes, brackets inside strings not counted; vectorised
+    (a 25 MB body is counted in a fraction of a second, nothing is parsed or recursed into).
+    Escaped backslashes, then escaped quotes, are dropped, so every quote left opens or closes a string."""
+    text = body.replace(b"\\\\", b"").replace(b'\\"', b"")
     a = np.frombuffer(text, np.uint8)
-    step = (a == ord("[")).astype(np.int32) + (a == ord("{")) - (a == ord("]")) - (a == ord("}"))
-    return int(np.cumsum(step).max()) if step.size else 0
+    brackets = np.flatnonzero((a == ord("[")) | (a == ord("{")) | (a == ord("]")) | (a == ord("}")))
+    quotes = np.flatnonzero(a == ord('"'))
+    brackets = brackets[(np.searchsorted(quotes, brackets) & 1) == 0]  # an even number of quotes before it: outside strings
+    step = np.where((a[brackets] == ord("[")) | (a[brackets] == ord("{")), 1, -1).astype(np.int32)
+    return int(np.cumsum(step, dtype=np.int32).max()) if step.size else 0
 
 
 def _is_json(scope: Scope) -> bool:

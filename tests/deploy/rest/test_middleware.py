@@ -116,3 +116,11 @@ def test_rate_limiter_forgets_full_buckets_past_its_size():
     for i in range(1000):
         limiter.take(f"10.0.{i // 256}.{i % 256}")
     assert len(limiter._buckets) <= 101
+
+
+@pytest.mark.parametrize("obj, depth", [({"a": [[["x"]]]}, 4), ({"s": "[[[{{{"}, 1), ({"s": '\\"[[[', "t": [1]}, 2), ({"s": "\\", "t": [[1]]}, 3),
+                                        ([], 1), ({}, 1), ("[", 0), ({'k"[': {"x": "]]]]"}}, 2), (1, 0)])
+def test_json_depth_counts_brackets_outside_strings(obj, depth):
+    from sensorium.deploy.rest.middleware import json_depth
+
+    assert json_depth(json.dumps(obj).encode()) == depth
