@@ -58,3 +58,12 @@ def test_serve_refuses_the_empty_host_without_a_token(monkeypatch):
     for host in ("", "0.0.0.0", "::"):
         res = CliRunner().invoke(app, ["serve", "--local", "--host", host])
         assert res.exit_code == 2 and f"refusing to listen on {host!r} without a bearer token" in " ".join(res.output.split()), res.output
+
+
+def test_serve_refuses_an_unknown_log_format():
+    from typer.testing import CliRunner
+
+    from sensorium.deploy.cli import app
+
+    res = CliRunner().invoke(app, ["serve", "--local", "--log-format", "xml"])
+    assert res.exit_code == 2 and "--log-format: expected text or json, got 'xml'" in " ".join(res.output.split())

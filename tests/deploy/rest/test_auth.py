@@ -111,3 +111,16 @@ def test_failed_authentication_is_rate_limited_per_address(local_agent):
 ])
 def test_required_scope(path, public_ops, scope):
     assert required_scope(path, public_ops) == scope
+
+
+def test_a_revoked_token_stops_working_without_a_restart(local_agent, tmp_path):
+    import os
+
+    path = tmp_path / "tokens.json"
+    write_records(path, [TokenRecord("ops", hash_token("tok-ops"), ("admin",))])
+    with running(ServiceSettings(tokens_file=str(path)), local_agent) as url:
+        auth = {"Authorization": "Bearer tok-ops"}
+        assert httpx.get(url + "/metrics", headers=auth, timeout=10).status_code == 200
+        write_records(path, [])
+        os.utime(path, ns=(path.stat().st_mtime_ns + 10**9,) * 2)  # a distinct stamp even on a coarse clock
+        assert httpx.get(url + "/metrics", headers=auth, timeout=10).status_code == 401
