@@ -28,7 +28,7 @@ _WORK = {scope for _, scope in PREFIX_SCOPES}
 
 
 def _under(path: str, prefix: str) -> bool:
-    return path == prefix or path.startswith(prefix if prefix.endswith("/") else prefix + "/") or path.startswith(prefix + "?")
+    return path == prefix or path.startswith(prefix + "/")
 
 
 def required_scope(path: str, public_ops: bool = False) -> str:
