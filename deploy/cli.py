@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from sensorium.deploy.commands import agent, serve
+from sensorium.deploy.commands import agent, serve, token
 from sensorium.pipeline.cli import batch, models, run, train
 from sensorium.pipeline.cli.faces import faces_app
 
@@ -22,6 +22,7 @@ app.add_typer(train.eval_app, name="eval")
 app.add_typer(faces_app, name="faces")
 app.add_typer(serve.app)  # serve
 app.add_typer(agent.agent_app, name="agent")
+app.add_typer(token.token_app, name="token")
 
 
 def main() -> None:  # pragma: no cover - entry point

@@ -31,3 +31,18 @@ _VERSION = typer.Option("1.5", "--uitars-version", help="1.0 (relative 0-1000 co
 _PROMPT = typer.Option("computer", "--prompt", help="computer, mobile or grounding.")
 _ICONS = typer.Option("clip_icons", "--icon-weights", help="Embed weights the local backend matches icons with "
                       "(registered name or open_clip checkpoint; loaded on the first icon instruction), or none.")
+_TOKENS_FILE = typer.Option(None, "--tokens-file", envvar="SENSORIUM_TOKENS_FILE",
+                            help="Hashed bearer tokens with scopes (`sensorium token create`); reread when it changes.")
+_PUBLIC_OPS = typer.Option(False, "--public-ops", help="Leave /metrics and the API docs open when tokens are set (else they need the admin scope).")
+_LOG_FORMAT = typer.Option("text", "--log-format", help="text or json: one line per request with its request id, route, status and time.")
+
+
+def _logging(log_format: str, verbose: bool) -> None:
+    """Root logging for a service command, in ``log_format`` (text or json)."""
+    import logging
+
+    from sensorium.deploy.rest.logs import configure_logging
+
+    if log_format not in ("text", "json"):
+        raise _fail(f"--log-format: expected text or json, got {log_format!r}")
+    configure_logging(log_format, logging.INFO if verbose else logging.WARNING)

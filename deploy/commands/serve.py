@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from sensorium.deploy.commands.options import _BACKEND, _BASE, _ICONS, _MODEL, _PROMPT, _VERSION, _agent_settings, _fail, console
+from sensorium.deploy.commands.options import _LOG_FORMAT, _PUBLIC_OPS, _TOKENS_FILE, _logging
 
 app = typer.Typer()
 
@@ -26,19 +26,20 @@ def serve(
     backend: str = _BACKEND, openai_base_url: Optional[str] = _BASE, openai_model: Optional[str] = _MODEL,
     uitars_version: str = _VERSION, prompt: str = _PROMPT, icon_weights: str = _ICONS,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
+    tokens_file: Optional[Path] = _TOKENS_FILE, public_ops: bool = _PUBLIC_OPS, log_format: str = _LOG_FORMAT,
 ) -> None:
     """Start the REST service: POST /v1/agent/act, /healthz, /metrics, OpenAPI docs at /docs."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from sensorium.deploy.settings import ServiceSettings, read_token
+    _logging(log_format, verbose)
+    from sensorium.deploy.settings import ServiceSettings, read_token, read_tokens_file
 
     try:
         settings = ServiceSettings(host=host, port=port, token=read_token(token_file=token_file), max_body_bytes=int(max_body_mb * 1024 * 1024),
-                                   rate_limit_per_minute=rate_limit,
+                                   rate_limit_per_minute=rate_limit, tokens_file=read_tokens_file(tokens_file), public_ops=public_ops, log_format=log_format,
                                    agent=_agent_settings(backend, openai_base_url, openai_model, uitars_version, prompt, icon_weights))
     except (ValueError, FileNotFoundError) as exc:
         raise _fail(str(exc)) from None
     console.print(f"sensorium serving on http://{host}:{port} ({'uvicorn' if local else 'Ray Serve'}, backend {backend}, "
-                  f"auth {'on' if settings.token else 'off (loopback only)'})")
+                  f"auth {'on' if settings.auth_on else 'off (loopback only)'})")
     if local:
         from sensorium.deploy.serve import serve_local
 

@@ -8,13 +8,15 @@ is 502; anything else is a 500 whose request id is in the log (the ``observe`` m
 from __future__ import annotations
 
 import logging
-import uuid
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
+from sensorium.deploy.rest.logs import new_request_id  # noqa: F401 - importable from here as before
 from sensorium.deploy.rest.schemas.errors import ErrorResponse
 from sensorium.deploy.rest.service import BackendFailed
 from sensorium.stages.gui.coords import CoordinateError
@@ -23,7 +25,7 @@ from sensorium.stages.gui.protocol import AgentError
 log = logging.getLogger(__name__)
 
 #: the error statuses every route may answer, for OpenAPI
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {status: {"model": ErrorResponse} for status in (400, 401, 413, 422, 429)}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {status: {"model": ErrorResponse} for status in (400, 401, 403, 413, 422, 429, 500)}
 
 
 class ApiError(Exception):
@@ -33,10 +35,6 @@ class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, raw: str | None = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.raw, self.headers = status, code, message, raw, headers or {}
-
-
-def new_request_id() -> str:
-    return uuid.uuid4().hex[:12]
 
 
 def error_body(request_id: str, code: str, message: str, raw: str | None = None) -> dict[str, Any]:
@@ -68,8 +66,23 @@ def as_api_error(exc: Exception) -> ApiError:
     raise TypeError(f"no API error for {type(exc).__name__}") from exc
 
 
+def from_http_exception(exc: HTTPException) -> ApiError:
+    """Starlette's and FastAPI's own errors (404, 405, a form over its limits, a body that does
+    not parse) as the envelope: the code is the status's name (``not_found``)."""
+    try:
+        code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
+    except ValueError:
+        code = f"http_{exc.status_code}"
+    detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    return ApiError(exc.status_code, code, detail, headers=dict(exc.headers or {}))
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Answer :class:`ApiError`, the agent's errors and invalid requests as JSON error bodies."""
+    """Answer :class:`ApiError`, the agent's errors, Starlette's HTTP errors and invalid requests
+    as the envelope, never FastAPI's ``{"detail": ...}``."""
+
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return error_response(_request_id(request), from_http_exception(exc))
 
     async def api_error(request: Request, exc: Exception) -> JSONResponse:
         return error_response(_request_id(request), as_api_error(exc))
@@ -81,3 +94,4 @@ def install_error_handlers(app: FastAPI) -> None:
     for kind in (ApiError, AgentError, CoordinateError, BackendFailed):
         app.add_exception_handler(kind, api_error)
     app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(HTTPException, http_error)

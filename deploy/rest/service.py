@@ -7,8 +7,9 @@ and :class:`BackendFailed` (the model endpoint); ``errors.py`` gives each its st
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from contextlib import nullcontext
+from contextlib import AbstractAsyncContextManager, nullcontext
 
 import numpy as np
 
@@ -31,10 +32,22 @@ class AgentService:
         self.settings = settings
         self.agent = agent or build_gui_agent(settings.agent)
         self._lock = threading.Lock() if settings.serialize_agent else None
+        self._slot = asyncio.Lock() if settings.serialize_agent else None
 
     @property
     def backend_name(self) -> str:
         return self.agent.backend.name
+
+    @property
+    def history_images(self) -> int:
+        """How many of the latest history screenshots the backend shows the model (0: it uses
+        none, as the local backend; their bytes are then never decoded)."""
+        return max(0, int(getattr(self.agent.backend, "history_images", 0) or 0))
+
+    def slot(self) -> AbstractAsyncContextManager:
+        """Await this before computing (one call at a time with ``serialize_agent``): a request
+        waits here, on the event loop, where it can still see that its client left."""
+        return self._slot if self._slot is not None else nullcontext()
 
     def act(self, image: np.ndarray, instruction: str, *, width: float | None = None, height: float | None = None, dpr: float = 1.0,
             history: list[tuple[np.ndarray | None, str]] | None = None) -> GuiStep:

@@ -55,13 +55,13 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float, output=None) 
 
 
 @contextmanager
-def running(settings: ServiceSettings, agent=None):
-    """Yield the base URL of a uvicorn server serving ``create_app(settings)``."""
+def running(settings: ServiceSettings, agent=None, **app_kwargs):
+    """Yield the base URL of a uvicorn server serving ``create_app(settings, agent, **app_kwargs)``."""
     import uvicorn
 
     port = free_port()
     settings = ServiceSettings(**{**settings.__dict__, "port": port})
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, agent), host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, agent, **app_kwargs), host="127.0.0.1", port=port, log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"

@@ -45,3 +45,25 @@ def test_agent_act_prints_json_and_executes_nothing(tmp_path):
     assert click["type"] == "click" and 100 <= click["x"] <= 180 and 100 <= click["y"] <= 125  # the button, in half the pixels
     missing = subprocess.run(CLI + ["agent", "act", "-i", "click Submit"], capture_output=True, text=True, timeout=300)
     assert missing.returncode == 2 and "--screenshot is needed" in missing.stderr
+
+
+def test_serve_refuses_the_empty_host_without_a_token(monkeypatch):
+    """``--host ''`` binds every interface: it needs a token like 0.0.0.0 (it was taken for loopback)."""
+    from typer.testing import CliRunner
+
+    from sensorium.deploy.cli import app
+
+    for name in ("SENSORIUM_TOKEN", "SENSORIUM_TOKEN_FILE", "SENSORIUM_TOKENS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    for host in ("", "0.0.0.0", "::"):
+        res = CliRunner().invoke(app, ["serve", "--local", "--host", host])
+        assert res.exit_code == 2 and f"refusing to listen on {host!r} without a bearer token" in " ".join(res.output.split()), res.output
+
+
+def test_serve_refuses_an_unknown_log_format():
+    from typer.testing import CliRunner
+
+    from sensorium.deploy.cli import app
+
+    res = CliRunner().invoke(app, ["serve", "--local", "--log-format", "xml"])
+    assert res.exit_code == 2 and "--log-format: expected text or json, got 'xml'" in " ".join(res.output.split())

@@ -11,11 +11,11 @@ from sensorium.stages.gui.stage import GuiAgentStage
 def test_openapi_states_the_api():
     spec = create_app(ServiceSettings(), GuiAgentStage()).openapi()  # the agent's backend is built lazily: nothing loads
     ops = {(path, method): op for path, item in spec["paths"].items() for method, op in item.items()}
-    assert sorted(ops) == [("/healthz", "get"), ("/metrics", "get"), ("/v1/agent/act", "post"), ("/v1/agent/act/upload", "post"),
-                           ("/v1/perceive", "post")]
+    assert {("/healthz", "get"), ("/readyz", "get"), ("/metrics", "get"), ("/v1/agent/act", "post"), ("/v1/agent/act/upload", "post"),
+            ("/v1/perceive", "post")} <= set(ops)  # other parts add their routes
     for key in [("/v1/agent/act", "post"), ("/v1/agent/act/upload", "post")]:
         responses = ops[key]["responses"]
-        assert sorted(responses) == ["200", "400", "401", "413", "422", "429"], key
+        assert sorted(responses) == ["200", "400", "401", "403", "413", "422", "429", "500"], key
         assert responses["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ActResponse"}
         assert responses["401"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}
     assert ops[("/v1/agent/act", "post")]["operationId"] == "act_json_v1_agent_act_post"
@@ -25,4 +25,17 @@ def test_openapi_states_the_api():
     assert list(schemas["ErrorBody"]["properties"]) == ["code", "message", "request_id", "raw"]
     assert list(schemas["Action"]["properties"]) == ["type", "x", "y", "x2", "y2", "params", "raw"]
     assert list(schemas["PerceiveRequest"]["properties"]) == ["image", "stages", "options"]
-    assert sorted(ops[("/v1/perceive", "post")]["responses"]) == ["200", "400", "401", "413", "422", "429"]
+    assert {"200", "400", "401", "403", "413", "422", "429", "500"} <= set(ops[("/v1/perceive", "post")]["responses"])
+    form = ops[("/v1/agent/act/upload", "post")]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert form["required"] == ["screenshot", "instruction"] and form["properties"]["screenshot"]["format"] == "binary"
+    assert form["properties"]["instruction"]["maxLength"] == 4000 and form["properties"]["dpr"]["minimum"] == 0.1
+    assert not {"/docs", "/redoc"} & set(spec["paths"])  # served, not operations
+
+
+def test_openapi_states_the_bearer_scheme_and_scopes_when_tokens_are_set():
+    spec = create_app(ServiceSettings(token="t"), GuiAgentStage()).openapi()
+    assert spec["components"]["securitySchemes"] == {"bearer": {"type": "http", "scheme": "bearer"}}
+    act = spec["paths"]["/v1/agent/act"]["post"]
+    assert act["security"] == [{"bearer": []}] and "`agent` scope" in act["description"]
+    assert spec["paths"]["/healthz"]["get"]["security"] == [] and spec["paths"]["/metrics"]["get"]["security"] == [{"bearer": []}]
+    assert "securitySchemes" not in create_app(ServiceSettings(), GuiAgentStage()).openapi().get("components", {})
