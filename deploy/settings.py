@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sensorium.pipeline.agent.build import AgentSettings
+from sensorium.pipeline.serve.streams.policy import StreamPolicy
 from sensorium.stages.config import coerce_fields
 
 TOKEN_ENV = "SENSORIUM_TOKEN"
@@ -59,6 +60,7 @@ class ServiceSettings:
     rate_limit_burst: int = 60
     serialize_agent: bool = True
     agent: AgentSettings = field(default_factory=AgentSettings)
+    streams: StreamPolicy = field(default_factory=StreamPolicy)  # what POST /v1/streams may open and write
 
     def __post_init__(self) -> None:
         coerce_fields(self)
