@@ -88,6 +88,10 @@ class StreamManager:
             stats = {"state": "failed", "last_error": f"stream runner unreachable: {type(exc).__name__}"}
         return {**describe(entry.spec), **stats}
 
+    def processes(self, stream_id: str) -> dict[str, Any]:
+        """The pids of the stream's runner and stage actors (for supervision and tests)."""
+        return ray.get(self._entry(stream_id).actor.processes.remote(), timeout=STATS_TIMEOUT_S + 30)
+
     def list(self) -> list[dict[str, Any]]:
         out = []
         for stream_id in self.ids():

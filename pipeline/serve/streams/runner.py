@@ -20,6 +20,7 @@ from collections import Counter, deque
 from typing import Any
 
 import cv2
+import ray
 
 from sensorium.pipeline.io.sinks import build_sinks
 from sensorium.pipeline.io.sinks.annotate import annotate
@@ -54,6 +55,7 @@ class StreamRunner:
         self._state, self._error, self._done = "starting", None, False
         self._source: Source | None = None
         self._readers: list[Any] = []
+        self._pipeline: Pipeline | None = None
         self._errors: Counter[str] = Counter()
         self._latency = [0] * (len(LATENCY_BUCKETS) + 1)
         self._latency_sum = 0.0
@@ -93,7 +95,7 @@ class StreamRunner:
         pipeline = writer = None
         try:
             self._source = self._open()
-            pipeline = Pipeline(self.spec.config, metrics=PipelineMetrics(keep_samples=4096), ready_timeout_s=STAGE_READY_TIMEOUT_S)
+            pipeline = self._pipeline = Pipeline(self.spec.config, metrics=PipelineMetrics(keep_samples=4096), ready_timeout_s=STAGE_READY_TIMEOUT_S)
             pipeline.start()
             if self.spec.sinks:
                 writer = SinkWriter(build_sinks(self.spec.sinks, self.spec.out_dir or "."), queue_size=8)
@@ -139,6 +141,12 @@ class StreamRunner:
             self._latency_sum += latency
             self._emitted.append(time.monotonic())
             self._cond.notify_all()
+
+    def processes(self) -> dict[str, Any]:
+        """This runner's pid and its stage actors' pids (empty until the stages are up)."""
+        pipeline = self._pipeline
+        actors = pipeline.actors() if pipeline is not None else []
+        return {"runner": os.getpid(), "stages": ray.get([a.ready.remote() for a in actors], timeout=30) if actors else []}
 
     # --- reading --------------------------------------------------------------------------
     def results(self, after: int, timeout: float) -> tuple[list[tuple[int, str]], bool]:
