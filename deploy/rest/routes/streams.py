@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from sensorium.deploy.rest.auth import authorise
 from sensorium.deploy.rest.errors import ApiError
+from sensorium.deploy.rest.schemas.errors import ErrorResponse
 from sensorium.deploy.rest.schemas.streams import StreamCreate, StreamList, StreamStatus
 from sensorium.pipeline.serve.streams.client import LocalStreams, StreamsClient
 from sensorium.pipeline.serve.streams.errors import StreamError
@@ -25,11 +26,12 @@ from sensorium.pipeline.serve.streams.metrics import StreamsCollector
 from sensorium.pipeline.serve.streams.policy import StreamPolicy
 from sensorium.pipeline.serve.streams.spec import StreamRequest
 
-router = APIRouter(prefix="/v1/streams", tags=["streams"], dependencies=[Depends(authorise)])
+_ERROR = {"model": ErrorResponse}
+router = APIRouter(prefix="/v1/streams", tags=["streams"], dependencies=[Depends(authorise)], responses={404: _ERROR})
 
 BOUNDARY = "frame"
-_ID = Query(None, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
-_STREAM_ID = r"^[A-Za-z0-9_-]{1,40}$"
+#: stream ids are the manager's own (``s-`` and hex); anything else is answered 422 before any lookup
+StreamId = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 def install(app: FastAPI, streams: StreamsClient | None, policy: StreamPolicy) -> None:
@@ -61,7 +63,7 @@ async def _call(coro: Any) -> Any:
 
 
 @router.post("", status_code=201, response_model=StreamStatus, summary="Start a stream",
-             responses={403: {"description": "Source or sinks not allowed"}, 404: {}, 429: {"description": "Too many streams"}})
+             responses={403: {**_ERROR, "description": "Source or sinks not allowed"}, 429: {**_ERROR, "description": "Too many streams"}})
 async def create_stream(request: Request, body: StreamCreate) -> Response:
     """Checks the source and sinks against the server's policy and builds every stage option
     before anything starts; then starts the stream and answers its status (state ``starting``
@@ -77,18 +79,18 @@ async def list_streams(request: Request) -> StreamList:
 
 
 @router.get("/{stream_id}", response_model=StreamStatus, summary="One stream's state, fps, frames, drops, reconnects, last error")
-async def get_stream(request: Request, stream_id: str) -> StreamStatus:
+async def get_stream(request: Request, stream_id: StreamId) -> StreamStatus:
     return StreamStatus(**await _call(_client(request).get(stream_id)))
 
 
 @router.delete("/{stream_id}", response_model=StreamStatus, summary="Stop a stream and release its actors")
-async def delete_stream(request: Request, stream_id: str) -> StreamStatus:
+async def delete_stream(request: Request, stream_id: StreamId) -> StreamStatus:
     return StreamStatus(**await _call(_client(request).delete(stream_id)))
 
 
 @router.get("/{stream_id}/results", summary="The stream's results as server-sent events",
             response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}})
-async def stream_results(request: Request, stream_id: str, last_event_id: str | None = Header(None, max_length=20),
+async def stream_results(request: Request, stream_id: StreamId, last_event_id: str | None = Header(None, max_length=20),
                          after: int | None = Query(None, ge=0, description="Resume after this event id (as Last-Event-ID).")) -> StreamingResponse:
     """One event per frame: ``id: <seq>``, ``data: <the frame's JSONL record>``. Resumes after
     ``Last-Event-ID`` from the stream's ring buffer (older results are gone); a comment line
@@ -118,7 +120,7 @@ async def stream_results(request: Request, stream_id: str, last_event_id: str | 
 @router.get("/{stream_id}/preview.mjpg", summary="The annotated frames as an MJPEG stream (for a browser)",
             response_class=StreamingResponse,
             responses={200: {"content": {f"multipart/x-mixed-replace; boundary={BOUNDARY}": {"schema": {"type": "string", "format": "binary"}}}}})
-async def stream_preview(request: Request, stream_id: str) -> StreamingResponse:
+async def stream_preview(request: Request, stream_id: StreamId) -> StreamingResponse:
     """The frames the annotate sink draws, at most the server's preview rate; every viewer
     gets the same JPEG, encoded once in the stream's runner."""
     client = _client(request)

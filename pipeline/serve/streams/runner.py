@@ -151,8 +151,10 @@ class StreamRunner:
     # --- reading --------------------------------------------------------------------------
     def results(self, after: int, timeout: float) -> tuple[list[tuple[int, str]], bool]:
         """Records numbered after ``after`` (waiting up to ``timeout`` s for one), and whether
-        the stream has ended (no more will come)."""
+        the stream has ended (no more will come). An ``after`` beyond the newest record (a
+        client's stale id) starts from the oldest kept."""
         with self._cond:
+            after = after if after <= self._seq else 0
             self._cond.wait_for(lambda: self._seq > after or self._done, timeout=max(timeout, 0.0))
             return [r for r in self._records if r[0] > after], self._done
 
