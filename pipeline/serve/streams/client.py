@@ -1,7 +1,8 @@
 """One async interface to the stream manager, wherever it runs (``app.state.streams``).
 
 ``LocalStreams``: the manager in this process (``serve --local``); its blocking calls run in
-worker threads so the event loop never waits on Ray. ``ServeStreams``: the ``streams`` Serve
+worker threads so the event loop never waits on Ray, and its long polls (results, preview)
+await the runner's answer without holding a thread. ``ServeStreams``: the ``streams`` Serve
 deployment through its handle. Refusals come back as :class:`StreamError` either way.
 """
 
@@ -48,10 +49,10 @@ class LocalStreams:
         return await asyncio.to_thread(self.manager.delete, stream_id)
 
     async def results(self, stream_id: str, after: int, timeout: float) -> tuple[list[tuple[int, str]], bool]:
-        return await asyncio.to_thread(self.manager.results, stream_id, after, timeout)
+        return await self.manager.results(stream_id, after, timeout)
 
     async def preview(self, stream_id: str, after: int, timeout: float) -> tuple[int, bytes | None, bool]:
-        return await asyncio.to_thread(self.manager.preview, stream_id, after, timeout)
+        return await self.manager.preview(stream_id, after, timeout)
 
     def snapshot(self) -> list[dict[str, Any]]:
         return self.manager.list() if self.manager.ids() else []

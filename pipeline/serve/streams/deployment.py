@@ -1,14 +1,15 @@
 """The stream manager as the ``streams`` Ray Serve deployment (one replica: the streams' owner).
 
 The ingress reaches it through a deployment handle (:class:`~.client.ServeStreams`). Its
-methods are async and run the manager's blocking calls in threads, so many SSE viewers can
-long-poll at once; ``max_ongoing_requests`` is set high for the same reason. Runner actors
+methods are async (the manager's blocking calls in threads, its long polls awaited), so many
+SSE viewers can long-poll at once; ``max_ongoing_requests`` is set high for the same reason. Runner actors
 created here are owned by the replica: if it dies, its streams die with it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 from typing import Any, Callable
 
 from ray import serve
@@ -31,7 +32,7 @@ class StreamsDeployment:
 
     async def _run(self, fn: Callable[..., Any], *args: Any) -> dict[str, Any]:
         try:
-            return {"ok": await asyncio.to_thread(fn, *args)}
+            return {"ok": await (fn(*args) if inspect.iscoroutinefunction(fn) else asyncio.to_thread(fn, *args))}
         except StreamError as exc:
             return {"error": exc.to_dict()}
 

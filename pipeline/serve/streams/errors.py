@@ -30,6 +30,12 @@ class SourceRefused(StreamError):
     status, code = 403, "source_refused"
 
 
+class OptionRefused(StreamError):
+    """A stage option naming a file outside the operator's file roots."""
+
+    status, code = 403, "option_refused"
+
+
 class SinkRefused(StreamError):
     status, code = 403, "sink_refused"
 

@@ -7,6 +7,7 @@ stream), and the ``streams`` Serve deployment holds one in its replica. Its meth
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from dataclasses import dataclass
@@ -115,18 +116,21 @@ class StreamManager:
         log.info("stream %s deleted", stream_id)
         return {**describe(entry.spec), **stats, "state": "stopped"}
 
-    def results(self, stream_id: str, after: int, timeout: float) -> tuple[list[tuple[int, str]], bool]:
-        """Records numbered after ``after`` and whether the stream ended (see :meth:`StreamRunner.results`)."""
+    async def results(self, stream_id: str, after: int, timeout: float) -> tuple[list[tuple[int, str]], bool]:
+        """Records numbered after ``after`` and whether the stream ended (see
+        :meth:`StreamRunner.results`). Async: a long poll waits on the actor's answer, not in
+        a thread, so many viewers do not exhaust a thread pool."""
         entry = self._entry(stream_id)
         try:
-            return ray.get(entry.actor.results.remote(after, timeout), timeout=timeout + STATS_TIMEOUT_S)
+            return await asyncio.wait_for(_awaited(entry.actor.results.remote(after, timeout)), timeout + STATS_TIMEOUT_S)
         except ray.exceptions.RayActorError:
             return [], True  # deleted while waiting
 
-    def preview(self, stream_id: str, after: int, timeout: float) -> tuple[int, bytes | None, bool]:
+    async def preview(self, stream_id: str, after: int, timeout: float) -> tuple[int, bytes | None, bool]:
+        """The newest preview JPEG after ``after`` (see :meth:`StreamRunner.preview`); async as :meth:`results`."""
         entry = self._entry(stream_id)
         try:
-            return ray.get(entry.actor.preview.remote(after, timeout), timeout=timeout + STATS_TIMEOUT_S)
+            return await asyncio.wait_for(_awaited(entry.actor.preview.remote(after, timeout)), timeout + STATS_TIMEOUT_S)
         except ray.exceptions.RayActorError:
             return after, None, True
 
@@ -137,6 +141,10 @@ class StreamManager:
                 self.delete(stream_id)
             except UnknownStream:
                 pass
+
+
+async def _awaited(ref: Any) -> Any:
+    return await ref
 
 
 def describe(spec: StreamSpec) -> dict[str, Any]:

@@ -13,16 +13,19 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from sensorium.pipeline.io.sinks import SINKS
 from sensorium.pipeline.io.sources import STREAM_SCHEMES
-from sensorium.pipeline.serve.streams.errors import SinkRefused, SourceRefused
+from sensorium.pipeline.serve.streams.errors import OptionRefused, SinkRefused, SourceRefused
 from sensorium.stages.config import coerce_fields
 
 #: URL schemes the capture source can open at all (an operator may allow a subset)
 OPENABLE_SCHEMES = tuple(s.removesuffix("://") for s in STREAM_SCHEMES)
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+#: an option value that names a file: a separator, a home folder, or a bare ``name.ext``
+_PATHLIKE = re.compile(r"[/\\]|^~|^[^/\\]*\.[A-Za-z][A-Za-z0-9]{0,7}$")
 MAX_SOURCE_CHARS = 2048
 
 
@@ -94,18 +97,36 @@ class StreamPolicy:
             raise SourceRefused(f"source: a {scheme} URL needs a host", status=400, code="bad_source")
         return url
 
+    def _under_roots(self, text: str) -> str | None:
+        """The real path of absolute ``text`` if it lies under a file root, else None."""
+        real = os.path.realpath(Path(text))  # every symlink and '..' resolved: what would really be read
+        return real if any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in self.file_roots) else None
+
     def _check_file(self, text: str) -> str:
         if not self.file_roots:
             raise SourceRefused("source: file sources are not allowed on this server (operator: --stream-file-root)")
-        path = Path(text).expanduser()
-        if not path.is_absolute():
+        if not Path(text).expanduser().is_absolute():
             raise SourceRefused(f"source: a file source must be an absolute path under an allowed root, got {text!r}", status=400, code="bad_source")
-        real = os.path.realpath(path)  # every symlink and '..' resolved: what would really be read
-        if not any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in self.file_roots):
+        real = self._under_roots(str(Path(text).expanduser()))
+        if real is None:
             raise SourceRefused(f"source: {text!r} is outside the allowed file roots (symlinks and '..' resolved)")
         if not os.path.exists(real):
             raise SourceRefused(f"source: {text!r}: no such file or folder", status=400, code="bad_source")
         return real
+
+    def check_options(self, options: Mapping[str, Any], where: str = "options") -> None:
+        """Stage options that name a file (a gallery, weights, a model path) are files the server
+        would read or create: each must be an absolute path under a file root."""
+        for key, value in options.items():
+            name = f"{where}.{key}"
+            if isinstance(value, Mapping):
+                self.check_options(value, name)
+            elif isinstance(value, (list, tuple)):
+                self.check_options({str(i): v for i, v in enumerate(value)}, name)
+            elif isinstance(value, str) and _PATHLIKE.search(value.strip()):
+                if not (Path(value.strip()).is_absolute() and self._under_roots(value.strip())):
+                    raise OptionRefused(f"{name}: {value!r} names a file; stream options may name only absolute paths under "
+                                        "the allowed file roots (operator: --stream-file-root)")
 
     def check_sinks(self, sinks: list[str] | tuple[str, ...]) -> tuple[str, ...]:
         """The sinks, known and allowed (none without an output root)."""

@@ -56,6 +56,7 @@ def build_spec(policy: StreamPolicy, request: StreamRequest, stream_id: str | No
     """The spec for ``request`` under ``policy``; a :class:`StreamError` naming what was refused."""
     source = policy.check_source(request.source)
     sinks = policy.check_sinks(request.sinks)
+    policy.check_options(request.options)
     stages = tuple(request.stages)
     if not stages or len(set(stages)) != len(stages):
         raise InvalidStream(f"stages: name each stage once, at least one, got {list(stages)}")

@@ -191,6 +191,7 @@ def sse_events(url: str, sid: str, n: int, headers: dict[str, str] | None = None
     ({"source": "http://127.0.0.1:9/x", "stages": ["nope"]}, 422, "nope"),
     ({"source": "http://127.0.0.1:9/x", "stages": ["face"], "options": {"face": {"max_side": "huge"}}}, 422, "max_side"),
     ({"source": "http://127.0.0.1:9/x", "stages": ["face"], "options": {"detect": {}}}, 422, "does not run"),
+    ({"source": "http://127.0.0.1:9/x", "stages": ["face"], "options": {"face": {"gallery": "/tmp/planted.sqlite"}}}, 403, "names a file"),
     ({"source": "http://127.0.0.1:9/x", "stages": []}, 422, "stages"),
 ])
 def test_refused_streams_name_the_rule_and_start_nothing(service, data_dir, body, status_code, words):

@@ -7,7 +7,7 @@ from contextlib import nullcontext as does_not_raise
 
 import pytest
 
-from sensorium.pipeline.serve.streams.errors import SinkRefused, SourceRefused
+from sensorium.pipeline.serve.streams.errors import SinkRefused, SourceRefused, StreamError
 from sensorium.pipeline.serve.streams.policy import StreamPolicy
 
 
@@ -95,3 +95,24 @@ def test_sinks_need_an_output_root(tmp_path):
     assert info.value.status == 400
     assert StreamPolicy(output_root=str(tmp_path)).check_sinks(["jsonl", "video"]) == ("jsonl", "video")
     assert StreamPolicy().check_sinks([]) == ()
+
+
+@pytest.mark.parametrize("options, expectation", [
+    ({"face": {"recognizer": "none", "max_side": 320, "score_threshold": "0.5", "providers": ["cpu"]}}, does_not_raise()),
+    ({"face": {"gallery": "/tmp/evil.sqlite"}}, pytest.raises(StreamError, match=r"options.face.gallery: '/tmp/evil.sqlite' names a file")),
+    ({"face": {"gallery": "faces.sqlite"}}, pytest.raises(StreamError, match="names a file")),   # relative: the server's cwd
+    ({"face": {"detector": "~/model.onnx"}}, pytest.raises(StreamError, match="names a file")),
+    ({"face": {"quality": {"model": "../x"}}}, pytest.raises(StreamError, match=r"options.face.quality.model")),
+    ({"embed": {"weights": "{root}/clip.mp4"}}, does_not_raise()),                 # under a root: allowed
+    ({"embed": {"weights": "{root}/link.txt"}}, pytest.raises(StreamError, match="names a file")),  # its symlink leaves the root
+])
+def test_options_naming_files_stay_under_the_roots(roots, options, expectation):
+    policy = StreamPolicy(file_roots=(str(roots[0]),))
+    for opts in options.values():
+        for k, v in opts.items():
+            if isinstance(v, str):
+                opts[k] = v.replace("{root}", str(roots[0]))
+    with expectation as info:
+        policy.check_options(options)
+    if info is not None:
+        assert info.value.status == 403 and info.value.code == "option_refused"
