@@ -2,13 +2,15 @@
 
 A client of ``POST /v1/streams`` names a source the server then opens with its own rights, so
 without a policy ``file:///etc/passwd``, ``/etc/shadow`` or ``gopher://intranet`` would be
-read by the server. URLs pass only with an allowed scheme and a host; cameras only when the
+read by the server. URLs pass only with an allowed scheme and a host that is not a cloud metadata service or
+link-local address (private LAN cameras are the point, so private ranges pass); cameras only when the
 operator allows them; files only under an allowed root, after every symlink and ``..`` is
 resolved; sinks only under the operator's output root. Every check runs before any actor.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass
@@ -27,6 +29,23 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 #: an option value that names a file: a separator, a home folder, or a bare ``name.ext``
 _PATHLIKE = re.compile(r"[/\\]|^~|^[^/\\]*\.[A-Za-z][A-Za-z0-9]{0,7}$")
 MAX_SOURCE_CHARS = 2048
+
+
+#: cloud instance-metadata names (their addresses are link-local, refused by number too)
+METADATA_HOSTS = ("metadata", "metadata.google.internal", "metadata.azure.com", "instance-data", "instance-data.ec2.internal")
+
+
+def _metadata_host(host: str) -> bool:
+    """Whether ``host`` is a cloud metadata service or a link-local, multicast or unspecified
+    address: a URL a client should not make the server fetch (credentials live there)."""
+    if host.lower().rstrip(".") in METADATA_HOSTS:
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    ip = getattr(ip, "ipv4_mapped", None) or ip
+    return ip.is_link_local or ip.is_multicast or ip.is_unspecified
 
 
 @dataclass(frozen=True)
@@ -93,8 +112,14 @@ class StreamPolicy:
         if scheme not in self.schemes:
             raise SourceRefused(f"source: URL scheme {scheme!r} is not allowed on this server; allowed: {', '.join(self.schemes) or 'none'} "
                                 "(operator: --stream-scheme)")
-        if not urlsplit(url).hostname:
+        try:
+            host = urlsplit(url).hostname
+        except ValueError as exc:  # a malformed netloc (unbalanced IPv6 brackets, bad port)
+            raise SourceRefused(f"source: not a valid URL: {exc}", status=400, code="bad_source") from None
+        if not host:
             raise SourceRefused(f"source: a {scheme} URL needs a host", status=400, code="bad_source")
+        if _metadata_host(host):
+            raise SourceRefused(f"source: host {host!r} is a link-local or cloud metadata address, never a camera")
         return url
 
     def _under_roots(self, text: str) -> str | None:

@@ -39,6 +39,8 @@ LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 #: live sources reconnect quickly at first, then every few seconds at most, forever
 RECONNECT = ReconnectPolicy(initial_delay_s=0.5, max_delay_s=4.0)
 STAGE_READY_TIMEOUT_S = 180.0
+#: the ring buffer of results also holds at most this many bytes (records with image crops are large)
+RESULTS_BUFFER_BYTES = 32 * 1024 * 1024
 
 
 class StreamRunner:
@@ -48,7 +50,8 @@ class StreamRunner:
         self.spec = spec
         self._cond = threading.Condition()
         self._stop = threading.Event()
-        self._records: deque[tuple[int, str]] = deque(maxlen=spec.results_buffer)
+        self._records: deque[tuple[int, str]] = deque()
+        self._records_bytes = 0
         self._seq = 0
         self._preview: tuple[int, bytes] | None = None
         self._preview_at = 0.0
@@ -132,6 +135,9 @@ class StreamRunner:
         with self._cond:
             self._seq += 1
             self._records.append((self._seq, record))
+            self._records_bytes += len(record)
+            while len(self._records) > self.spec.results_buffer or self._records_bytes > RESULTS_BUFFER_BYTES:
+                self._records_bytes -= len(self._records.popleft()[1])
             if jpeg is not None:
                 self._preview = (self._seq, jpeg)
             self._errors.update(frame.errors.keys())

@@ -267,6 +267,7 @@ def test_stopped_camera_reconnects_while_the_other_stream_flows(service, streams
     cameras[0].stop()
     wait_for("stream a reconnecting", lambda: status(service, a)["state"] == "reconnecting", timeout=60, every=0.2)
     b_before, a_before = status(service, b)["frames"], status(service, a)["frames"]
+    assert keepalive_while_idle(service, a, a_before), "an idle results stream hears a keep-alive comment"
     wait_for("stream b still flowing while a is down", lambda: status(service, b)["frames"] > b_before + 3, timeout=60)
     assert status(service, a)["state"] == "reconnecting"
     cameras[0].start()  # same port
@@ -274,6 +275,17 @@ def test_stopped_camera_reconnects_while_the_other_stream_flows(service, streams
     assert status(service, a)["reconnects"] >= 1
     text = httpx.get(service + "/metrics", headers=AUTH, timeout=30).text
     assert f'sensorium_stream_reconnects_total{{stream="{a}"}}' in text
+
+
+def keepalive_while_idle(url: str, sid: str, after: int) -> bool:
+    """Whether the results after ``after`` bring a ``: keep-alive`` comment (the stream has no new frames)."""
+    with httpx.stream("GET", f"{url}/v1/streams/{sid}/results?after={after}", headers=AUTH, timeout=60) as r:
+        for i, line in enumerate(r.iter_lines()):
+            if line.startswith(": keep-alive"):
+                return True
+            if i > 40:  # a few frames still in flight when the camera stopped, then silence
+                return False
+    return False
 
 
 def _alive(pid: int) -> bool:

@@ -30,6 +30,11 @@ def roots(tmp_path):
     ("concat:/etc/passwd|/etc/hosts", 400, "unsupported URL scheme 'concat'"),
     ("rtmp://cam.local/live", 403, "scheme 'rtmp' is not allowed"),
     ("http:///no-host", 400, "needs a host"),
+    ("http://[::1/x", 400, "not a valid URL"),
+    ("http://169.254.169.254/latest/meta-data/", 403, "link-local or cloud metadata"),
+    ("http://metadata.google.internal/computeMetadata/v1/", 403, "link-local or cloud metadata"),
+    ("http://[::ffff:169.254.169.254]/", 403, "link-local or cloud metadata"),
+    ("rtsp://0.0.0.0/s", 403, "link-local or cloud metadata"),
     ("/etc/passwd", 403, "outside the allowed file roots"),
     ("relative/clip.mp4", 400, "absolute path"),
     ("0", 403, "cameras are not allowed"),
@@ -67,6 +72,7 @@ def test_allowed_sources_pass_as_given():
     policy = StreamPolicy(allow_cameras=True)
     assert policy.check_source("rtsp://user:pw@cam.local:554/s1") == "rtsp://user:pw@cam.local:554/s1"
     assert policy.check_source("HTTPS://cam.local/mjpg") == "HTTPS://cam.local/mjpg"
+    assert policy.check_source("rtsp://192.168.1.20/stream1") == "rtsp://192.168.1.20/stream1"  # LAN cameras are the point
     assert policy.check_source("2") == 2
 
 
