@@ -64,3 +64,16 @@ def test_the_preview_is_the_last_annotated_frame(finished):
 
 def test_stop_after_the_end_keeps_the_outcome(finished):
     assert finished.stop()["state"] == "stopped"
+
+
+def test_a_stage_that_cannot_set_up_fails_the_stream_with_the_reason(ray_cluster, data_dir):
+    policy = StreamPolicy(file_roots=(str(data_dir / "photos"),))
+    runner = StreamRunner(build_spec(policy, StreamRequest(str(data_dir / "photos"), ("face",), {"face": {"detector": "nope"}})))
+    runner.start()
+    deadline = time.monotonic() + 120
+    while runner.stats()["state"] == "starting" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    stats = runner.stats()
+    assert stats["state"] == "failed" and "unknown weights 'nope'" in stats["last_error"] and stats["frames"] == 0
+    assert runner.results(0, timeout=5) == ([], True)  # its SSE clients are told at once
+    assert runner.stop()["state"] == "failed"
