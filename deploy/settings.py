@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sensorium.deploy.tokens import TokenTable, read_records
 from sensorium.pipeline.agent.build import AgentSettings
+from sensorium.pipeline.serve.streams.policy import StreamPolicy
 from sensorium.stages.config import coerce_fields
 
 TOKEN_ENV = "SENSORIUM_TOKEN"
@@ -82,6 +83,7 @@ class ServiceSettings:
     serialize_agent: bool = True
     log_format: str = "text"
     agent: AgentSettings = field(default_factory=AgentSettings)
+    streams: StreamPolicy = field(default_factory=StreamPolicy)  # what POST /v1/streams may open and write
 
     def __post_init__(self) -> None:
         coerce_fields(self)

@@ -23,6 +23,11 @@ def serve(
     replicas: int = typer.Option(1, help="Ray Serve replicas."),
     max_body_mb: float = typer.Option(25.0, help="Largest request body, MB."),
     rate_limit: float = typer.Option(600.0, help="Requests per minute per client."),
+    stream_scheme: list[str] = typer.Option(["rtsp", "rtsps", "http", "https"], "--stream-scheme", help="URL scheme POST /v1/streams may open (repeat)."),
+    stream_file_root: list[Path] = typer.Option([], "--stream-file-root", help="Folder whose files POST /v1/streams may open (repeat; default none)."),
+    allow_cameras: bool = typer.Option(False, "--allow-cameras", help="Let POST /v1/streams open this machine's cameras by index."),
+    stream_output_root: Optional[Path] = typer.Option(None, "--stream-output-root", help="Folder stream sinks write under (default: none, results over SSE only)."),
+    max_streams: int = typer.Option(8, "--max-streams", help="Streams at once."),
     backend: str = _BACKEND, openai_base_url: Optional[str] = _BASE, openai_model: Optional[str] = _MODEL,
     uitars_version: str = _VERSION, prompt: str = _PROMPT, icon_weights: str = _ICONS,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
@@ -30,11 +35,13 @@ def serve(
 ) -> None:
     """Start the REST service: POST /v1/agent/act, /healthz, /metrics, OpenAPI docs at /docs."""
     _logging(log_format, verbose)
-    from sensorium.deploy.settings import ServiceSettings, read_token, read_tokens_file
+    from sensorium.deploy.settings import ServiceSettings, StreamPolicy, read_token, read_tokens_file
 
     try:
         settings = ServiceSettings(host=host, port=port, token=read_token(token_file=token_file), max_body_bytes=int(max_body_mb * 1024 * 1024),
                                    rate_limit_per_minute=rate_limit, tokens_file=read_tokens_file(tokens_file), public_ops=public_ops, log_format=log_format,
+                                   streams=StreamPolicy(tuple(stream_scheme), allow_cameras, tuple(map(str, stream_file_root)),
+                                                        None if stream_output_root is None else str(stream_output_root), max_streams),
                                    agent=_agent_settings(backend, openai_base_url, openai_model, uitars_version, prompt, icon_weights))
     except (ValueError, FileNotFoundError) as exc:
         raise _fail(str(exc)) from None

@@ -22,14 +22,16 @@ from sensorium.deploy.rest.middleware import BodyLimit, HttpMetrics, JsonGuard, 
 from sensorium.deploy.rest.routes import agent as agent_routes
 from sensorium.deploy.rest.routes import ops as ops_routes
 from sensorium.deploy.rest.routes import perceive as perceive_routes
+from sensorium.deploy.rest.routes import streams as streams_routes
 from sensorium.deploy.rest.service import AgentService
 from sensorium.deploy.settings import ServiceSettings
 from sensorium.pipeline.perception import Perception
+from sensorium.pipeline.serve.streams.client import StreamsClient
 from sensorium.stages.gui.stage import GuiAgentStage
 
 
 def create_app(settings: ServiceSettings, agent: GuiAgentStage | None = None, *, perception: Perception | None = None,
-               request_id_header: bool = True) -> FastAPI:
+               request_id_header: bool = True, streams: StreamsClient | None = None) -> FastAPI:
     """The service for ``settings``; ``agent`` defaults to one built from ``settings.agent``,
     ``perception`` (what runs ``/v1/perceive``) to stages in this process.
     request_id_header: answer with ``x-request-id`` (off under Ray Serve, whose proxy adds the
@@ -49,7 +51,8 @@ def create_app(settings: ServiceSettings, agent: GuiAgentStage | None = None, *,
     app.add_middleware(Observer, metrics=app.state.metrics, request_id_header=request_id_header)
     install_error_handlers(app)
     install_docs(app)
-    for routes in (agent_routes, perceive_routes, ops_routes):
+    streams_routes.install(app, streams, settings.streams)  # app.state.streams (in this process unless given), its metrics
+    for routes in (agent_routes, perceive_routes, streams_routes, ops_routes):
         app.include_router(routes.router)
     configure_access_log(settings.log_format)
     if settings.auth_on:

@@ -192,6 +192,10 @@ class Pipeline:
         plan = plan_resources(requests, ray.cluster_resources(), fix="replicas in the pipeline config")
         return list(zip(self.config.stages, classes, plan))
 
+    def actors(self) -> list[Any]:
+        """Every stage actor's handle (what a supervisor checks is alive, or gone after ``close``)."""
+        return [actor for pool in self._pools for actor in pool.actors]
+
     def close(self) -> None:
         for pool in self._pools:
             for actor in pool.actors:

@@ -18,7 +18,9 @@ _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28
 class PipelineMetrics:
     """Prometheus series plus the raw samples the end-of-run summary table needs."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_samples: int | None = None) -> None:
+        """keep_samples: raw samples kept per stage for the summary (None: all; a stream that
+        runs for days keeps only the most recent ones)."""
         self.registry = CollectorRegistry()
         r = self.registry
         self.stage_latency = Histogram("sensorium_stage_latency_seconds", "Compute time per frame in a stage", ["stage"], buckets=_BUCKETS, registry=r)
@@ -31,9 +33,9 @@ class PipelineMetrics:
         self.fps = Gauge("sensorium_fps", "Emitted frames per second over the last few seconds", ["source"], registry=r)
         self.source_state = Gauge("sensorium_source_state", "1 for the state a source is in", ["source", "state"], registry=r)
         self.stage_errors = Counter("sensorium_stage_errors_total", "Frames a stage could not process", ["stage"], registry=r)
-        self._latencies: dict[str, list[float]] = defaultdict(list)
-        self._batches: dict[str, list[int]] = defaultdict(list)
-        self._overheads: dict[str, list[float]] = defaultdict(list)
+        self._latencies: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=keep_samples))
+        self._batches: dict[str, deque[int]] = defaultdict(lambda: deque(maxlen=keep_samples))
+        self._overheads: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=keep_samples))
         self._emitted: dict[str, deque] = defaultdict(lambda: deque(maxlen=64))
         self.max_in_flight_seen = 0
         self._server = None

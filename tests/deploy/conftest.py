@@ -20,6 +20,7 @@ import pytest
 
 from sensorium.deploy.rest.app import create_app
 from sensorium.deploy.settings import ServiceSettings
+from sensorium.pipeline.serve.streams.policy import StreamPolicy
 
 
 def free_port() -> int:
@@ -83,9 +84,10 @@ def running(settings: ServiceSettings, agent=None, **app_kwargs):
 
 @pytest.fixture(scope="module")
 def service(local_agent):
-    """The service with a token, a small body limit and a tight rate limit for the tests."""
+    """The service with a token, a small body limit and a tight rate limit for the tests; its
+    stream policy opens nothing (a fuzzed body must not start a real stream)."""
     settings = ServiceSettings(token="s3cret-token", max_body_bytes=4 * 1024 * 1024, max_image_pixels=20_000_000,
-                               rate_limit_per_minute=6000, rate_limit_burst=1000)
+                               rate_limit_per_minute=6000, rate_limit_burst=1000, streams=StreamPolicy(schemes=()))
     with running(settings, local_agent) as url:
         yield url
 

@@ -45,6 +45,8 @@ class CaptureSource(Source):
         self.open_timeout_s, self.read_timeout_s = open_timeout_s, read_timeout_s
         #: consecutive failed opens/reads since the last good frame
         self.failures = 0
+        #: times a running stream was lost and reconnection began (for stream health reports)
+        self.reconnects = 0
 
     def _open(self) -> cv2.VideoCapture | None:
         if isinstance(self.target, int):
@@ -83,6 +85,7 @@ class CaptureSource(Source):
                 self._fail(f"{self.name}: {reason}; gave up after {self.failures - 1} retries")
                 return
             delay = self.reconnect.delay(self.failures)
+            self.reconnects += self._state is SourceState.RUNNING
             self._set_state(SourceState.RECONNECTING if connected else SourceState.CONNECTING, f"{self.name}: {reason}")
             log.warning("source %s: %s; retry %d in %.2f s", self.source_id, reason, self.failures, delay)
             if self._wait(delay):

@@ -12,7 +12,9 @@ def test_openapi_states_the_api():
     spec = create_app(ServiceSettings(), GuiAgentStage()).openapi()  # the agent's backend is built lazily: nothing loads
     ops = {(path, method): op for path, item in spec["paths"].items() for method, op in item.items()}
     assert {("/healthz", "get"), ("/readyz", "get"), ("/metrics", "get"), ("/v1/agent/act", "post"), ("/v1/agent/act/upload", "post"),
-            ("/v1/perceive", "post")} <= set(ops)  # other parts add their routes
+            ("/v1/perceive", "post"), ("/v1/streams", "get"), ("/v1/streams", "post"), ("/v1/streams/{stream_id}", "delete"),
+            ("/v1/streams/{stream_id}", "get"), ("/v1/streams/{stream_id}/preview.mjpg", "get"),
+            ("/v1/streams/{stream_id}/results", "get")} <= set(ops)  # other parts add their routes
     for key in [("/v1/agent/act", "post"), ("/v1/agent/act/upload", "post")]:
         responses = ops[key]["responses"]
         assert sorted(responses) == ["200", "400", "401", "403", "413", "422", "429", "500"], key
