@@ -19,11 +19,11 @@ from sensorium.deploy.rest.routes import ops as ops_routes
 from sensorium.deploy.rest.routes import perceive as perceive_routes
 from sensorium.deploy.rest.service import AgentService
 from sensorium.deploy.settings import ServiceSettings
-from sensorium.pipeline.perception import Perception
+from sensorium.pipeline.serve.local import LocalPerception
 from sensorium.stages.gui.stage import GuiAgentStage
 
 
-def create_app(settings: ServiceSettings, agent: GuiAgentStage | None = None, *, perception: Perception | None = None,
+def create_app(settings: ServiceSettings, agent: GuiAgentStage | None = None, *, perception: LocalPerception | None = None,
                request_id_header: bool = True) -> FastAPI:
     """The service for ``settings``; ``agent`` defaults to one built from ``settings.agent``,
     ``perception`` (what runs ``/v1/perceive``) to stages in this process.
@@ -33,7 +33,7 @@ def create_app(settings: ServiceSettings, agent: GuiAgentStage | None = None, *,
                   responses=ERROR_RESPONSES)
     app.state.service = AgentService(settings, agent)
     app.state.settings, app.state.agent = settings, app.state.service.agent
-    app.state.perception = perception or Perception()  # stages load on the first request that names them
+    app.state.perception = perception or LocalPerception()  # stages load on the first request that names them
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
     app.state.metrics = HttpMetrics()
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)  # outermost: runs before anything reads the body

@@ -1,0 +1,53 @@
+"""The Ray Serve application builder named by the Serve config's ``import_path``
+(``sensorium.deploy.application:build``): what ``serve deploy serve.yaml`` and ``sensorium
+serve --config serve.yaml`` both call. It turns the config's ``args`` into typed values here,
+at the edge (the service's settings, each stage's options and batching), and hands them to
+``sensorium.pipeline.serve.application``, which binds the deployments."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from fastapi import FastAPI
+
+from sensorium.deploy.rest.app import create_app
+from sensorium.deploy.settings import ServiceSettings
+from sensorium.pipeline.serve.config import AppArgs, ApplicationConfig, ServeConfigError, parse_app_args
+
+
+def build_api(settings: ServiceSettings, perception: Any, *, request_id_header: bool = True) -> FastAPI:
+    """The REST app over ``perception`` (a LocalPerception or ServePerception), its stage metrics
+    registered where ``/metrics`` reads. Under Ray Serve request_id_header is off: Serve's proxy
+    adds the same id itself."""
+    app = create_app(settings, perception=perception, request_id_header=request_id_header)
+    perception.register_metrics(app.state.metrics.registry)
+    return app
+
+
+def service_settings(args: AppArgs, *, host: str | None = None) -> ServiceSettings:
+    """The REST service's settings from ``args.service`` (ServiceSettings' fields); ``host``: the
+    address Serve's proxy listens on, which decides whether a token is required."""
+    fields = dict(args.service)
+    if host is not None:
+        fields.setdefault("host", host)
+    try:
+        return ServiceSettings(**fields)
+    except TypeError as exc:
+        raise ServeConfigError(f"args.service: {exc}") from None
+    except ValueError as exc:
+        raise ServeConfigError(f"args.service: {exc}") from None
+
+
+def build_from_config(app: ApplicationConfig, *, host: str | None = None) -> Any:
+    """The bound application for one application of a Serve config (its deployments' overrides applied here)."""
+    from sensorium.pipeline.serve.application import build_application  # imports Ray: only where a Serve app is built
+
+    settings = service_settings(app.args, host=host)
+    return build_application(functools.partial(build_api, settings, request_id_header=False), app)
+
+
+def build(args: dict[str, Any]) -> Any:
+    """Ray Serve's application builder: ``args`` as the config file gives them
+    (``{stages, options, service, batching}``); Serve applies the file's ``deployments``."""
+    return build_from_config(ApplicationConfig(args=parse_app_args(args)))
