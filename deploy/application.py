@@ -39,11 +39,12 @@ def service_settings(args: AppArgs, *, host: str | None = None) -> ServiceSettin
         raise ServeConfigError(f"args.service: {exc}") from None
 
 
-def build_from_config(app: ApplicationConfig, *, host: str | None = None) -> Any:
-    """The bound application for one application of a Serve config (its deployments' overrides applied here)."""
+def build_from_config(app: ApplicationConfig, *, host: str | None = None, settings: ServiceSettings | None = None) -> Any:
+    """The bound application for one application of a Serve config (its deployments' overrides
+    applied here); ``settings``: the service's, when the command line built them already."""
     from sensorium.pipeline.serve.application import build_application  # imports Ray: only where a Serve app is built
 
-    settings = service_settings(app.args, host=host)
+    settings = settings or service_settings(app.args, host=host)
     return build_application(functools.partial(build_api, settings, request_id_header=False), app)
 
 

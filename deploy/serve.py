@@ -30,13 +30,13 @@ def serve_local(settings: ServiceSettings, stages: list[str], options: dict[str,
                 timeout_graceful_shutdown=LOCAL_DRAIN_S)
 
 
-def serve_ray(config: ServeConfig, *, ray_address: str | None = None, blocking: bool = True) -> None:
+def serve_ray(config: ServeConfig, settings: ServiceSettings | None = None, *, ray_address: str | None = None, blocking: bool = True) -> None:
     """Deploy ``config``'s application on Ray Serve (HTTP proxy at its http_options); see
     :func:`~sensorium.pipeline.serve.deployment.run_on_ray_serve` for which Ray and how it stops."""
     from sensorium.pipeline.serve.deployment import run_on_ray_serve
 
     app_config = config.app
     http = config.http_options
-    run_on_ray_serve(build_from_config(app_config, host=http.host), host=http.host, port=http.port, name=app_config.name,
+    run_on_ray_serve(build_from_config(app_config, host=http.host, settings=settings), host=http.host, port=http.port, name=app_config.name,
                      route_prefix=app_config.route_prefix, ray_address=ray_address, proxy_location=config.proxy_location,
                      http_extra=http.model_dump(exclude_none=True, exclude={"host", "port"}), blocking=blocking)
