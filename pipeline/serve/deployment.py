@@ -59,8 +59,10 @@ def run_on_ray_serve(app: Any, *, host: str, port: int, name: str, route_prefix:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        # the application first, while the proxy still holds the clients' connections: each
+        # replica stops taking requests and finishes those it holds (graceful_shutdown_timeout_s);
+        # serve.shutdown alone takes the proxy down with the answers still on their way
+        serve.delete(name)
         if address == "local":
             serve.shutdown()
-        else:
-            serve.delete(name)
         ray.shutdown()
