@@ -106,17 +106,21 @@ async def perceive(request: Request, body: PerceiveRequest) -> PerceiveResponse:
     return await run_perception(request, body.stages, body.options, enc)
 
 
-def _json_field(name: str, text: Optional[str], model: Any) -> Any:
+def _json_field(name: str, text: Optional[str], model: Any = None) -> Any:
+    """A multipart field holding JSON: None when absent, else the value (through ``model`` if
+    given); 422 naming the field when it does not parse."""
     if text is None or not text.strip():
         return None
     try:
-        return model.model_validate_json(text) if hasattr(model, "model_validate_json") else model(json.loads(text))
-    except (ValidationError, ValueError) as exc:
+        return json.loads(text) if model is None else model.model_validate_json(text)
+    except (ValidationError, ValueError, RecursionError) as exc:
         raise ApiError(422, "invalid_request", f"{name}: {exc}".splitlines()[0][:500]) from None
 
 
 def _options(text: Optional[str]) -> dict[str, dict[str, Any]]:
-    value = _json_field("options", text, json.loads) if text else {}
+    value = _json_field("options", text)
+    if value is None:
+        return {}
     if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
         raise ApiError(422, "invalid_request", 'options: expected a JSON object of objects, e.g. {"detect": {"score_threshold": 0.3}}')
     return value
