@@ -29,19 +29,24 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 #: small queues so that a few dozen clients exceed them; a long batch wait so batches fill
 CONFIG = {"applications": [{"args": {"stages": ["detect", "face"], "options": {"face": {"recognizer": "none"}},
-                                     "batching": {"detect": {"max_batch_size": 4, "batch_wait_timeout_s": 0.2}}},
+                                     "batching": {"detect": {"max_batch_size": 4, "batch_wait_timeout_s": 0.2},
+                                                  "face": {"max_batch_size": 4, "batch_wait_timeout_s": 1.5}}},
                             "deployments": [{"name": "detect", "max_ongoing_requests": 4, "max_queued_requests": 8},
                                             {"name": "face", "ray_actor_options": {"num_cpus": 0.5}}]}]}
 
 
 @pytest.fixture(scope="module")
-def served(ray_cluster):
+def served():
     os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
+    import ray
     from ray import serve
 
     from sensorium.deploy.application import build_from_config
+    from sensorium.pipeline.cluster import init_ray
     from sensorium.pipeline.serve.config import parse_serve_config
 
+    started = not ray.is_initialized()
+    init_ray(num_cpus=2, log_to_driver=False)  # a Ray of its own (address "local"), never another session's cluster
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     serve.run(build_from_config(parse_serve_config(CONFIG).app), name="sensorium", route_prefix="/")
@@ -49,6 +54,8 @@ def served(ray_cluster):
         yield f"http://127.0.0.1:{port}"
     finally:
         serve.shutdown()
+        if started:
+            ray.shutdown()
 
 
 def b64(path: Path) -> str:
@@ -118,6 +125,20 @@ def test_more_clients_than_capacity_get_503_with_retry_after_and_nothing_else(se
         if r.status_code == 503:
             assert int(r.headers["retry-after"]) >= 1 and r.json()["error"]["code"] == "overloaded", r.text
     assert 'sensorium_stage_rejected_total{reason="overloaded",stage="detect"}' in httpx.get(served + "/metrics").text
+
+
+def test_a_request_whose_client_has_gone_is_cancelled_not_computed(served, data_dir):
+    before = stage_metric(served, "sensorium_stage_cancelled_total", "face")
+    answered = stage_metric(served, "sensorium_stage_batch_size_count", "face")
+    with pytest.raises(httpx.ReadTimeout):  # the client gives up while its frame waits in face's batch queue (1.5 s)
+        httpx.post(served + "/v1/perceive", json={"image": b64(data_dir / "photos" / "zidane.jpg"), "stages": ["face"]},
+                   timeout=httpx.Timeout(60, read=0.5))
+    deadline = time.monotonic() + 60
+    while stage_metric(served, "sensorium_stage_cancelled_total", "face") == before:
+        assert time.monotonic() < deadline, "the ingress never cancelled the stage call"
+        time.sleep(0.5)
+    time.sleep(2)  # past the batch wait: a frame still computed would be counted now
+    assert stage_metric(served, "sensorium_stage_batch_size_count", "face") == answered
 
 
 def replica_pids(deployment: str) -> list[int]:
