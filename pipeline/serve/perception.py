@@ -54,9 +54,12 @@ class ServePerception:
     async def ready(self) -> dict[str, bool]:
         """stage → whether a replica answers with its model loaded (within ready_timeout_s)."""
 
+        async def ask(handle: Any) -> bool:
+            return bool(await handle.ready.remote())
+
         async def probe(handle: Any) -> bool:
             try:
-                return bool(await asyncio.wait_for(handle.ready.remote(), self.ready_timeout_s))
+                return await asyncio.wait_for(ask(handle), self.ready_timeout_s)
             except Exception:  # noqa: BLE001 - any failure means "not ready"
                 return False
 

@@ -97,6 +97,19 @@ def test_results_over_serve_equal_the_stages_run_directly(served, data_dir):
     assert len(body["results"]["face"]["boxes"]["data"]) >= 2  # two people in the photo
 
 
+def test_readiness_asks_every_stage_deployment(served):
+    import asyncio
+
+    from ray import serve
+
+    from sensorium.pipeline.serve.perception import ServePerception
+
+    handles = {name: serve.get_deployment_handle(name, app_name="sensorium") for name in ("detect", "face")}
+    assert asyncio.run(ServePerception(handles).ready()) == {"detect": True, "face": True}
+    gone = ServePerception({"embed": serve.get_deployment_handle("embed", app_name="sensorium")}, ready_timeout_s=2)
+    assert asyncio.run(gone.ready()) == {"embed": False}  # not deployed here: not ready, and no exception
+
+
 def test_concurrent_requests_are_batched_and_each_gets_its_own_result(served, data_dir):
     paths = [data_dir / "photos" / "bus.jpg", data_dir / "photos" / "zidane.jpg"]
     want = {p.name: direct("detect", p) for p in paths}
