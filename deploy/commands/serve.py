@@ -4,6 +4,7 @@ ingress) or, with ``--local``, under uvicorn in this process."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -54,8 +55,7 @@ def serve(
         http, args = serve_config.http_options, serve_config.app.args
         settings = service_settings(args, host=http.host)
         if config is None:  # the agent's flags apply to a service built from flags
-            settings = type(settings)(**{**settings.__dict__, "port": http.port,
-                                         "agent": _agent_settings(backend, openai_base_url, openai_model, uitars_version, prompt, icon_weights)})
+            settings = replace(settings, agent=_agent_settings(backend, openai_base_url, openai_model, uitars_version, prompt, icon_weights))
     except (ValueError, FileNotFoundError) as exc:
         raise _fail(str(exc)) from None
     console.print(f"sensorium serving {', '.join(args.stages)} on http://{http.host}:{http.port} ({'uvicorn' if local else 'Ray Serve'}, "
@@ -63,7 +63,7 @@ def serve(
     if local:
         from sensorium.deploy.serve import serve_local
 
-        serve_local(type(settings)(**{**settings.__dict__, "host": http.host, "port": http.port}), args.stages, args.options)
+        serve_local(replace(settings, host=http.host, port=http.port), args.stages, args.options)
     else:
         from sensorium.deploy.serve import serve_ray
 
