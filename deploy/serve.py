@@ -5,6 +5,7 @@ same FastAPI app and the same stage classes."""
 from __future__ import annotations
 
 import logging
+import signal
 from typing import Any
 
 from sensorium.deploy.application import build_api, build_from_config
@@ -26,6 +27,10 @@ def serve_local(settings: ServiceSettings, stages: list[str], options: dict[str,
 
     perception = LocalPerception(stages, options)
     perception.load()
+    # uvicorn drains, then re-raises the signal it caught to the handler it found: a no-op here,
+    # so a requested stop exits 0 (as the Ray Serve mode does) rather than by the signal
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
     uvicorn.run(build_api(settings, perception), host=settings.host, port=settings.port, log_level="warning", access_log=False,
                 timeout_graceful_shutdown=LOCAL_DRAIN_S)
 
