@@ -48,12 +48,14 @@ def serve(
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from sensorium.deploy.application import service_settings
     from sensorium.deploy.settings import read_token
+    from sensorium.pipeline.perception import request_configs
 
     try:
         service = {"token": read_token(token_file=token_file), "max_body_bytes": int(max_body_mb * 1024 * 1024), "rate_limit_per_minute": rate_limit}
         serve_config = _config(config, stages, host, port, replicas, service)
         http, args = serve_config.http_options, serve_config.app.args
         settings = service_settings(args, host=http.host)
+        request_configs(args.stages, args.options)  # every stage known, every option parsed: before Ray or a server starts
         if config is None:  # the agent's flags apply to a service built from flags
             settings = replace(settings, agent=_agent_settings(backend, openai_base_url, openai_model, uitars_version, prompt, icon_weights))
     except (ValueError, FileNotFoundError) as exc:

@@ -97,6 +97,12 @@ def test_results_over_serve_equal_the_stages_run_directly(served, data_dir):
     assert len(body["results"]["face"]["boxes"]["data"]) >= 2  # two people in the photo
 
 
+def test_a_stage_not_deployed_is_refused_before_decoding(served):
+    r = post(served, {"image": "not even base64!", "stages": ["detect", "embed"]})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_options", r.text
+    assert "stage(s) embed not deployed in this service (deployed: detect, face)" in r.json()["error"]["message"]
+
+
 def test_readiness_asks_every_stage_deployment(served):
     import asyncio
 
