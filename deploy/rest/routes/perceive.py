@@ -75,13 +75,17 @@ def decode_inputs(enc: Encoded, max_pixels: int) -> FrameInputs:
     return inputs
 
 
-async def run_perception(request: Request, stages: list[str], options: dict[str, dict[str, Any]], enc: Encoded) -> PerceiveResponse:
-    """Check the stages and options, decode, run, answer the frame as the JSONL sink writes it."""
-    perception = request.app.state.perception
+def check_stages(request: Request, stages: list[str], options: dict[str, dict[str, Any]]) -> None:
+    """422 naming an unknown or undeployed stage or a bad option: cheap, before anything is decoded."""
     try:
-        perception.configs(stages, options)
+        request.app.state.perception.configs(stages, options)
     except ValueError as exc:
         raise ApiError(422, "invalid_options", str(exc)) from None
+
+
+async def run_perception(request: Request, stages: list[str], options: dict[str, dict[str, Any]], enc: Encoded) -> PerceiveResponse:
+    """Decode, run the (checked) stages, answer the frame as the JSONL sink writes it."""
+    perception = request.app.state.perception
     inputs = await run_in_threadpool(decode_inputs, enc, request.app.state.settings.max_image_pixels)
     if await request.is_disconnected():
         raise ApiError(499, "client_closed_request", "the client closed the connection before the stages ran")
@@ -100,6 +104,7 @@ async def perceive(request: Request, body: PerceiveRequest) -> PerceiveResponse:
     results. Stage names and options are checked before the image is decoded (422 naming
     what was wrong); a stage that fails on the image reports it in ``errors``."""
     authorise(request)
+    check_stages(request, body.stages, body.options)
     enc = Encoded(image=decode_b64(body.image, "image"), right=None if body.right is None else decode_b64(body.right, "right"),
                   calib=body.calib, depth=None if body.depth is None else decode_b64(body.depth, "depth"), depth_scale=body.depth_scale,
                   intrinsics=body.intrinsics)
@@ -145,6 +150,8 @@ async def perceive_upload(request: Request, image: UploadFile = File(..., descri
         raise ApiError(422, "invalid_request", "calib belongs to a stereo pair: give right as well")
     if intr is not None and depth is None:
         raise ApiError(422, "invalid_request", "intrinsics belong to an RGB-D pair: give depth as well")
+    opts = _options(options)
+    check_stages(request, names, opts)
     enc = Encoded(image=await image.read(), right=None if right is None else await right.read(), calib=calib_body,
                   depth=None if depth is None else await depth.read(), depth_scale=depth_scale, intrinsics=intr)
-    return await run_perception(request, names, _options(options), enc)
+    return await run_perception(request, names, opts, enc)
