@@ -23,6 +23,7 @@ from sensorium.pipeline.perception import FrameInputs, request_configs
 from sensorium.pipeline.serve.errors import Overloaded, StageUnavailable
 from sensorium.pipeline.serve.metrics import StageMetrics
 from sensorium.pipeline.serve.stage_server import StageCall, StageReply
+from sensorium.stages.base import get_stage_class
 from sensorium.stages.frame import Frame
 
 log = logging.getLogger(__name__)
@@ -45,11 +46,12 @@ class ServePerception:
 
     def configs(self, stages: Sequence[str], options: Mapping[str, Mapping[str, Any]] | None = None) -> list[tuple[str, Any]]:
         """Each stage's (name, config); ValueError naming an unknown or undeployed stage or a bad option."""
-        configs = request_configs(stages, options)
-        missing = [name for name, _ in configs if name not in self.handles]
-        if missing:
+        missing = [name for name in stages if name not in self.handles]
+        for name in missing:
+            get_stage_class(name)  # an unknown name is named as unknown
+        if missing:  # before building configs: a stage not deployed here may not even be configurable here
             raise ValueError(f"stage(s) {', '.join(missing)} not deployed in this service (deployed: {', '.join(self.handles)})")
-        return configs
+        return request_configs(stages, options)
 
     async def ready(self) -> dict[str, bool]:
         """stage → whether a replica answers with its model loaded (within ready_timeout_s)."""
