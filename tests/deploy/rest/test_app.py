@@ -12,7 +12,7 @@ def test_openapi_states_the_api():
     spec = create_app(ServiceSettings(), GuiAgentStage()).openapi()  # the agent's backend is built lazily: nothing loads
     ops = {(path, method): op for path, item in spec["paths"].items() for method, op in item.items()}
     assert sorted(ops) == [("/healthz", "get"), ("/metrics", "get"), ("/v1/agent/act", "post"), ("/v1/agent/act/upload", "post"),
-                           ("/v1/perceive", "post")]
+                           ("/v1/perceive", "post"), ("/v1/perceive/upload", "post")]
     for key in [("/v1/agent/act", "post"), ("/v1/agent/act/upload", "post")]:
         responses = ops[key]["responses"]
         assert sorted(responses) == ["200", "400", "401", "413", "422", "429"], key
@@ -24,5 +24,6 @@ def test_openapi_states_the_api():
     assert list(schemas["ActRequest"]["properties"]) == ["screenshot", "instruction", "history", "screen"]
     assert list(schemas["ErrorBody"]["properties"]) == ["code", "message", "request_id", "raw"]
     assert list(schemas["Action"]["properties"]) == ["type", "x", "y", "x2", "y2", "params", "raw"]
-    assert list(schemas["PerceiveRequest"]["properties"]) == ["image", "stages", "options"]
-    assert sorted(ops[("/v1/perceive", "post")]["responses"]) == ["200", "400", "401", "413", "422", "429"]
+    assert list(schemas["PerceiveRequest"]["properties"]) == ["image", "stages", "options", "right", "calib", "depth", "depth_scale", "intrinsics"]
+    for key in [("/v1/perceive", "post"), ("/v1/perceive/upload", "post")]:
+        assert sorted(ops[key]["responses"]) == ["200", "400", "401", "413", "422", "429", "503"], key  # 503: a stage at capacity
