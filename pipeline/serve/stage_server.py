@@ -68,6 +68,7 @@ class StageServer:
         self.name, self.config = name, config
         self.stages = Perception(max_stages)
         self.stages.stage(name, config)  # load the model now: a replica is ready when it has it
+        self.frames_computed = 0
         self.reconfigure(batching or {})
 
     def reconfigure(self, user_config: dict) -> None:
@@ -79,6 +80,10 @@ class StageServer:
     def ready(self) -> bool:
         """True: answered by a replica that loaded its model in its constructor."""
         return bool(self.stages.loaded())
+
+    def computed(self) -> int:
+        """Frames this replica has run its stage on (a request cancelled in the batch queue is not one)."""
+        return self.frames_computed
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.01)
     async def run(self, calls: list[StageCall]) -> list[StageReply]:
@@ -94,6 +99,7 @@ class StageServer:
             stage, lock = self.stages.stage(self.name, calls[members[0]].config)
             with lock:
                 deltas, _ = run_stage(stage, [calls[i].frame for i in members])
+            self.frames_computed += len(members)
             for i, delta in zip(members, deltas):
                 replies[i] = StageReply(delta, len(members))
         return replies  # type: ignore[return-value]
