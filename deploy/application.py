@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from sensorium.deploy.rest.app import create_app
-from sensorium.deploy.settings import ServiceSettings
+from sensorium.deploy.settings import ServiceSettings, read_token
 from sensorium.pipeline.serve.config import AppArgs, ApplicationConfig, ServeConfigError, parse_app_args
 
 
@@ -25,30 +25,37 @@ def build_api(settings: ServiceSettings, perception: Any, *, request_id_header: 
     return app
 
 
-def service_settings(args: AppArgs, *, host: str | None = None) -> ServiceSettings:
-    """The REST service's settings from ``args.service`` (ServiceSettings' fields); ``host``: the
-    address Serve's proxy listens on, which decides whether a token is required."""
+def service_settings(args: AppArgs, *, host: str | None = None, default_host: str | None = None) -> ServiceSettings:
+    """The REST service's settings from ``args.service`` (ServiceSettings' fields). host: the
+    address Serve's proxy listens on, when known (it decides whether a token is required, so it
+    overrides ``service.host``); default_host: what to assume when neither says."""
     fields = dict(args.service)
+    if not fields.get("token"):  # under `serve deploy`: the token the pod's environment gives (SENSORIUM_TOKEN[_FILE])
+        fields["token"] = read_token()
     if host is not None:
-        fields.setdefault("host", host)
+        fields["host"] = host
+    elif default_host is not None:
+        fields.setdefault("host", default_host)
     try:
         return ServiceSettings(**fields)
-    except TypeError as exc:
-        raise ServeConfigError(f"args.service: {exc}") from None
-    except ValueError as exc:
+    except (TypeError, ValueError, FileNotFoundError) as exc:
         raise ServeConfigError(f"args.service: {exc}") from None
 
 
-def build_from_config(app: ApplicationConfig, *, host: str | None = None, settings: ServiceSettings | None = None) -> Any:
+def build_from_config(app: ApplicationConfig, *, host: str | None = None, default_host: str | None = None,
+                      settings: ServiceSettings | None = None) -> Any:
     """The bound application for one application of a Serve config (its deployments' overrides
     applied here); ``settings``: the service's, when the command line built them already."""
     from sensorium.pipeline.serve.application import build_application  # imports Ray: only where a Serve app is built
 
-    settings = settings or service_settings(app.args, host=host)
+    settings = settings or service_settings(app.args, host=host, default_host=default_host)
     return build_application(functools.partial(build_api, settings, request_id_header=False), app)
 
 
 def build(args: dict[str, Any]) -> Any:
     """Ray Serve's application builder: ``args`` as the config file gives them
-    (``{stages, options, service, batching}``); Serve applies the file's ``deployments``."""
-    return build_from_config(ApplicationConfig(args=parse_app_args(args)))
+    (``{stages, options, service, batching}``); Serve applies the file's ``deployments``.
+
+    The builder cannot see the file's ``http_options``, so it assumes the proxy is public
+    (``0.0.0.0``: a token is required) unless ``service.host`` says which address it is."""
+    return build_from_config(ApplicationConfig(args=parse_app_args(args)), default_host="0.0.0.0")

@@ -213,3 +213,16 @@ def test_the_shipped_config_is_a_serve_deploy_config_and_its_builder_resolves():
     builder = import_attr(config.app.import_path)
     app = builder(data["applications"][0]["args"])
     assert type(app).__name__ == "Application"
+
+
+def test_the_builder_assumes_a_public_proxy_unless_told(monkeypatch):
+    from sensorium.deploy.application import build
+    from sensorium.pipeline.serve.config import ServeConfigError
+
+    for name in ("SENSORIUM_TOKEN", "SENSORIUM_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ServeConfigError, match="args.service: refusing to listen on 0.0.0.0 without a bearer token"):
+        build({"stages": ["detect"]})
+    assert type(build({"stages": ["detect"], "service": {"host": "127.0.0.1"}})).__name__ == "Application"
+    monkeypatch.setenv("SENSORIUM_TOKEN", "from-the-pod-environment")
+    assert type(build({"stages": ["detect"]})).__name__ == "Application"  # public, with the environment's token
