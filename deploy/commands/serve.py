@@ -1,9 +1,11 @@
-"""``sensorium serve``: the REST service under uvicorn or Ray Serve."""
+"""``sensorium serve``: the REST service on Ray Serve (a deployment per stage behind the ``api``
+ingress) or, with ``--local``, under uvicorn in this process."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -13,14 +15,29 @@ from sensorium.deploy.commands.options import _LOG_FORMAT, _PUBLIC_OPS, _TOKENS_
 app = typer.Typer()
 
 
+def _config(config: Optional[Path], stages: str, host: str, port: int, replicas: int, service: dict[str, Any]) -> Any:
+    """The Serve config: the file given (its http_options and args win), else one from the flags."""
+    from sensorium.pipeline.serve.config import parse_serve_config, read_serve_config
+
+    if config is not None:
+        return read_serve_config(config)
+    names = [s.strip() for s in stages.split(",") if s.strip()]
+    deployments = [{"name": n, "num_replicas": replicas} for n in names] if replicas != 1 else []
+    return parse_serve_config({"http_options": {"host": host, "port": port},
+                               "applications": [{"args": {"stages": names, "service": service}, "deployments": deployments}]})
+
+
 @app.command("serve")
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on; anything but loopback needs a token."),
     port: int = typer.Option(8000),
     local: bool = typer.Option(False, "--local", help="Plain uvicorn in this process instead of Ray Serve."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Ray Serve config YAML (deploy/serve.yaml; docs/serving.md): stages, "
+                                          "options, batching, replicas, queues. Its http_options replace --host/--port."),
+    stages: str = typer.Option("detect,face", "--stages", help="Stages /v1/perceive serves, loaded at start (without --config)."),
     token_file: Optional[Path] = typer.Option(None, "--token-file", help="File whose first line is the bearer token (or set SENSORIUM_TOKEN)."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster to deploy on ('auto': the one `ray start` runs). Default: RAY_ADDRESS, else a local Ray of its own that stops with the command."),
-    replicas: int = typer.Option(1, help="Ray Serve replicas."),
+    replicas: int = typer.Option(1, help="Replicas of each stage deployment (without --config)."),
     max_body_mb: float = typer.Option(25.0, help="Largest request body, MB."),
     rate_limit: float = typer.Option(600.0, help="Requests per minute per client."),
     stream_scheme: list[str] = typer.Option(["rtsp", "rtsps", "http", "https"], "--stream-scheme", help="URL scheme POST /v1/streams may open (repeat)."),
@@ -33,25 +50,33 @@ def serve(
     verbose: bool = typer.Option(False, "--verbose", "-v"),
     tokens_file: Optional[Path] = _TOKENS_FILE, public_ops: bool = _PUBLIC_OPS, log_format: str = _LOG_FORMAT,
 ) -> None:
-    """Start the REST service: POST /v1/agent/act, /healthz, /metrics, OpenAPI docs at /docs."""
+    """Start the REST service: POST /v1/perceive, /v1/agent/act, /v1/streams, /healthz, /readyz, /metrics, OpenAPI docs at /docs."""
     _logging(log_format, verbose)
-    from sensorium.deploy.settings import ServiceSettings, StreamPolicy, read_token, read_tokens_file
+    from sensorium.deploy.application import service_settings
+    from sensorium.deploy.settings import StreamPolicy, read_token, read_tokens_file
+    from sensorium.pipeline.perception import request_configs
 
     try:
-        settings = ServiceSettings(host=host, port=port, token=read_token(token_file=token_file), max_body_bytes=int(max_body_mb * 1024 * 1024),
-                                   rate_limit_per_minute=rate_limit, tokens_file=read_tokens_file(tokens_file), public_ops=public_ops, log_format=log_format,
-                                   streams=StreamPolicy(tuple(stream_scheme), allow_cameras, tuple(map(str, stream_file_root)),
-                                                        None if stream_output_root is None else str(stream_output_root), max_streams),
-                                   agent=_agent_settings(backend, openai_base_url, openai_model, uitars_version, prompt, icon_weights))
+        credentials = {"token": read_token(token_file=token_file), "tokens_file": read_tokens_file(tokens_file)}
+        service = {**credentials, "max_body_bytes": int(max_body_mb * 1024 * 1024), "rate_limit_per_minute": rate_limit,
+                   "public_ops": public_ops, "log_format": log_format,
+                   "streams": StreamPolicy(tuple(stream_scheme), allow_cameras, tuple(map(str, stream_file_root)),
+                                           None if stream_output_root is None else str(stream_output_root), max_streams)}
+        serve_config = _config(config, stages, host, port, replicas, service)
+        http, args = serve_config.http_options, serve_config.app.args
+        settings = service_settings(args, host=http.host, credentials=credentials)
+        request_configs(args.stages, args.options)  # every stage known, every option parsed: before Ray or a server starts
+        if config is None:  # the agent's flags apply to a service built from flags
+            settings = replace(settings, agent=_agent_settings(backend, openai_base_url, openai_model, uitars_version, prompt, icon_weights))
     except (ValueError, FileNotFoundError) as exc:
         raise _fail(str(exc)) from None
-    console.print(f"sensorium serving on http://{host}:{port} ({'uvicorn' if local else 'Ray Serve'}, backend {backend}, "
+    console.print(f"sensorium serving {', '.join(args.stages)} on http://{http.host}:{http.port} ({'uvicorn' if local else 'Ray Serve'}, "
                   f"auth {'on' if settings.auth_on else 'off (loopback only)'})")
     if local:
         from sensorium.deploy.serve import serve_local
 
-        serve_local(settings)
+        serve_local(replace(settings, host=http.host, port=http.port), args.stages, args.options)
     else:
         from sensorium.deploy.serve import serve_ray
 
-        serve_ray(settings, ray_address=ray_address, replicas=replicas)
+        serve_ray(serve_config, settings, ray_address=ray_address)

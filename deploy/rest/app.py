@@ -25,12 +25,12 @@ from sensorium.deploy.rest.routes import perceive as perceive_routes
 from sensorium.deploy.rest.routes import streams as streams_routes
 from sensorium.deploy.rest.service import AgentService
 from sensorium.deploy.settings import ServiceSettings
-from sensorium.pipeline.perception import Perception
+from sensorium.pipeline.serve.local import LocalPerception
 from sensorium.pipeline.serve.streams.client import StreamsClient
 from sensorium.stages.gui.stage import GuiAgentStage
 
 
-def create_app(settings: ServiceSettings, agent: GuiAgentStage | None = None, *, perception: Perception | None = None,
+def create_app(settings: ServiceSettings, agent: GuiAgentStage | None = None, *, perception: LocalPerception | None = None,
                request_id_header: bool = True, streams: StreamsClient | None = None) -> FastAPI:
     """The service for ``settings``; ``agent`` defaults to one built from ``settings.agent``,
     ``perception`` (what runs ``/v1/perceive``) to stages in this process.
@@ -40,7 +40,7 @@ def create_app(settings: ServiceSettings, agent: GuiAgentStage | None = None, *,
                   responses=ERROR_RESPONSES, docs_url=None, redoc_url=None)
     app.state.service = AgentService(settings, agent)
     app.state.settings, app.state.agent = settings, app.state.service.agent
-    app.state.perception = perception or Perception()  # stages load on the first request that names them
+    app.state.perception = perception or LocalPerception()  # stages load on the first request that names them
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
     app.state.metrics = HttpMetrics()
     app.state.tokens = settings.token_table()

@@ -1,6 +1,7 @@
-"""``sensorium serve`` in Ray Serve mode, for real: its own process (and session), its own local
-Ray, Serve's HTTP proxy on a free loopback port, the local backend grounding a real Android
-screenshot, and a SIGTERM that leaves no Ray process behind."""
+"""``sensorium serve --config`` in Ray Serve mode, for real: its own process (and session), its
+own local Ray, Serve's HTTP proxy on a free loopback port (from the config file), the local
+backend grounding a real Android screenshot, /v1/perceive over the detect deployment, and a
+SIGTERM that lets the request in flight finish and leaves no Ray process behind."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from .conftest import CLI, free_port, wait_healthy
 
@@ -53,16 +56,24 @@ def remaining(sid: int, timeout: float) -> dict[int, str]:
     return left
 
 
+#: seconds detect waits for its batch to fill in this test's config
+DRAIN_WAIT = 6.0
+
+
 @pytest.mark.slow
 def test_serve_on_ray_serve_over_real_http(data_dir, tmp_path):
     # a real Android screenshot (1080x1920) whose view hierarchy says where "Demo Mode" is
     shot = (data_dir / "gui" / "33685.jpg").read_bytes()
     x1, y1, x2, y2 = [v * 1080 / 1440 for v in node_bounds(json.loads((data_dir / "gui" / "33685.json").read_text()), "Demo Mode")]
 
-    port, log = free_port(), tmp_path / "serve.log"
+    port, log, config = free_port(), tmp_path / "serve.log", tmp_path / "serve.yaml"
+    # a lone request waits DRAIN_WAIT in detect's batch queue: long enough to be in flight when SIGTERM comes
+    config.write_text(yaml.safe_dump({"http_options": {"host": "127.0.0.1", "port": port}, "applications": [{
+        "import_path": "sensorium.deploy.application:build",
+        "args": {"stages": ["detect"], "batching": {"detect": {"max_batch_size": 8, "batch_wait_timeout_s": DRAIN_WAIT}}}}]}))
     env = {k: v for k, v in os.environ.items() if k not in ("SENSORIUM_TOKEN", "SENSORIUM_TOKEN_FILE", "RAY_ADDRESS")}
     with open(log, "w") as out:
-        proc = subprocess.Popen(CLI + ["serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(CLI + ["serve", "--config", str(config)], env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)  # its own session: every Ray process it starts is found by sid
     url = f"http://127.0.0.1:{port}"
     try:
@@ -84,6 +95,12 @@ def test_serve_on_ray_serve_over_real_http(data_dir, tmp_path):
         assert httpx.get(url + "/healthz", timeout=30).status_code == 200  # still serving
         running = session_processes(proc.pid).values()
         assert any("raylet" in c for c in running) and any("ServeReplica" in c for c in running), running  # what must go
+
+        in_flight: dict = {}
+        photo = base64.b64encode((data_dir / "photos" / "bus.jpg").read_bytes()).decode()
+        sender = threading.Thread(target=lambda: in_flight.update(r=httpx.post(url + "/v1/perceive", json={"image": photo, "stages": ["detect"]}, timeout=120)))
+        sender.start()
+        time.sleep(DRAIN_WAIT / 3)  # the request sits in detect's batch queue now
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -97,5 +114,8 @@ def test_serve_on_ray_serve_over_real_http(data_dir, tmp_path):
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+    sender.join(timeout=60)
+    assert in_flight["r"].status_code == 200, in_flight["r"].text  # drained, not dropped
+    assert in_flight["r"].json()["errors"] == {} and in_flight["r"].json()["results"]["detect"]["kind"] == "detections"
     assert rc == 0, log.read_text()[-4000:]
     assert not left, f"processes outlived `sensorium serve`: {left}"

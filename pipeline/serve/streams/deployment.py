@@ -58,9 +58,10 @@ class StreamsDeployment:
         self.manager.close()
 
 
-def streams_deployment(policy: StreamPolicy | dict[str, Any]) -> Any:
+def streams_deployment(policy: StreamPolicy | dict[str, Any], overrides: dict[str, Any] | None = None) -> Any:
     """The bound ``streams`` deployment for an application builder (pass it to the ingress,
-    which wraps the handle it receives in :class:`~.client.ServeStreams`)."""
-    deployment = serve.deployment(name=DEPLOYMENT_NAME, num_replicas=1, max_ongoing_requests=MAX_ONGOING,
-                                  ray_actor_options={"num_cpus": 0})(StreamsDeployment)
-    return deployment.bind(policy)
+    which wraps the handle it receives in :class:`~.client.ServeStreams`); ``overrides``: the
+    config file's options for it (one replica stays the sensible choice: it owns the streams)."""
+    options = {"name": DEPLOYMENT_NAME, "num_replicas": 1, "max_ongoing_requests": MAX_ONGOING, "ray_actor_options": {"num_cpus": 0},
+               **(overrides or {})}
+    return serve.deployment(StreamsDeployment).options(**options).bind(policy)

@@ -12,7 +12,7 @@ def test_openapi_states_the_api():
     spec = create_app(ServiceSettings(), GuiAgentStage()).openapi()  # the agent's backend is built lazily: nothing loads
     ops = {(path, method): op for path, item in spec["paths"].items() for method, op in item.items()}
     assert {("/healthz", "get"), ("/readyz", "get"), ("/metrics", "get"), ("/v1/agent/act", "post"), ("/v1/agent/act/upload", "post"),
-            ("/v1/perceive", "post"), ("/v1/streams", "get"), ("/v1/streams", "post"), ("/v1/streams/{stream_id}", "delete"),
+            ("/v1/perceive", "post"), ("/v1/perceive/upload", "post"), ("/v1/streams", "get"), ("/v1/streams", "post"), ("/v1/streams/{stream_id}", "delete"),
             ("/v1/streams/{stream_id}", "get"), ("/v1/streams/{stream_id}/preview.mjpg", "get"),
             ("/v1/streams/{stream_id}/results", "get")} <= set(ops)  # other parts add their routes
     for key in [("/v1/agent/act", "post"), ("/v1/agent/act/upload", "post")]:
@@ -26,8 +26,9 @@ def test_openapi_states_the_api():
     assert list(schemas["ActRequest"]["properties"]) == ["screenshot", "instruction", "history", "screen"]
     assert list(schemas["ErrorBody"]["properties"]) == ["code", "message", "request_id", "raw"]
     assert list(schemas["Action"]["properties"]) == ["type", "x", "y", "x2", "y2", "params", "raw"]
-    assert list(schemas["PerceiveRequest"]["properties"]) == ["image", "stages", "options"]
-    assert {"200", "400", "401", "403", "413", "422", "429", "500"} <= set(ops[("/v1/perceive", "post")]["responses"])
+    assert list(schemas["PerceiveRequest"]["properties"]) == ["image", "stages", "options", "right", "calib", "depth", "depth_scale", "intrinsics"]
+    for key in [("/v1/perceive", "post"), ("/v1/perceive/upload", "post")]:
+        assert sorted(ops[key]["responses"]) == ["200", "400", "401", "403", "413", "422", "429", "500", "503"], key  # 503: a stage at capacity
     form = ops[("/v1/agent/act/upload", "post")]["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert form["required"] == ["screenshot", "instruction"] and form["properties"]["screenshot"]["format"] == "binary"
     assert form["properties"]["instruction"]["maxLength"] == 4000 and form["properties"]["dpr"]["minimum"] == 0.1
