@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -18,21 +19,24 @@ def healthz(request: Request) -> dict[str, Any]:
     return {"status": "ok", "backend": request.app.state.service.backend_name}
 
 
-def _readiness(part: Any) -> dict[str, bool]:
-    """``part.ready()`` as {name: bool}: a bool is one entry, a dict is its entries; a part
-    without ``ready`` is ready (nothing to load)."""
+async def _readiness(part: Any) -> dict[str, bool]:
+    """``part.ready()`` (plain or a coroutine: the Serve backend asks its replicas) as
+    {name: bool}: a bool is one entry, a dict is its entries; a part without ``ready`` is ready
+    (nothing to load)."""
     ready = getattr(part, "ready", None)
     if ready is None:
         return {}
     value = ready()
+    if inspect.isawaitable(value):
+        value = await value
     return {str(k): bool(v) for k, v in value.items()} if isinstance(value, dict) else {"": bool(value)}
 
 
 @router.get("/readyz", summary="Ready to serve: the agent and the perception backend report their models loaded",
             response_model=ReadyResponse, responses={503: {"model": ReadyResponse, "description": "What is not ready yet"}})
-def readyz(request: Request) -> JSONResponse:
+async def readyz(request: Request) -> JSONResponse:
     parts = {"agent": request.app.state.agent, "perception": request.app.state.perception}
-    checks = {f"{name}{'.' + k if k else ''}": v for name, part in parts.items() for k, v in _readiness(part).items()}
+    checks = {f"{name}{'.' + k if k else ''}": v for name, part in parts.items() for k, v in (await _readiness(part)).items()}
     waiting = sorted(k for k, v in checks.items() if not v)
     body = ReadyResponse(ready=not waiting, not_ready=waiting, checks=checks)
     return JSONResponse(body.model_dump(), status_code=503 if waiting else 200)

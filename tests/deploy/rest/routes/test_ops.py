@@ -15,30 +15,19 @@ def test_metrics_and_openapi(service):
     assert "/v1/agent/act" in spec["paths"] and "ActRequest" in spec["components"]["schemas"]
 
 
-class _Loading:
-    """A perception backend in the middle of loading its models (what ``ready()`` may answer: a
-    bool or a dict of bools)."""
-
-    def __init__(self, state) -> None:
-        self.state = state
-
-    def ready(self):
-        return self.state
-
-
 def test_readyz_says_what_is_not_ready(local_agent):
+    """The real in-process backend: 503 naming the stage until its model is loaded, then 200."""
     from sensorium.deploy.settings import ServiceSettings
+    from sensorium.pipeline.serve.local import LocalPerception
     from tests.deploy.conftest import running
 
-    loading = _Loading({"detect": False, "face": True})
-    with running(ServiceSettings(token="t"), local_agent, perception=loading) as url:
+    perception = LocalPerception(["detect"])
+    with running(ServiceSettings(token="t"), local_agent, perception=perception) as url:
         r = httpx.get(url + "/readyz", timeout=10)  # open: probes carry no token
-        assert r.status_code == 503 and r.json() == {"ready": False, "not_ready": ["perception.detect"],
-                                                     "checks": {"perception.detect": False, "perception.face": True}}
-        loading.state = {"detect": True, "face": True}
-        assert httpx.get(url + "/readyz", timeout=10).status_code == 200
-        loading.state = False
-        assert httpx.get(url + "/readyz", timeout=10).json()["not_ready"] == ["perception"]
+        assert r.status_code == 503 and r.json() == {"ready": False, "not_ready": ["perception.detect"], "checks": {"perception.detect": False}}
+        perception.load()
+        r = httpx.get(url + "/readyz", timeout=10)
+        assert r.status_code == 200 and r.json()["checks"] == {"perception.detect": True}
 
 
 def test_readyz_without_ready_methods_is_ready(service):
