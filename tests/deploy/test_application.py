@@ -219,9 +219,9 @@ def test_the_builder_assumes_a_public_proxy_unless_told(monkeypatch):
     from sensorium.deploy.application import build
     from sensorium.pipeline.serve.config import ServeConfigError
 
-    for name in ("SENSORIUM_TOKEN", "SENSORIUM_TOKEN_FILE"):
+    for name in ("SENSORIUM_TOKEN", "SENSORIUM_TOKEN_FILE", "SENSORIUM_TOKENS_FILE"):
         monkeypatch.delenv(name, raising=False)
-    with pytest.raises(ServeConfigError, match="args.service: refusing to listen on 0.0.0.0 without a bearer token"):
+    with pytest.raises(ServeConfigError, match="args.service: refusing to listen on '0.0.0.0' without a bearer token"):
         build({"stages": ["detect"]})
     assert type(build({"stages": ["detect"], "service": {"host": "127.0.0.1"}})).__name__ == "Application"
     monkeypatch.setenv("SENSORIUM_TOKEN", "from-the-pod-environment")
