@@ -114,6 +114,16 @@ def test_readiness_asks_every_stage_deployment(served):
     assert asyncio.run(ServePerception(handles).ready()) == {"detect": True, "face": True}
 
 
+def test_streams_are_served_by_the_streams_deployment(served):
+    """/v1/streams through the ingress reaches the one ``streams`` replica: its list, and its
+    policy refusing a file outside the (empty) file roots before anything starts."""
+    r = httpx.get(served + "/v1/streams", timeout=60)
+    assert r.status_code == 200 and r.json() == {"streams": []}, r.text
+    r = httpx.post(served + "/v1/streams", json={"source": "/etc/passwd", "stages": ["face"]}, timeout=60)
+    assert r.status_code == 403 and "file" in r.json()["error"]["message"], r.text
+    assert httpx.get(served + "/v1/streams", timeout=60).json() == {"streams": []}
+
+
 def test_concurrent_requests_are_batched_and_each_gets_its_own_result(served, data_dir):
     paths = [data_dir / "photos" / "bus.jpg", data_dir / "photos" / "zidane.jpg"]
     want = {p.name: direct("detect", p) for p in paths}
