@@ -5,7 +5,6 @@ actions run through :class:`PlaywrightExecutor`, and the page's DOM shows the in
 from __future__ import annotations
 
 import base64
-import shutil
 from pathlib import Path
 
 import httpx
@@ -13,12 +12,9 @@ import pytest
 
 from sensorium.pipeline.agent.executors import PlaywrightExecutor, playwright_key
 from sensorium.stages.results import GuiAction
+from tests.deploy.conftest import AUTH
 
 PAGES = Path(__file__).parent / "pages"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-AUTH = {"Authorization": "Bearer s3cret-token"}
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 
 #: (page, device scale factor, instruction, JS expression that is true once it is done)
 TASKS = [
@@ -31,18 +27,6 @@ TASKS = [
     ("hidpi.html", 2, "click Charlie", "document.body.dataset.clicked === 'Charlie'"),
     ("hidpi.html", 2, "click Hotel", "document.body.dataset.clicked === 'Hotel'"),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Debian chromium not found at {CHROMIUM} (make test installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def run_task(browser, service: str, page_name: str, scale: int, instruction: str, done_js: str, max_steps: int = 8) -> tuple[bool, int]:
