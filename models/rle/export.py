@@ -21,6 +21,7 @@ import onnx
 import torch
 
 from sensorium.models.hub.export import DEFAULT_OPSET, FP32_TOLERANCE, ParityError
+from sensorium.models.rle.flow import RealNVP
 from sensorium.models.rle.heads import RLEHead
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 INPUT_NAME = "features"
 OUTPUT_NAMES = ("mu", "sigma")
 EXPORT_BATCH = 2  # torch.export specialises size-1 dims
+HEAD_PARAMETERS = ("mu.weight", "mu.bias", "sigma.weight", "sigma.bias")  # RLEHead's two Linear maps
 MAX_CONSTANT = 16  # elements in a non-parameter initialiser (shapes, scalars)
 
 
@@ -72,18 +74,23 @@ def export_head(head: RLEHead, path: str | Path, *, opset: int = DEFAULT_OPSET,
                 batch_sizes: Sequence[int] = (1, 3)) -> HeadExport:
     """Write ``head`` (eval mode, CPU) to ``path``: input ``features`` (batch, in_features) float32,
     outputs ``mu`` and ``sigma`` (batch, *head.shape). Raises ParityError when onnxruntime differs
-    from torch by more than FP32_TOLERANCE, ValueError when the graph holds tensors the head does not."""
+    from torch by more than FP32_TOLERANCE, ValueError when the head holds a flow or the graph holds weights beyond
+    the head's two Linear maps."""
+    flows = [name for name, m in head.named_modules() if isinstance(m, RealNVP)]
+    if flows:
+        raise ValueError(f"{type(head).__name__} holds a flow at {flows[0]!r}: the flow belongs to RLELoss "
+                         f"and is dropped at inference; export the head alone")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     head = head.eval().cpu()
     _export(head, path, opset)
     inits = onnx.load(path).graph.initializer
     names = tuple(init.name for init in inits)
-    params = {name for name, _ in head.named_parameters()}
+    params = set(HEAD_PARAMETERS)
     # Besides the parameters the exporter stores constants (a reshape's target shape, SIGMA_FLOOR);
     # anything larger than MAX_CONSTANT elements would be weights the head does not own.
     extra = [i.name for i in inits if i.name not in params and int(np.prod(i.dims)) > MAX_CONSTANT]
-    if extra or not params <= set(names):
+    if extra or not params <= set(names) or {n for n, _ in head.named_parameters()} != params:
         raise ValueError(f"{path.name}: expected the head's parameters {sorted(params)} and small constants, "
                          f"got initialisers {list(names)} (unexpected: {extra})")
     errors = _parity(head, path, batch_sizes)
