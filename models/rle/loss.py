@@ -1,4 +1,4 @@
-"""The residual log-likelihood loss of RLE (Li et al., ICCV 2021, eq. 8-9), with its flow.
+"""The residual log-likelihood loss of RLE (Li et al., ICCV 2021, arXiv 2107.11291), with its flow.
 
 For one point with D coordinates (a keypoint's (x, y), a gaze's (pitch, yaw)), target x,
 prediction mu and scale sigma, the normalised residual is bar = (x - mu) / sigma and
@@ -6,19 +6,20 @@ prediction mu and scale sigma, the normalised residual is bar = (x - mu) / sigma
     -log P(x) = -log G(bar) - log Q(bar) + sum_c log sigma_c      (+ log s, dropped)
 
 G: the flow's density of the residual (flow.py, trained jointly with the head through this loss).
-Q: a fixed prior on bar (Laplace(0, 1) per coordinate by default, the paper's better choice and
-   the L1 loss's likelihood; Gaussian(0, 1) as an option; None drops it: the "direct likelihood"
-   variant without the residual trick, worse in the paper).
+Q: a fixed prior on bar: Laplace(0, 1) per coordinate by default (the reference code's and
+   MMPose's default ``q_dis``; the L1 loss's likelihood, suited to heavy-tailed errors), Gaussian(0, 1)
+   as an option, or None: the "direct likelihood" variant without the residual trick.
 sum log sigma: the change of variables from bar back to x, which makes a large sigma pay.
 s = 1 / integral(Q * G): the normaliser the paper and the reference implementation leave out of
-   training (it only depends on the flow). :meth:`RLELoss.log_density` gives both densities that
-   integrate to 1: the flow's G, a maximum-likelihood fit to the residuals the head makes (the one
-   to check calibration against), and the paper's s * Q * G (the normaliser computed numerically).
+   training. s depends on the flow, so dropping it leaves -log G as the flow's only gradient: G
+   becomes a maximum-likelihood fit to the residuals, not s * Q * G. :meth:`RLELoss.log_density`
+   gives both, each integrating to 1: G (the one to check calibration against) and the paper's
+   s * Q * G (s computed numerically).
 
-Differences from the public code, on purpose: the reference implementation and MMPose's
-``RLELoss`` broadcast the 2-D flow term onto both coordinates and add ``log sigma`` in both the
-flow and the prior term, i.e. they count -log G and sum log sigma twice; here each term appears
-once, as in the paper's equation. Reduction as theirs: the sum over points and coordinates divided
+Differences from the public code, on purpose: as we read them, the reference implementation and
+MMPose's ``RLELoss`` broadcast the 2-D flow term onto both coordinates and add ``log sigma`` in
+both the flow and the prior term, i.e. they count -log G and sum log sigma twice; here each term
+appears once, as in the paper's equation. Reduction as theirs: the sum over points and coordinates divided
 by the batch size (``reduction="batch"``), or the plain sum.
 
 Weights: (..., D) per coordinate (0 = not labelled, e.g. an invisible keypoint): the prior and
