@@ -110,7 +110,8 @@ class RealNVP(nn.Module):
         if dim < 1 or num_couplings < 1 or hidden < 1:
             raise ValueError(f"RealNVP: expected dim, num_couplings, hidden >= 1, got {dim}, {num_couplings}, {hidden}")
         self.dim = dim
-        masks = [torch.arange(dim) % 2 == i % 2 for i in range(num_couplings)]  # alternate halves
+        # Alternate halves; in 1-D every coupling transforms the one coordinate (an affine map).
+        masks = [(torch.arange(dim) % 2 == i % 2) & (dim > 1) for i in range(num_couplings)]
         self.couplings = nn.ModuleList(AffineCoupling(m, hidden) for m in masks)
         self.marginals = nn.ModuleList(SinhArcsinh(dim) for _ in masks)
 
