@@ -74,8 +74,8 @@ def export_head(head: RLEHead, path: str | Path, *, opset: int = DEFAULT_OPSET,
                 batch_sizes: Sequence[int] = (1, 3)) -> HeadExport:
     """Write ``head`` (eval mode, CPU) to ``path``: input ``features`` (batch, in_features) float32,
     outputs ``mu`` and ``sigma`` (batch, *head.shape). Raises ParityError when onnxruntime differs
-    from torch by more than FP32_TOLERANCE, ValueError when the head holds a flow or the graph holds weights beyond
-    the head's two Linear maps."""
+    from torch by more than FP32_TOLERANCE, ValueError when the head holds a flow or the graph holds
+    weights beyond the head's two Linear maps; a file that failed a check is removed."""
     flows = [name for name, m in head.named_modules() if isinstance(m, RealNVP)]
     if flows:
         raise ValueError(f"{type(head).__name__} holds a flow at {flows[0]!r}: the flow belongs to RLELoss "
@@ -84,6 +84,14 @@ def export_head(head: RLEHead, path: str | Path, *, opset: int = DEFAULT_OPSET,
     path.parent.mkdir(parents=True, exist_ok=True)
     head = head.eval().cpu()
     _export(head, path, opset)
+    try:
+        return _check(head, path, batch_sizes)
+    except (ValueError, ParityError):
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _check(head: RLEHead, path: Path, batch_sizes: Sequence[int]) -> HeadExport:
     inits = onnx.load(path).graph.initializer
     names = tuple(init.name for init in inits)
     params = set(HEAD_PARAMETERS)

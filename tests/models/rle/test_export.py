@@ -86,3 +86,4 @@ def test_refuses_a_graph_with_weights_beyond_the_heads_linear_maps(tmp_path):
     torch.manual_seed(0)
     with pytest.raises(ValueError, match=r"expected the head's parameters .* \(unexpected: \['hidden.weight'"):
         export_head(_WiderHead(), tmp_path / "wide.onnx")
+    assert not (tmp_path / "wide.onnx").exists()  # a file that failed its check is not left to be trusted
