@@ -61,15 +61,17 @@ def ssd_anchor_centres(spec: SsdAnchors) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Letterbox:
-    """Where an image sits in the square input: ``input_px = image_px * scale + (pad_x, pad_y)``."""
+    """Where an image sits in the square input: ``input_px = image_px * (scale_x, scale_y) + (pad_x, pad_y)``
+    (two scales: rounding the resized size makes them differ by under a pixel's worth)."""
 
-    scale: float
+    scale_x: float
+    scale_y: float
     pad_x: float
     pad_y: float
 
     def to_image(self, points: np.ndarray) -> np.ndarray:
         """(..., 2) input pixels -> image pixels."""
-        return (points - np.array([self.pad_x, self.pad_y], np.float32)) / self.scale
+        return (points - np.array([self.pad_x, self.pad_y], np.float32)) / np.array([self.scale_x, self.scale_y], np.float32)
 
 
 def letterbox(image_rgb: np.ndarray, size: int = INPUT_SIZE) -> tuple[np.ndarray, Letterbox]:
@@ -84,7 +86,7 @@ def letterbox(image_rgb: np.ndarray, size: int = INPUT_SIZE) -> tuple[np.ndarray
     pad_y, pad_x = (size - nh) // 2, (size - nw) // 2
     canvas = np.zeros((size, size, 3), np.uint8)
     canvas[pad_y:pad_y + nh, pad_x:pad_x + nw] = resized
-    return canvas.astype(np.float32) / 127.5 - 1.0, Letterbox(scale=nw / w, pad_x=float(pad_x), pad_y=float(pad_y))
+    return canvas.astype(np.float32) / 127.5 - 1.0, Letterbox(nw / w, nh / h, float(pad_x), float(pad_y))
 
 
 def decode(regressors: np.ndarray, classificators: np.ndarray, centres: np.ndarray, *,
