@@ -31,6 +31,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from sensorium.models.hub.files import sha256_file
+from sensorium.models.hub.tflite_sparse import densify
 
 log = logging.getLogger(__name__)
 
@@ -244,11 +245,36 @@ def _concat(g: _Graph, op: Any) -> None:
     g.set_output(out_t, g.node("Concat", inputs, "concat", axis=axis), opts.FusedActivationFunction())
 
 
+def _resize_bilinear(g: _Graph, op: Any) -> None:
+    opts = _options(g.tfl, op, "ResizeBilinearOptions")
+    x, out_t = op.Inputs(0), op.Outputs(0)
+    (_, h, w, _), (_, oh, ow, _) = g.shape(x), g.shape(out_t)
+    mode = "align_corners" if opts.AlignCorners() else "half_pixel" if opts.HalfPixelCenters() else "asymmetric"
+    scales = g.add_init(np.array([1.0, 1.0, oh / h, ow / w], np.float32), "scales")  # scales, not sizes: batch stays dynamic
+    g.set_output(out_t, g.node("Resize", [g.value(x), "", scales], "resize", mode="linear", coordinate_transformation_mode=mode))
+
+
+def _depth_to_space(g: _Graph, op: Any) -> None:
+    opts = _options(g.tfl, op, "DepthToSpaceOptions")  # TensorFlow's channel order is ONNX's DCR
+    g.set_output(op.Outputs(0), g.node("DepthToSpace", [g.value(op.Inputs(0))], "d2s", blocksize=opts.BlockSize(), mode="DCR"))
+
+
 def _dequantize(g: _Graph, op: Any) -> None:
     value = g.const(op.Inputs(0))
     if value is None or value.dtype != np.float16:
         raise TFLiteConversionError("DEQUANTIZE of anything but a constant fp16 tensor")
     g.consts[op.Outputs(0)] = value.astype(np.float32)  # folded: read by the op that uses it
+
+
+def _densify(g: _Graph, op: Any) -> None:
+    t = op.Inputs(0)
+    tensor = g.sub.Tensors(t)
+    sparsity = tensor.Sparsity()
+    if sparsity is None or tensor.Type() not in _DTYPES:
+        raise TFLiteConversionError(f"DENSIFY of {tensor.Name().decode()!r}: expected a sparse constant tensor")
+    raw = g.model.Buffers(tensor.Buffer()).DataAsNumpy().tobytes()
+    values = np.frombuffer(raw, dtype=_DTYPES[tensor.Type()])
+    g.consts[op.Outputs(0)] = densify(g.tfl, sparsity, values, g.shape(op.Outputs(0)))  # folded, like DEQUANTIZE
 
 
 def _unary(onnx_op: str) -> Any:
@@ -261,7 +287,8 @@ _CONVERTERS = {
     "CONV_2D": lambda g, op: _conv(g, op, depthwise=False),
     "DEPTHWISE_CONV_2D": lambda g, op: _conv(g, op, depthwise=True),
     "MAX_POOL_2D": _max_pool, "ADD": _add, "PRELU": _prelu, "PAD": _pad, "RESHAPE": _reshape,
-    "CONCATENATION": _concat, "DEQUANTIZE": _dequantize, "RELU": _unary("Relu"), "LOGISTIC": _unary("Sigmoid"),
+    "CONCATENATION": _concat, "DEQUANTIZE": _dequantize, "RESIZE_BILINEAR": _resize_bilinear, "DEPTH_TO_SPACE": _depth_to_space,
+    "DENSIFY": _densify, "RELU": _unary("Relu"), "LOGISTIC": _unary("Sigmoid"),
 }
 
 

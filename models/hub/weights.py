@@ -367,8 +367,7 @@ _mediapipe("mediapipe_iris_landmark", "iris_landmark.tflite",
            "iris_landmark:iris landmarks: 71 eye contour/brow points and 5 iris points of one eye crop")
 _mediapipe("mediapipe_pose_detection", "pose_detection.tflite",
            "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c", 224, False,
-           "pose_detection:pose detector: 2254 SSD anchors x (box + 4 keypoints), person logit; sparse weights, not converted yet")
+           "pose_detection:pose detector: 2254 SSD anchors x (box + 4 keypoints), person logit (38 sparse fp16 weight tensors)")
 _mediapipe("mediapipe_pose_landmark_full", "pose_landmark_full.tflite",
            "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f", 256, True,
-           "pose_landmark:pose landmarks (full): 33 keypoints with visibility/presence, world landmarks, segmentation; "
-           "not converted yet")
+           "pose_landmark:pose landmarks (full): 33 keypoints with visibility/presence, world landmarks, segmentation, heatmaps")

@@ -8,7 +8,8 @@ from sensorium.models.hub import weights as registry
 from sensorium.models.hub.tflite import converted_path
 
 #: registered weights names of the MediaPipe models this reader converts
-MEDIAPIPE_WEIGHTS = ("mediapipe_face_detection_short_range", "mediapipe_face_landmark", "mediapipe_iris_landmark")
+MEDIAPIPE_WEIGHTS = ("mediapipe_face_detection_short_range", "mediapipe_face_landmark", "mediapipe_iris_landmark",
+                     "mediapipe_pose_detection", "mediapipe_pose_landmark_full")
 
 
 def onnx_file(weights: str, *, cache_dir: str | Path | None = None) -> Path:

@@ -14,22 +14,27 @@ from sensorium.models.hub.weights import resolve
 
 Interpreter = pytest.importorskip("ai_edge_litert.interpreter").Interpreter
 
-# weights name -> (input normalisation (lo, hi), outputs that are coordinates in input pixels)
+# weights name -> (input normalisation (lo, hi), outputs that are coordinates in input pixels, what it sees)
 MODELS = {
-    "mediapipe_face_detection_short_range": ((-1.0, 1.0), ("regressors",)),
-    "mediapipe_face_landmark": ((0.0, 1.0), ("conv2d_21",)),
-    "mediapipe_iris_landmark": ((0.0, 1.0), ("output_eyes_contours_and_brows", "output_iris")),
+    "mediapipe_face_detection_short_range": ((-1.0, 1.0), ("regressors",), "image"),
+    "mediapipe_face_landmark": ((0.0, 1.0), ("conv2d_21",), "face"),
+    "mediapipe_iris_landmark": ((0.0, 1.0), ("output_eyes_contours_and_brows", "output_iris"), "face"),
+    "mediapipe_pose_detection": ((-1.0, 1.0), ("Identity",), "image"),
+    "mediapipe_pose_landmark_full": ((0.0, 1.0), ("Identity", "Identity_4"), "person"),
 }
-# A face crop (x0, y0, x1, y1) of each photo (YuNet's box scaled 1.5x, as MediaPipe crops), so the landmark models see a face.
-IMAGES = {"faces/two_people.jpg": (170, 0, 455, 285), "faces/lin-manuel-miranda.png": (110, 30, 680, 600),
-          "photos/zidane.jpg": (854, 57, 1114, 317)}
+# Crops (x0, y0, x1, y1) of each photo: a face (YuNet's box scaled 1.5x, as MediaPipe crops) and a person.
+IMAGES = {
+    "faces/two_people.jpg": {"face": (170, 0, 455, 285), "person": (0, 0, 563, 661)},
+    "faces/lin-manuel-miranda.png": {"face": (110, 30, 680, 600), "person": (0, 0, 704, 612)},
+    "photos/zidane.jpg": {"face": (854, 57, 1114, 317), "person": (560, 0, 1280, 720)},
+}
 PIXEL_TOL = 0.5  # landmarks within half a pixel at the model's input size (the bound)
 
 
-def _input(data_dir, image: str, size: int, lo: float, hi: float, *, crop: bool) -> np.ndarray:
+def _input(data_dir, image: str, size: int, lo: float, hi: float, *, crop: str) -> np.ndarray:
     rgb = cv2.cvtColor(cv2.imread(str(data_dir / image)), cv2.COLOR_BGR2RGB)
-    if crop:
-        x0, y0, x1, y1 = IMAGES[image]
+    if crop != "image":
+        x0, y0, x1, y1 = IMAGES[image][crop]
         rgb = rgb[y0:y1, x0:x1]
     x = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
     return (x * (hi - lo) + lo)[None]  # (1, size, size, 3)
@@ -57,10 +62,10 @@ def converted():
 @pytest.mark.parametrize("image", sorted(IMAGES))
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_onnx_matches_litert_on_real_images(data_dir, converted, name, image):
-    (lo, hi), pixel_outputs = MODELS[name]
+    (lo, hi), pixel_outputs, crop = MODELS[name]
     sess = _session(converted[name])
     size = sess.get_inputs()[0].shape[1]
-    x = _input(data_dir, image, size, lo, hi, crop=name != "mediapipe_face_detection_short_range")
+    x = _input(data_dir, image, size, lo, hi, crop=crop)
     ref = _litert(resolve(name), x)
     ours = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, {sess.get_inputs()[0].name: x})))
     assert sorted(ours) == sorted(ref)
@@ -76,7 +81,7 @@ def test_onnx_matches_litert_on_real_images(data_dir, converted, name, image):
 
 def test_batch_axis_is_dynamic_and_each_item_matches_batch_one(data_dir, converted):
     sess = _session(converted["mediapipe_face_landmark"])
-    xs = np.concatenate([_input(data_dir, im, 192, 0.0, 1.0, crop=True) for im in sorted(IMAGES)])
+    xs = np.concatenate([_input(data_dir, im, 192, 0.0, 1.0, crop="face") for im in sorted(IMAGES)])
     batched = sess.run(None, {"input_1": xs})
     for i in range(len(xs)):
         single = sess.run(None, {"input_1": xs[i:i + 1]})
@@ -94,8 +99,6 @@ def test_conversion_is_deterministic_and_keeps_tflite_names():
 
 
 def test_unsupported_ops_are_named(data_dir):
-    with pytest.raises(TFLiteConversionError, match=r"DENSIFY"):
-        convert_tflite(resolve("mediapipe_pose_detection").read_bytes(), name="pose_detection")
     with pytest.raises(TFLiteConversionError, match=r"CUSTOM:Landmarks2TransformMatrix"):
         convert_tflite(resolve("mediapipe_face_landmark_with_attention").read_bytes())
 
