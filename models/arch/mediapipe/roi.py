@@ -59,6 +59,15 @@ def roi_from_box(box: np.ndarray, start: np.ndarray, end: np.ndarray, *, scale: 
     return Roi(float((box[0] + box[2]) / 2), float((box[1] + box[3]) / 2), float(side), float(np.arctan2(dy, dx)))
 
 
+def roi_from_alignment(centre: np.ndarray, scale_point: np.ndarray, *, scale: float, target_angle: float) -> Roi:
+    """The region MediaPipe's pose graph makes from two alignment points (image pixels): centred on
+    ``centre``, side ``2 * |scale_point - centre| * scale``, turned so that ``centre -> scale_point``
+    lies at ``target_angle`` from the crop's x axis (pi/2 for the pose: hips -> head points up the crop)."""
+    c, p = np.asarray(centre, np.float64), np.asarray(scale_point, np.float64)
+    dx, dy = p - c
+    return Roi(float(c[0]), float(c[1]), float(2 * np.hypot(dx, dy) * scale), float(np.arctan2(dy, dx) + target_angle))
+
+
 def roi_from_landmarks(points: np.ndarray, start: int, end: int, *, scale: float = 1.5) -> Roi:
     """The next frame's region from this frame's landmarks (N, 2+) image pixels: their bounding
     box, turned along ``points[start] -> points[end]``."""
