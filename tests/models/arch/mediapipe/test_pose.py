@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import cv2
 import numpy as np
 import onnxruntime as ort
@@ -98,3 +101,20 @@ def test_no_person_in_a_blank_frame(models):
 def test_decode_names_wrong_shapes():
     with pytest.raises(ValueError, match=r"expected landmarks \(0, 195\) and world \(0, 117\) for 0 regions"):
         pose.decode(np.zeros((1, 195), np.float32), np.zeros((1, 117), np.float32), [], [])
+
+
+REFERENCE = Path(__file__).parent / "reference" / "mediapipe_0_10_21.json"  # made by reference/make_reference.py
+
+
+@pytest.mark.parametrize("name", ["faces/two_people.jpg", "faces/lin-manuel-miranda.png"])
+def test_matches_mediapipes_own_pipeline(data_dir, models, name):
+    """MediaPipe 0.10.21's Pose (static image, full model) on the same photo: the keypoints it
+    calls visible agree with ours to a tenth of the shoulder width on average (the detectors' regions differ a little)."""
+    ref = np.array(json.loads(REFERENCE.read_text())["pose"][name])
+    res, _, _ = _people(models, _rgb(data_dir, name))
+    visible = ref[:, 3] > 0.5
+    err = np.linalg.norm(ref[visible, :2] - res["keypoints"][0][visible, :2], axis=1)
+    shoulders = np.linalg.norm(ref[K["left_shoulder"], :2] - ref[K["right_shoulder"], :2])
+    print(f"{name}: {visible.sum()} visible keypoints vs MediaPipe: mean {err.mean():.1f} px, max {err.max():.1f} px, "
+          f"shoulder width {shoulders:.0f} px")
+    assert visible.sum() >= 10 and err.mean() < 0.1 * shoulders
