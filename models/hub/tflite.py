@@ -4,6 +4,12 @@ Why our own reader: ``tflite2onnx`` 0.4.1 fails on ``face_landmark.tflite`` (a l
 IndexError) and warns it does not support fp16 weights; ``tf2onnx`` needs TensorFlow. These
 graphs use a dozen ops, each of which maps onto one ONNX op, so the reader below walks the
 flatbuffer (the ``tflite`` package's generated accessors) and emits ONNX with ``onnx.helper``.
+Converted: CONV_2D, DEPTHWISE_CONV_2D, ADD, PRELU, RELU, LOGISTIC, MAX_POOL_2D, PAD, RESHAPE,
+CONCATENATION, RESIZE_BILINEAR, DEPTH_TO_SPACE, and DEQUANTIZE/DENSIFY of constant fp16 (sparse)
+weights, folded into fp32 initialisers. Anything else (MediaPipe's custom ops in
+``face_landmark_with_attention``) raises, naming the ops. PRELU is written as
+``x + (alpha - 1) * min(x, 0)``: onnxruntime's broadcasting PRelu kernel was the face mesh's
+bottleneck.
 
 Layout: TFLite is NHWC, ONNX convolutions are NCHW. The graph keeps its NHWC input and
 outputs (so callers feed what LiteRT takes); one Transpose after the input moves activations to
