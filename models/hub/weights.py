@@ -333,3 +333,41 @@ register_weights(WeightsEntry(
                 "runs with dlib (dlib-bin), which normalises inside",
     input_size=(150, 150), channel_order="RGB", format="dlib",
 ))
+
+# MediaPipe's landmark models, from the mediapipe 0.10.21 wheel (mediapipe/modules/); Apache-2.0.
+# sensorium runs them on onnxruntime through models/hub/tflite.py (models/arch/mediapipe/files.py).
+_MEDIAPIPE_WHEEL = "the mediapipe==0.10.21 wheel (pip download mediapipe==0.10.21), mediapipe/modules/"
+_MEDIAPIPE_RAW = "https://storage.googleapis.com/mediapipe-assets/"
+
+
+def _mediapipe(name: str, filename: str, sha256: str, size: int, unit: bool, what: str) -> WeightsEntry:
+    """A MediaPipe .tflite entry: NHWC float32 RGB input, [0, 1] (``unit``) or [-1, 1]."""
+    mean, std = ((0.0,) * 3, (255.0,) * 3) if unit else ((127.5,) * 3, (127.5,) * 3)
+    return register_weights(WeightsEntry(
+        name=name, filename=filename, sha256=sha256,
+        sources=(LocalPath(f"weights/mediapipe/{filename}"), PackageFile("mediapipe", f"modules/{what.split(':')[0]}/{filename}"),
+                 Url(_MEDIAPIPE_RAW + filename)),
+        license="Apache-2.0", description=f"MediaPipe {what.split(':')[1]}; from {_MEDIAPIPE_WHEEL}",
+        input_size=(size, size), mean=mean, std=std, channel_order="RGB", format="tflite",
+    ))
+
+
+_mediapipe("mediapipe_face_detection_short_range", "face_detection_short_range.tflite",
+           "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8", 128, False,
+           "face_detection:short-range face detector (BlazeFace): 896 SSD anchors x (box + 6 keypoints), face logit")
+_mediapipe("mediapipe_face_landmark", "face_landmark.tflite",
+           "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814", 192, True,
+           "face_landmark:face mesh: 468 3-D landmarks in input pixels, face-presence logit")
+_mediapipe("mediapipe_face_landmark_with_attention", "face_landmark_with_attention.tflite",
+           "e06a804e0144f9929eda782122916b35d60c697c3c9344013ca2bbe76a6ce2b4", 192, True,
+           "face_landmark:face mesh with attention: 468 landmarks refined on lips, eyes and 10 iris points (478); "
+           "uses MediaPipe custom ops, not converted yet")
+_mediapipe("mediapipe_iris_landmark", "iris_landmark.tflite",
+           "d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f", 64, True,
+           "iris_landmark:iris landmarks: 71 eye contour/brow points and 5 iris points of one eye crop")
+_mediapipe("mediapipe_pose_detection", "pose_detection.tflite",
+           "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c", 224, False,
+           "pose_detection:pose detector: 2254 SSD anchors x (box + 4 keypoints), person logit (38 sparse fp16 weight tensors)")
+_mediapipe("mediapipe_pose_landmark_full", "pose_landmark_full.tflite",
+           "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f", 256, True,
+           "pose_landmark:pose landmarks (full): 33 keypoints with visibility/presence, world landmarks, segmentation, heatmaps")
