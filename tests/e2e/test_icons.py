@@ -17,7 +17,7 @@ from sensorium.pipeline.agent.build import AgentSettings, build_gui_agent
 from sensorium.stages.gui.icons import IconConfig
 
 from tests.deploy.conftest import running
-from tests.e2e.test_browser import browser, run_task  # noqa: F401 - the module-scoped chromium fixture
+from tests.e2e.test_browser import run_task
 
 AUTH = {"Authorization": "Bearer s3cret-token"}
 
