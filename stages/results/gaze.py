@@ -14,17 +14,18 @@ from sensorium.stages.results.registry import register
 @register
 @dataclass(frozen=True, eq=False)
 class Gaze(Items):
-    """Gaze of N faces: yaw_pitch (N, 2) float32 radians (camera frame), sigma (N, 2) radians,
+    """Gaze of N faces: yaw_pitch (N, 2) float32 radians (camera frame), sigma (N, 2) radians
+    (None where no trained head gave one; never invented),
     origin (N, 2) float32 pixels (between the eyes)."""
 
     kind: ClassVar[str] = "gaze"
     SPEC: ClassVar = {
         "yaw_pitch": ((2,), np.float32, True),
-        "sigma": ((2,), np.float32, True),
+        "sigma": ((2,), np.float32, False),
         "origin": ((2,), np.float32, False),
     }
     yaw_pitch: np.ndarray = None  # type: ignore[assignment]
-    sigma: np.ndarray = None  # type: ignore[assignment]
+    sigma: np.ndarray | None = None
     origin: np.ndarray | None = None
     data: dict[str, np.ndarray] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)

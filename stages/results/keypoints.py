@@ -17,19 +17,20 @@ class Keypoints(Items):
     """Keypoints of N instances, each with its own uncertainty (RLE heads).
 
     xy (N, K, 2) float32 pixels; sigma (N, K, 2) float32 pixels (the predicted scale of the
-    residual distribution, not a heuristic); scores (N, K) float32 visibility/confidence;
+    residual distribution, not a heuristic) or None where no trained head gave one (never
+    invented); scores (N, K) float32 visibility/confidence;
     boxes (N, 4) optional instance boxes.
     """
 
     kind: ClassVar[str] = "keypoints"
     SPEC: ClassVar = {
         "xy": ((None, 2), np.float32, True),
-        "sigma": ((None, 2), np.float32, True),
+        "sigma": ((None, 2), np.float32, False),
         "scores": ((None,), np.float32, False),
         "boxes": ((4,), np.float32, False),
     }
     xy: np.ndarray = None  # type: ignore[assignment]
-    sigma: np.ndarray = None  # type: ignore[assignment]
+    sigma: np.ndarray | None = None
     scores: np.ndarray | None = None
     boxes: np.ndarray | None = None
     names: tuple[str, ...] = ()
@@ -38,6 +39,6 @@ class Keypoints(Items):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.xy.shape != self.sigma.shape:
+        if self.sigma is not None and self.xy.shape != self.sigma.shape:
             raise ValueError(f"Keypoints: xy {self.xy.shape} and sigma {self.sigma.shape} differ")
         object.__setattr__(self, "names", tuple(self.names))

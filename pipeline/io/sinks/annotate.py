@@ -220,8 +220,8 @@ def draw_faces(img: np.ndarray, faces: Faces) -> None:
 
 @register_overlay(Keypoints.kind)
 def draw_keypoints(img: np.ndarray, kps: Keypoints) -> None:
-    """Each keypoint as a dot inside its 1-sigma ellipse (axes sigma_x, sigma_y pixels), one
-    colour per instance; points scoring below ``KEYPOINT_MIN_SCORE`` are left out."""
+    """Each keypoint as a dot inside its 1-sigma ellipse (axes sigma_x, sigma_y pixels; no
+    ellipse without a sigma), one colour per instance; points scoring below ``KEYPOINT_MIN_SCORE`` are left out."""
     thickness, _ = _style(img)
     for n in range(len(kps)):
         color = _palette(n + 7)
@@ -230,11 +230,13 @@ def draw_keypoints(img: np.ndarray, kps: Keypoints) -> None:
         for k in range(kps.xy.shape[1]):
             if kps.scores is not None and float(kps.scores[n, k]) < KEYPOINT_MIN_SCORE:
                 continue
-            xy, sigma = kps.xy[n, k], kps.sigma[n, k]
-            if not (np.isfinite(xy).all() and np.isfinite(sigma).all()):
+            xy = kps.xy[n, k]
+            if not np.isfinite(xy).all():
                 continue
-            axes = (max(1, int(round(float(sigma[0])))), max(1, int(round(float(sigma[1])))))
-            cv2.ellipse(img, _pt(xy), axes, 0, 0, 360, color, 1, cv2.LINE_AA)
+            sigma = None if kps.sigma is None else kps.sigma[n, k]
+            if sigma is not None and np.isfinite(sigma).all():
+                axes = (max(1, int(round(float(sigma[0])))), max(1, int(round(float(sigma[1])))))
+                cv2.ellipse(img, _pt(xy), axes, 0, 0, 360, color, 1, cv2.LINE_AA)
             cv2.circle(img, _pt(xy), thickness + 1, color, -1, cv2.LINE_AA)
 
 
