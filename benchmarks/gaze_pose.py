@@ -16,7 +16,7 @@ percentile. Per face = face mesh + 2 x iris; per person = pose landmarks; per fr
 detector. The ratio is LiteRT's median over onnxruntime's (> 1: onnxruntime is faster).
 
 Part 2, per VGA frame (640x480) with 1 person (``lin-manuel-miranda.png``) and with 5 (real
-crops of the people in ``bus.jpg`` and ``zidane.jpg`` tiled into one frame): the whole ``pose``
+crops of the people in ``bus.jpg``, ``two_people.jpg`` and ``zidane.jpg`` tiled into one frame): the whole ``pose``
 stage and the ``face`` + ``gaze`` stages, built by name through the stage registry. A stage name
 the registry does not know yet is skipped with a message.
 """
@@ -49,10 +49,10 @@ from sensorium.models.hub.files import sha256_file
 from sensorium.models.hub.runtime import OnnxModel, RuntimeConfig
 from sensorium.models.hub.weights import resolve
 
-#: (x1, y1, x2, y2) people in the real photos (bus.jpg x3, zidane.jpg x2), tiled into the 5-person frame
-PEOPLE = (("photos/bus.jpg", (48, 398, 245, 902)), ("photos/bus.jpg", (221, 405, 344, 857)),
-          ("photos/bus.jpg", (670, 380, 810, 876)), ("photos/zidane.jpg", (747, 41, 1141, 712)),
-          ("photos/zidane.jpg", (123, 197, 712, 712)))
+#: (x1, y1, x2, y2) head-to-hips crops of real people, tiled into the 5-person frame
+PEOPLE = (("photos/bus.jpg", (48, 398, 245, 700)), ("photos/bus.jpg", (221, 405, 344, 680)),
+          ("faces/two_people.jpg", (0, 0, 563, 661)), ("faces/two_people.jpg", (563, 0, 1126, 661)),
+          ("photos/zidane.jpg", (747, 41, 1141, 712)))
 
 
 def data_root() -> Path:
@@ -271,7 +271,7 @@ def five_people() -> np.ndarray:
     frame = np.full((480, 640, 3), 114, np.uint8)
     cells = [(0, 0, 213, 240), (213, 0, 426, 240), (426, 0, 640, 240), (0, 240, 320, 480), (320, 240, 640, 480)]
     for (photo, (x1, y1, x2, y2)), (cx1, cy1, cx2, cy2) in zip(PEOPLE, cells):
-        person = rgb(photo)[y1:y1 + round(0.6 * (y2 - y1)), x1:x2]  # head to hips
+        person = rgb(photo)[y1:y2, x1:x2]
         cw, ch = cx2 - cx1, cy2 - cy1
         s = min(cw / person.shape[1], ch / person.shape[0])
         pw, ph = round(person.shape[1] * s), round(person.shape[0] * s)
