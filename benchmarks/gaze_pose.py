@@ -1,7 +1,7 @@
 """Landmark models: onnxruntime vs the LiteRT interpreter, and the pose / face+gaze stages per VGA frame.
 
     SENSORIUM_DATA=/path/to/data python benchmarks/gaze_pose.py [--rounds 60] [--threads 1,2]
-        [--stage-rounds 8] [--profile mediapipe_pose_landmark_full]
+        [--stage-rounds 8] [--set pose.tiles=2] [--profile mediapipe_pose_landmark_full] [--previous CACHE/mediapipe]
 
 Part 1, per model: MediaPipe's .tflite files on the LiteRT interpreter (``ai_edge_litert``)
 against our ONNX conversions (``models/arch/mediapipe/files.onnx_file``) on onnxruntime's CPU
@@ -280,8 +280,9 @@ def five_people() -> np.ndarray:
     return frame
 
 
-def build_chain(names: list[str], threads: int) -> list[Any] | str:
-    """The stages, set up, or why they cannot be: a name the registry does not know, a failed setup."""
+def build_chain(names: list[str], threads: int, overrides: dict[str, dict[str, str]] | None = None) -> list[Any] | str:
+    """The stages, set up, or why they cannot be: a name the registry does not know, a failed setup.
+    ``overrides``: stage -> {option: value} over the defaults here (``--set pose.tiles=2``)."""
     from sensorium.stages.base import build_config, get_stage_class
 
     chain = []
@@ -292,6 +293,7 @@ def build_chain(names: list[str], threads: int) -> list[Any] | str:
             return f"stage {name!r} is not registered here yet ({exc}); run this part after it lands"
         fields = {f.name for f in dataclasses.fields(cls.Config)} if dataclasses.is_dataclass(cls.Config) else set()
         options = {k: v for k, v in {"threads": threads, "recognizer": "none", "keep_chips": False}.items() if k in fields}
+        options.update((overrides or {}).get(name, {}))
         stage = cls(build_config(name, options))
         try:
             stage.setup()
@@ -310,12 +312,12 @@ def run_chain(chain: list[Any], image: np.ndarray, seq: int) -> Any:
     return frames[0]
 
 
-def part2(threads: int, rounds: int) -> None:
+def part2(threads: int, rounds: int, overrides: dict[str, dict[str, str]] | None = None) -> None:
     images = {"1 person": vga(rgb("faces/lin-manuel-miranda.png")), "5 people": five_people()}
     print(f"\n## stages per VGA frame, {threads} thread(s), ms median (p10..p90) over {rounds} interleaved rounds")
     for names in (["pose"], ["face", "gaze"]):
-        chain = build_chain(names, threads)
-        label = ",".join(names)
+        chain = build_chain(names, threads, overrides)
+        label = ",".join(names) + "".join(f" {n}.{k}={v}" for n in names for k, v in (overrides or {}).get(n, {}).items())
         if isinstance(chain, str):
             print(f"- {label}: skipped: {chain}")
             continue
@@ -332,13 +334,22 @@ def part2(threads: int, rounds: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=60, help="interleaved rounds per model and engine")
+    ap.add_argument("--rounds", type=int, default=60, help="interleaved rounds per model and engine (0: skip part 1)")
     ap.add_argument("--threads", default="1,2", help="thread counts, comma-separated")
     ap.add_argument("--stage-rounds", type=int, default=8, help="rounds of part 2 (0: skip it)")
     ap.add_argument("--profile", default="", help="registered weights names to profile on onnxruntime, comma-separated")
     ap.add_argument("--previous", type=Path, default=None,
                     help="also time the first converter's graphs (PReLU as Min/Mul/Add) cached in this folder, as ort-prev")
+    ap.add_argument("--set", action="append", default=[], metavar="STAGE.OPTION=VALUE",
+                    help="a stage option for part 2 (repeatable), e.g. --set pose.tiles=2")
     args = ap.parse_args()
+    overrides: dict[str, dict[str, str]] = defaultdict(dict)
+    for item in args.set:
+        key, eq, value = item.partition("=")
+        stage, dot, option = key.partition(".")
+        if not (eq and dot and stage and option):
+            raise SystemExit(f"--set: expected STAGE.OPTION=VALUE, got {item!r}")
+        overrides[stage][option] = value
     threads = [int(t) for t in args.threads.split(",")]
     print(f"# gaze_pose benchmark, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
     import onnxruntime as ort
@@ -349,7 +360,7 @@ def main() -> None:
     print("parity on these inputs, max abs difference per output (ORT vs LiteRT):")
     for name, diffs in parity(inputs).items():
         print(f"- {name}: " + ", ".join(f"{k} {v:.2g}" for k, v in diffs.items()))
-    for n in threads:
+    for n in threads if args.rounds else ():
         cv2.setNumThreads(n)
         part1(inputs, n, args.rounds, args.previous)
     for name in filter(None, args.profile.split(",")):
@@ -359,7 +370,7 @@ def main() -> None:
                 print(f"- {op}: {ms:.2f} ms ({count} nodes)")
     if args.stage_rounds:
         for n in threads:
-            part2(n, args.stage_rounds)
+            part2(n, args.stage_rounds, overrides)
     print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
 
 
