@@ -7,9 +7,10 @@ flatbuffer (the ``tflite`` package's generated accessors) and emits ONNX with ``
 Converted: CONV_2D, DEPTHWISE_CONV_2D, ADD, PRELU, RELU, LOGISTIC, MAX_POOL_2D, PAD, RESHAPE,
 CONCATENATION, RESIZE_BILINEAR, DEPTH_TO_SPACE, and DEQUANTIZE/DENSIFY of constant fp16 (sparse)
 weights, folded into fp32 initialisers. Anything else (MediaPipe's custom ops in
-``face_landmark_with_attention``) raises, naming the ops. PRELU is written as
-``x + (alpha - 1) * min(x, 0)``: onnxruntime's broadcasting PRelu kernel was the face mesh's
-bottleneck.
+``face_landmark_with_attention``) raises, naming the ops. PRELU on 4-D tensors is written as
+``x + (1 - alpha) * relu(-x)`` with the two scalings as depthwise 1x1 convolutions (onnxruntime
+fuses them and keeps its blocked layout; its broadcasting PRelu kernel was the face mesh's
+bottleneck, element-wise Min/Mul/Add broke the layout at every PReLU).
 
 Layout: TFLite is NHWC, ONNX convolutions are NCHW. The graph keeps its NHWC input and
 outputs (so callers feed what LiteRT takes); one Transpose after the input moves activations to
@@ -42,6 +43,8 @@ from sensorium.models.hub.tflite_sparse import densify
 log = logging.getLogger(__name__)
 
 OPSET = 17
+#: bump when the emitted graph changes: cached conversions are named by it (``converted_path``)
+CONVERTER_VERSION = 2
 _NHWC_TO_NCHW = (0, 3, 1, 2)
 _NCHW_TO_NHWC = (0, 2, 3, 1)
 # tflite TensorType -> numpy dtype (the types these graphs hold)
@@ -208,13 +211,25 @@ def _prelu(g: _Graph, op: Any) -> None:
     if alpha is None:
         raise TFLiteConversionError("PRELU with a non-constant slope")
     alpha = alpha.astype(np.float32).reshape(-1)
-    if len(g.shape(x)) == 4:  # per channel, NCHW: (C, 1, 1)
-        alpha = alpha.reshape(-1, 1, 1) if alpha.size > 1 else alpha
-    # x + (alpha - 1) * min(x, 0): the same function; onnxruntime's broadcasting PRelu kernel took
-    # 4 of the face mesh's 7 ms (1 thread), these three element-wise ops run at memory speed.
     xv = g.value(x)
-    neg = g.node("Min", [xv, g.add_init(np.zeros((), np.float32), "zero")], "prelu_neg")
-    scaled = g.node("Mul", [neg, g.add_init(alpha - 1.0, "slope_minus_one")], "prelu_scaled")
+    shape = g.shape(x)
+    if len(shape) == 4:
+        # x + (1 - alpha) * relu(-x), the scalings as depthwise 1x1 convolutions: onnxruntime fuses
+        # the first with its Relu and the second with the Add, and the whole chain stays in its
+        # blocked (NCHWc) layout. Element-wise Min/Mul/Add with a (C, 1, 1) slope left it at every
+        # PReLU (a reorder in and out): 15-25 % of the face mesh and iris models (benchmarks.md).
+        c = int(shape[3])  # TFLite shapes are NHWC
+        alpha = np.broadcast_to(alpha, (c,))
+        neg = g.node("Conv", [xv, g.add_init(np.full((c, 1, 1, 1), -1.0, np.float32), "minus_one")], "prelu_neg",
+                     group=c, kernel_shape=[1, 1])
+        scaled = g.node("Conv", [g.node("Relu", [neg], "prelu_relu"),
+                                 g.add_init((1.0 - alpha).reshape(c, 1, 1, 1).astype(np.float32), "one_minus_slope")],
+                        "prelu_scaled", group=c, kernel_shape=[1, 1])
+    else:
+        # x + (alpha - 1) * min(x, 0): the same function; onnxruntime's broadcasting PRelu kernel took
+        # 4 of the face mesh's 7 ms (1 thread), these three element-wise ops run at memory speed.
+        neg = g.node("Min", [xv, g.add_init(np.zeros((), np.float32), "zero")], "prelu_neg")
+        scaled = g.node("Mul", [neg, g.add_init(alpha - 1.0, "slope_minus_one")], "prelu_scaled")
     g.set_output(op.Outputs(0), g.node("Add", [xv, scaled], "prelu"))
 
 
@@ -350,12 +365,12 @@ def convert_tflite(data: bytes, *, name: str = "tflite") -> onnx.ModelProto:
 def converted_path(tflite_path: str | Path, cache_dir: str | Path) -> Path:
     """The ONNX conversion of ``tflite_path`` in ``cache_dir``, made on first use.
 
-    Keyed by the source's sha256, so another version of the .tflite never reuses a stale
-    conversion; written through a temporary file so a concurrent reader never sees half a file.
+    Keyed by the source's sha256 and ``CONVERTER_VERSION``, so neither another version of the
+    .tflite nor a changed converter reuses a stale conversion; written through a temporary file so a concurrent reader never sees half a file.
     """
     src = Path(tflite_path)
     digest = sha256_file(src)
-    dest = Path(cache_dir) / f"{src.stem}.{digest[:16]}.onnx"
+    dest = Path(cache_dir) / f"{src.stem}.{digest[:16]}.c{CONVERTER_VERSION}.onnx"
     if dest.is_file():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -185,15 +185,22 @@ class _StageActor:
 
     Earlier stages' results travel in the ``deltas`` column as pickled :class:`Delta` lists
     (numpy arrays pickle as raw buffers): no stage parses JSON, and only the last one writes
-    it, once per row, for the Parquet writer."""
+    it, once per row, for the Parquet writer.
 
-    def __init__(self, name: str, config: Any, storage: Storage | None = None, last: bool = True, chunk: int = 16) -> None:
-        from sensorium.stages.base import build_stage
+    ``classes``: the job's stage classes as the driver resolved them (name -> class), so a
+    worker runs and asks a stage it cannot look up by name itself (one registered in the
+    driver's process only: a test's, a notebook's); a name not in it is looked up here."""
 
+    def __init__(self, name: str, config: Any, storage: Storage | None = None, last: bool = True, chunk: int = 16,
+                 classes: dict[str, type[Stage]] | None = None) -> None:
         self.name, self.last, self.chunk = name, last, chunk
+        self.classes = dict(classes or {})
         self.loader = _Loader(storage) if storage is not None else None
-        self.stage = build_stage(name, config)  # the frozen config built on the driver
+        self.stage = self._class(name)(config)  # the frozen config built on the driver
         self.stage.setup()
+
+    def _class(self, name: str) -> type[Stage]:
+        return self.classes[name] if name in self.classes else get_stage_class(name)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         n = len(batch["path"])
@@ -222,14 +229,15 @@ class _StageActor:
                 earlier[i] = [*earlier[i], Delta(self.name, delta.result)]
         out = {"path": batch["path"], "width": width, "height": height, "error": np.array(errors, dtype=object)}
         if self.last:
-            out["results"], out["embedding"] = _row_columns(earlier, errors)
+            out["results"], out["embedding"] = _row_columns(earlier, errors, self._class)
         else:
             out["deltas"] = _objects([pickle.dumps(d, pickle.HIGHEST_PROTOCOL) for d in earlier])
             out["image"] = _objects(images)
         return out
 
 
-def _row_columns(deltas: list[list[Delta]], errors: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _row_columns(deltas: list[list[Delta]], errors: list[str],
+                 stage_class: Callable[[str], type[Stage]] = get_stage_class) -> tuple[np.ndarray, np.ndarray]:
     """The last stage's actor turns the results into what the Parquet writer stores, in
     parallel and once: each row's results as JSON, and the first image vector a stage gives
     (:meth:`Stage.image_vector`) as float32 bytes (empty: none)."""
@@ -237,7 +245,7 @@ def _row_columns(deltas: list[list[Delta]], errors: list[str]) -> tuple[np.ndarr
     for ds, err in zip(deltas, errors):
         vector = b""
         for d in ([] if err else ds):
-            v = get_stage_class(d.stage).image_vector(d.result)
+            v = stage_class(d.stage).image_vector(d.result)
             if v is not None:
                 vector = np.asarray(v, np.float32).tobytes()
                 break
@@ -315,8 +323,9 @@ def _dataset(todo: list[str], stages: Sequence[BatchStage], storage: Storage, ta
     plan = plan_actors(stages, ray.cluster_resources())
     first = max(stages[0].batch_size, task_images)
     ds = ray.data.from_items([{"path": p} for p in todo], override_num_blocks=max(1, -(-len(todo) // first)))
+    classes = {s.name: get_stage_class(s.name) for s in stages}
     for k, (s, (num_cpus, num_gpus)) in enumerate(zip(stages, plan)):
-        args = (s.name, build_config(s.name, s.options), storage if k == 0 else None, k == len(stages) - 1, s.batch_size)
+        args = (s.name, build_config(s.name, s.options), storage if k == 0 else None, k == len(stages) - 1, s.batch_size, classes)
         ds = ds.map_batches(_StageActor, fn_constructor_args=args, batch_size=first if k == 0 else s.batch_size, batch_format="numpy",
                             compute=ActorPoolStrategy(size=s.actors), num_cpus=num_cpus, num_gpus=num_gpus)
     return ds

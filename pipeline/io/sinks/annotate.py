@@ -218,40 +218,112 @@ def draw_faces(img: np.ndarray, faces: Faces) -> None:
         _label(img, text, _pt(faces.boxes[i][:2]), color)
 
 
+#: opacity of the filled uncertainty regions (keypoint ellipses, gaze cones): the image stays readable under them
+UNCERTAINTY_ALPHA = 0.35
+#: gaze arrow length for a gaze parallel to the image, as a fraction of the shorter image side
+GAZE_LENGTH = 0.2
+
+
+def _blend(img: np.ndarray, layer: np.ndarray, alpha: float) -> None:
+    """Mix ``layer`` into ``img`` (in place) with opacity ``alpha`` where the two differ."""
+    mask = np.any(layer != img, axis=-1)
+    if mask.any():
+        img[mask] = (alpha * layer[mask] + (1.0 - alpha) * img[mask]).round().astype(np.uint8)
+
+
+def _skeleton(kps: Keypoints) -> np.ndarray:
+    """``kps.metadata["skeleton"]`` as (E, 2) int joint-index pairs (none without it), checked against K."""
+    edges = kps.metadata.get("skeleton")
+    if edges is None:
+        return np.zeros((0, 2), np.int64)
+    arr = np.asarray(edges)
+    k = kps.xy.shape[1]
+    if arr.size == 0:
+        return np.zeros((0, 2), np.int64)
+    if arr.ndim != 2 or arr.shape[1] != 2 or arr.dtype.kind not in "iu" or arr.min() < 0 or arr.max() >= k:
+        raise ValueError(f"Keypoints.metadata['skeleton']: expected a list of (i, j) joint index pairs in [0, {k}), "
+                         f"got {arr.dtype} array of shape {arr.shape}")
+    return arr.astype(np.int64)
+
+
+def _visible(kps: Keypoints) -> np.ndarray:
+    """(N, K) bool: the point is finite and scores at least ``KEYPOINT_MIN_SCORE`` (every finite one without scores)."""
+    shown = np.isfinite(kps.xy).all(axis=-1)
+    if kps.scores is not None:
+        shown &= np.nan_to_num(kps.scores, nan=0.0) >= KEYPOINT_MIN_SCORE
+    return shown
+
+
 @register_overlay(Keypoints.kind)
 def draw_keypoints(img: np.ndarray, kps: Keypoints) -> None:
-    """Each keypoint as a dot inside its 1-sigma ellipse (axes sigma_x, sigma_y pixels; no
-    ellipse without a sigma), one colour per instance; points scoring below ``KEYPOINT_MIN_SCORE`` are left out."""
+    """Skeletons: the edges of ``metadata["skeleton"]`` (joint index pairs; no edges without one)
+    and each joint as a dot inside its 1-sigma uncertainty ellipse (axes sigma_x, sigma_y pixels,
+    filled translucent; no ellipse where sigma is None or not finite), one colour per instance.
+    Points scoring below ``KEYPOINT_MIN_SCORE`` or not finite are left out, with their edges:
+    a guessed joint drawn as firmly as a seen one misleads."""
     thickness, _ = _style(img)
+    edges, shown = _skeleton(kps), _visible(kps)
+    cap = float(max(img.shape[:2]))  # a huge sigma still draws (and cv2 gets sane integers)
+    regions = img.copy()
     for n in range(len(kps)):
         color = _palette(n + 7)
         if kps.boxes is not None:
             _box(img, kps.boxes[n], color)
-        for k in range(kps.xy.shape[1]):
-            if kps.scores is not None and float(kps.scores[n, k]) < KEYPOINT_MIN_SCORE:
-                continue
-            xy = kps.xy[n, k]
-            if not np.isfinite(xy).all():
-                continue
-            sigma = None if kps.sigma is None else kps.sigma[n, k]
-            if sigma is not None and np.isfinite(sigma).all():
-                axes = (max(1, int(round(float(sigma[0])))), max(1, int(round(float(sigma[1])))))
-                cv2.ellipse(img, _pt(xy), axes, 0, 0, 360, color, 1, cv2.LINE_AA)
-            cv2.circle(img, _pt(xy), thickness + 1, color, -1, cv2.LINE_AA)
+        for k in np.flatnonzero(shown[n]) if kps.sigma is not None else ():
+            sigma = kps.sigma[n, k]
+            if np.isfinite(sigma).all():
+                axes = tuple(int(min(cap, max(1.0, round(float(s))))) for s in sigma)
+                cv2.ellipse(regions, _pt(kps.xy[n, k]), axes, 0, 0, 360, color, -1, cv2.LINE_AA)
+    _blend(img, regions, UNCERTAINTY_ALPHA)
+    for n in range(len(kps)):
+        color = _palette(n + 7)
+        for i, j in edges:
+            if shown[n, i] and shown[n, j]:
+                cv2.line(img, _pt(kps.xy[n, i]), _pt(kps.xy[n, j]), color, thickness, cv2.LINE_AA)
+        for k in np.flatnonzero(shown[n]):
+            cv2.circle(img, _pt(kps.xy[n, k]), thickness + 1, color, -1, cv2.LINE_AA)
+            cv2.circle(img, _pt(kps.xy[n, k]), thickness + 1, BLACK, 1, cv2.LINE_AA)
+
+
+GAZE_COLOR = (255, 255, 0)
+
+
+def _gaze_tip(origin: np.ndarray, yaw_pitch: np.ndarray, length: float) -> np.ndarray:
+    """(M, 2) image points ``length`` pixels along the gazes (M, 2) yaw/pitch radians from ``origin``,
+    the 3-D unit vector projected orthographically onto the image (X right, Y down)."""
+    yaw, pitch = yaw_pitch[:, 0], yaw_pitch[:, 1]
+    v = np.stack([-np.cos(pitch) * np.sin(yaw), -np.sin(pitch)], axis=1)  # Gaze.vectors' x, y
+    return origin[None] + length * v
 
 
 @register_overlay(Gaze.kind)
 def draw_gaze(img: np.ndarray, gaze: Gaze) -> None:
     """An arrow from each gaze origin along the gaze direction projected on the image plane
-    (length a fifth of the shorter image side for a gaze parallel to the image). Gazes
-    without an origin cannot be placed and are left out."""
+    (``GAZE_LENGTH`` of the shorter image side for a gaze parallel to the image; a gaze at the
+    camera is a ring at the origin). With sigma, a translucent cone from the origin to the
+    1-sigma ellipse of directions (yaw +- sigma_yaw, pitch +- sigma_pitch) shows the
+    uncertainty. Gazes without an origin cannot be placed and are left out."""
     if gaze.origin is None:
         return
     thickness, _ = _style(img)
-    length = 0.2 * min(img.shape[:2])
-    for origin, v in zip(gaze.origin, gaze.vectors):
-        if not (np.isfinite(origin).all() and np.isfinite(v).all()):
+    length = GAZE_LENGTH * min(img.shape[:2])
+    ring = np.linspace(0, 2 * np.pi, 36, endpoint=False)
+    cones = img.copy()
+    for i in range(len(gaze)):
+        origin, yp = gaze.origin[i].astype(np.float64), gaze.yaw_pitch[i].astype(np.float64)
+        sigma = None if gaze.sigma is None else gaze.sigma[i].astype(np.float64)
+        if sigma is None or not (np.isfinite(origin).all() and np.isfinite(yp).all() and np.isfinite(sigma).all()):
             continue
-        start = _pt(origin)
-        end = _pt((origin[0] + length * v[0], origin[1] + length * v[1]))
-        cv2.arrowedLine(img, start, end, (255, 255, 0), thickness + 1, cv2.LINE_AA, tipLength=0.2)
+        edge = _gaze_tip(origin, yp[None] + sigma[None] * np.stack([np.cos(ring), np.sin(ring)], axis=1), length)
+        hull = cv2.convexHull(np.round(np.vstack([origin[None], edge])).astype(np.int32))
+        cv2.fillConvexPoly(cones, hull, GAZE_COLOR, cv2.LINE_AA)
+    _blend(img, cones, UNCERTAINTY_ALPHA)
+    for i in range(len(gaze)):
+        origin, yp = gaze.origin[i].astype(np.float64), gaze.yaw_pitch[i].astype(np.float64)
+        if not (np.isfinite(origin).all() and np.isfinite(yp).all()):
+            continue
+        start, end = _pt(origin), _pt(_gaze_tip(origin, yp[None], length)[0])
+        if abs(end[0] - start[0]) + abs(end[1] - start[1]) < 2 * (thickness + 1):
+            cv2.circle(img, start, 2 * (thickness + 1), GAZE_COLOR, thickness + 1, cv2.LINE_AA)
+        else:
+            cv2.arrowedLine(img, start, end, GAZE_COLOR, thickness + 1, cv2.LINE_AA, tipLength=0.2)

@@ -9,7 +9,7 @@ import onnxruntime as ort
 import pytest
 
 from sensorium.models.hub.files import sha256_file
-from sensorium.models.hub.tflite import TFLiteConversionError, convert_tflite, converted_path
+from sensorium.models.hub.tflite import CONVERTER_VERSION, TFLiteConversionError, convert_tflite, converted_path
 from sensorium.models.hub.weights import resolve
 
 Interpreter = pytest.importorskip("ai_edge_litert.interpreter").Interpreter
@@ -109,5 +109,5 @@ def test_converted_path_is_cached_by_source_sha256(tmp_path):
     mtime = first.stat().st_mtime_ns
     again = converted_path(src, tmp_path)
     assert again == first and again.stat().st_mtime_ns == mtime  # not rewritten
-    assert first.name == f"iris_landmark.{sha256_file(src)[:16]}.onnx"  # another source file, another name
+    assert first.name == f"iris_landmark.{sha256_file(src)[:16]}.c{CONVERTER_VERSION}.onnx"  # another source or converter, another name
     onnx.checker.check_model(onnx.load(str(first)))

@@ -177,3 +177,126 @@ def test_a_failing_overlay_reports_instead_of_raising(rgbd):
         assert np.any(out[:40] != image[:40])  # the failure is written on the frame
     finally:
         del OVERLAYS["embeddings"]
+
+
+# --- skeletons, uncertainty ellipses and gaze cones on a real photo ---------------------------------
+@pytest.fixture(scope="module")
+def zidane(data_dir: Path) -> np.ndarray:
+    """(720, 1280, 3) uint8 RGB."""
+    return cv2.cvtColor(cv2.imread(str(data_dir / "photos" / "zidane.jpg")), cv2.COLOR_BGR2RGB)
+
+
+def kps(xy, sigma=None, scores=None, skeleton=None) -> Keypoints:
+    """One instance from (K, 2) points, (K, 2) sigmas and (K,) scores."""
+    return Keypoints(xy=np.array([xy], np.float32), sigma=None if sigma is None else np.array([sigma], np.float32),
+                     scores=None if scores is None else np.array([scores], np.float32),
+                     metadata={} if skeleton is None else {"skeleton": skeleton})
+
+
+def draw(image: np.ndarray, result) -> np.ndarray:
+    out = image.copy()
+    OVERLAYS[result.kind](out, result)
+    return out
+
+
+def ring(a: np.ndarray, b: np.ndarray, centre: tuple[int, int], r0: float, r1: float) -> int:
+    """Changed pixels at distance [r0, r1) from ``centre``."""
+    yy, xx = np.mgrid[: a.shape[0], : a.shape[1]]
+    d = np.hypot(xx - centre[0], yy - centre[1])
+    return int((np.any(a != b, axis=-1) & (d >= r0) & (d < r1)).sum())
+
+
+def test_skeleton_edges_are_drawn_only_when_given(zidane):
+    points = [[300, 300], [500, 420]]
+    with_edge = draw(zidane, kps(points, skeleton=[[0, 1]]))
+    without = draw(zidane, kps(points))
+    middle = (390, 350, 410, 370)  # around the edge's midpoint (400, 360), far from both joints
+    assert changed(with_edge, zidane, middle) > 20
+    assert changed(without, zidane, middle) == 0
+
+
+@pytest.mark.parametrize(
+    "skeleton, expectation",
+    [
+        ([[0, 1]], does_not_raise()),
+        ([], does_not_raise()),
+        ([[0, 2]], pytest.raises(ValueError, match=r"skeleton.*\[0, 2\)")),
+        ([[0, 1, 1]], pytest.raises(ValueError, match="skeleton")),
+        ([[0.5, 1]], pytest.raises(ValueError, match="skeleton")),
+    ],
+)
+def test_skeleton_is_validated(zidane, skeleton, expectation):
+    with expectation:
+        draw(zidane, kps([[300, 300], [500, 420]], skeleton=skeleton))
+
+
+def test_larger_sigma_draws_a_larger_ellipse_and_none_draws_none(zidane):
+    centre = (640, 300)
+    big = draw(zidane, kps([centre], sigma=[[10, 10]]))
+    small = draw(zidane, kps([centre], sigma=[[2, 2]]))
+    none = draw(zidane, kps([centre], sigma=None))
+    box = (610, 270, 671, 331)
+    assert changed(big, zidane, box) > changed(small, zidane, box) > 0
+    dot = 2 * (ann._style(zidane)[0] + 1)  # the joint's dot with its outline
+    assert ring(big, zidane, centre, dot + 2, 10) > 100  # the 10 px ellipse fills the ring around the dot
+    assert ring(none, zidane, centre, dot + 2, 40) == 0  # sigma None: only the dot
+    assert ring(small, zidane, centre, dot + 2, 40) == 0
+
+
+def test_ellipse_axes_follow_sigma_x_and_sigma_y(zidane):
+    centre = (640, 300)
+    wide = draw(zidane, kps([centre], sigma=[[30, 5]]))
+    assert changed(wide, zidane, (662, 296, 668, 304)) > 0  # 25 px right: inside sigma_x
+    assert changed(wide, zidane, (636, 322, 644, 328)) == 0  # 25 px down: outside sigma_y
+
+
+def test_nan_and_low_score_points_draw_nothing_nor_their_edges(zidane):
+    nan = draw(zidane, kps([[np.nan, np.nan]], sigma=[[10, 10]]))
+    assert changed(nan, zidane, (0, 0, zidane.shape[1], zidane.shape[0])) == 0
+    # joint 1 is NaN, joint 2 scores too low: neither they nor the edges to them show; joint 0 does
+    out = draw(zidane, kps([[300, 300], [np.nan, 400], [500, 300]], sigma=[[5, 5], [5, 5], [5, 5]],
+                           scores=[0.9, 0.9, 0.1], skeleton=[[0, 1], [0, 2], [1, 2]]))
+    assert changed(out, zidane, (290, 290, 311, 311)) > 0
+    assert changed(out, zidane, (320, 280, 480, 320)) == 0  # where the 0-2 edge would run
+    assert changed(out, zidane, (490, 290, 511, 311)) == 0
+
+
+def test_lines_thicken_with_the_image(zidane):
+    """Legible from thumbnails to 4K: the edge across a cut is wider on a larger image."""
+    widths = []
+    for side in (320, 3840):
+        img = cv2.resize(zidane, (side, side * 9 // 16), interpolation=cv2.INTER_AREA)
+        h = img.shape[0]
+        out = draw(img, kps([[side * 0.2, h * 0.5], [side * 0.8, h * 0.5]], skeleton=[[0, 1]]))
+        widths.append(int(np.any(out[:, side // 2] != img[:, side // 2], axis=-1).sum()))
+    assert 1 <= widths[0] <= 4 and widths[1] >= 2 * widths[0] + 2
+
+
+def gaze(yaw_pitch, origin, sigma=None) -> Gaze:
+    return Gaze(yaw_pitch=np.array([yaw_pitch], np.float32), origin=np.array([origin], np.float32),
+                sigma=None if sigma is None else np.array([sigma], np.float32))
+
+
+def test_a_gaze_to_the_right_draws_right_of_its_origin(zidane):
+    g = gaze([-0.6, 0.0], [640, 360])  # yaw -0.6 rad: Gaze.vectors points to +x (image right)
+    assert g.vectors[0, 0] > 0.5 and abs(g.vectors[0, 1]) < 1e-6
+    out = draw(zidane, g)
+    assert changed(out, zidane, (660, 340, 720, 380)) > 50
+    assert changed(out, zidane, (560, 300, 630, 420)) == 0  # nothing left of the origin
+
+
+def test_gaze_sigma_draws_a_cone_around_the_arrow(zidane):
+    plain = draw(zidane, gaze([-0.6, 0.0], [640, 360]))
+    cone = draw(zidane, gaze([-0.6, 0.0], [640, 360], sigma=[0.2, 0.2]))
+    wider = draw(zidane, gaze([-0.6, 0.0], [640, 360], sigma=[0.4, 0.4]))
+    box = (640, 260, 800, 460)
+    assert changed(wider, zidane, box) > changed(cone, zidane, box) > changed(plain, zidane, box)
+    # the cone opens above and below the arrow, which itself stays on its row
+    assert changed(plain, zidane, (655, 340, 700, 354)) == 0 and changed(cone, zidane, (655, 340, 700, 354)) > 50
+
+
+def test_a_gaze_at_the_camera_is_a_ring_and_no_origin_draws_nothing(zidane):
+    at_camera = draw(zidane, gaze([0.0, 0.0], [640, 360]))
+    assert 0 < changed(at_camera, zidane, (600, 320, 681, 401)) < 1000
+    no_origin = Gaze(yaw_pitch=np.array([[0.3, 0.1]], np.float32))
+    assert changed(draw(zidane, no_origin), zidane, (0, 0, zidane.shape[1], zidane.shape[0])) == 0

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from sensorium.pipeline.io.sinks import JsonlSink, build_sinks, frame_stem
 from sensorium.stages.frame import Frame
-from sensorium.stages.results import Depth
+from sensorium.stages.results import Depth, Gaze, Keypoints
 from tests.pipeline.io.sinks.conftest import SRC, make_frames
 
 
@@ -48,3 +49,44 @@ def test_jsonl_names_npz_only_when_the_npz_sink_runs(data_dir: Path, tmp_path: P
         sink.write(frame)
         sink.close()
         assert json.loads((out / "frames.jsonl").read_text())["depth"]["depth"]["npz"] == npz
+
+
+def _keypoints(sigma: bool) -> Keypoints:
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0, 600, (2, 4, 2)).astype(np.float32)
+    xy[1, 2] = np.nan  # a joint the model did not place
+    return Keypoints(xy=xy, sigma=rng.uniform(0.5, 9, (2, 4, 2)).astype(np.float32) if sigma else None,
+                     scores=rng.uniform(0, 1, (2, 4)).astype(np.float32), boxes=np.array([[1, 2, 300, 400], [5, 6, 50, 70]], np.float32),
+                     names=("nose", "left_eye", "right_eye", "mouth"),
+                     data={"presence": np.array([0.9, 0.4], np.float32), "world": rng.normal(size=(2, 4, 3)).astype(np.float32),
+                           "track": np.array(["a", "b"], dtype=object)},
+                     metadata={"skeleton": [[0, 1], [0, 2], [0, 3]], "model": "rle-pose", "sigma_source": "head" if sigma else None})
+
+
+def _gaze(sigma: bool) -> Gaze:
+    return Gaze(yaw_pitch=np.array([[0.3, -0.1], [-0.5, 0.2]], np.float32),
+                sigma=np.array([[0.05, 0.08], [0.2, 0.1]], np.float32) if sigma else None,
+                origin=np.array([[320, 200], [100, 90]], np.float32),
+                data={"head_yaw_pitch_roll": np.zeros((2, 3), np.float32), "target": np.array(["face:1", ""], dtype=object)},
+                metadata={"model": "gaze-rle"})
+
+
+def test_jsonl_round_trips_keypoints_and_gaze_with_and_without_sigma(data_dir: Path, tmp_path: Path):
+    image = cv2.cvtColor(cv2.imread(str(data_dir / "photos" / "zidane.jpg")), cv2.COLOR_BGR2RGB)
+    frames = [Frame("cam", i, image=image, results={"pose": _keypoints(sigma), "gaze": _gaze(sigma)}) for i, sigma in enumerate((True, False))]
+    frames.append(Frame("cam", 2, image=image, results={"pose": Keypoints.empty(), "gaze": Gaze.empty()}))
+    sink = JsonlSink(tmp_path)
+    for f in frames:
+        sink.write(f)
+    sink.close()
+    lines = [json.loads(ln) for ln in (tmp_path / "frames.jsonl").read_text().splitlines()]
+    assert len(lines) == 3
+    assert lines[1]["results"]["pose"]["sigma"] is None and lines[1]["results"]["gaze"]["sigma"] is None  # null, never invented
+    assert lines[0]["results"]["pose"]["sigma"] is not None
+    for line, frame in zip(lines, frames):
+        back = Frame.from_dict(line)
+        for name in ("pose", "gaze"):
+            assert back.results[name] == frame.results[name]
+            assert type(back.results[name]) is type(frame.results[name])
+    assert Frame.from_dict(lines[0]).results["pose"].names == ("nose", "left_eye", "right_eye", "mouth")
+    assert Frame.from_dict(lines[0]).results["pose"].metadata["skeleton"] == [[0, 1], [0, 2], [0, 3]]
