@@ -153,3 +153,33 @@ def test_a_stream_that_drops_once_is_reconnected_and_counted(tmp_path):
     assert summary["reconnects"] == {server.url: 1} and summary["stop"]["reason"] == "max_frames"
     assert summary["frames"][server.url] == len(_lines(out / "frames.jsonl")) == 20
     assert summary["source_states"] == {server.url: "ended"} and summary["exit_code"] == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--source-timeout", "-1"], "--source-timeout: expected seconds >= 0 (0: never give up), got -1"),
+    (["--reconnect-attempts", "-2"], "--reconnect-attempts: expected a count >= 0, got -2"),
+    (["--drain-timeout", "-1"], "--drain-timeout: expected seconds >= 0, got -1"),
+])
+def test_bad_stop_options_are_named_before_anything_runs(tmp_path, args, message):
+    from typer.testing import CliRunner
+
+    from sensorium.pipeline.cli.run import app
+
+    res = CliRunner().invoke(app, ["run", "--source", "http://127.0.0.1:9/x", "--stages", "depth", "--out", str(tmp_path / "o"), *args])
+    assert res.exit_code == 2 and message in " ".join(res.output.split()), res.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_command_line_policy_goes_over_the_yaml_one_over_the_run_default():
+    from sensorium.pipeline.cli.run import RUN_RECONNECT, _with_stop_policy
+    from sensorium.pipeline.io.sources import ReconnectPolicy
+    from sensorium.pipeline.stream.config import PipelineConfig
+
+    plain = PipelineConfig.from_dict({"stages": ["depth"]})
+    default = _with_stop_policy(plain, None, None, None, None)
+    assert default.reconnect == ReconnectPolicy(**RUN_RECONNECT) and default.reconnect.give_up_after_s == 60.0  # a dead camera ends the run
+    yaml = PipelineConfig.from_dict({"stages": ["depth"], "reconnect": {"max_attempts": 5, "max_delay_s": 4}, "drain_timeout_s": 3})
+    merged = _with_stop_policy(yaml, None, 0.2, 0, None)
+    assert merged.reconnect == ReconnectPolicy(initial_delay_s=0.2, max_delay_s=0.2, max_attempts=5, give_up_after_s=None)
+    assert merged.drain_timeout_s == 3.0 and _with_stop_policy(yaml, 1, None, 9, 0).drain_timeout_s == 0.0
+    assert _with_stop_policy(yaml, 1, None, 9, 0).reconnect.give_up_after_s == 9.0
