@@ -177,9 +177,10 @@ def _open_sources(source: List[str], left: Optional[str], right: Optional[str], 
 def _run_with_progress(cfg: Any, srcs: list[Any], sink_objs: list[Any], max_frames: Optional[int]) -> Any:
     """Run the pipeline with a progress bar (frames and fps) on stderr; the run's summary.
 
-    SIGINT and SIGTERM become a stop request from here on; the handlers are set again once Ray
-    has started (``ray.init`` sets its own SIGTERM handler, which exits with a stack dump). The
-    local Ray this run started is shut down with the pipeline."""
+    SIGINT and SIGTERM become a stop request from here on (a stop during set-up ends the run
+    before its first frame, still with a summary); the handlers are taken back once Ray is up
+    (``ray.init`` sets its own SIGTERM handler, which exits with a stack dump). The local Ray
+    this run started is shut down with the pipeline."""
     import time
 
     from sensorium.pipeline.stream.engine import Pipeline
@@ -199,7 +200,7 @@ def _run_with_progress(cfg: Any, srcs: list[Any], sink_objs: list[Any], max_fram
             done[0] += 1
             progress.update(task, advance=1, fps=done[0] / max(time.perf_counter() - t0, 1e-9))
 
-        with stop_on_signals(stop), Pipeline(cfg, shutdown_ray=True) as pipeline, stop_on_signals(stop):
+        with stop_on_signals(stop) as handlers, Pipeline(cfg, shutdown_ray=True, on_ray_ready=handlers.install) as pipeline:
             return pipeline.run(srcs, sink_objs, on_frame=on_frame, max_frames=max_frames, stop=stop)
 
 

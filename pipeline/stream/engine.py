@@ -161,13 +161,15 @@ class Pipeline:
     """
 
     def __init__(self, config: PipelineConfig, *, metrics: PipelineMetrics | None = None, ready_timeout_s: float = 300.0,
-                 shutdown_ray: bool = False) -> None:
+                 shutdown_ray: bool = False, on_ray_ready: Callable[[], None] | None = None) -> None:
         """shutdown_ray: ``close`` also stops the local Ray that ``start`` started (a command-line
-        run leaves no raylet behind); a Ray that was already running is never stopped."""
+        run leaves no raylet behind); a Ray that was already running is never stopped.
+        on_ray_ready: called once Ray is up, before the actors start (the CLI takes SIGTERM back
+        from the handler ``ray.init`` sets, so a stop during a slow set-up is still clean)."""
         self.config = config
         self.metrics = metrics or PipelineMetrics()
         self.ready_timeout_s = ready_timeout_s
-        self.shutdown_ray = shutdown_ray
+        self.shutdown_ray, self.on_ray_ready = shutdown_ray, on_ray_ready
         self._started_ray = False
         self._pools: list[_Pool] = []
         self._started = False
@@ -189,6 +191,8 @@ class Pipeline:
             return
         self._started_ray = self._started_ray or not ray.is_initialized()
         init_ray(self.config.ray_address)
+        if self.on_ray_ready is not None:
+            self.on_ray_ready()
         if self.config.metrics_port is not None:
             self.metrics_port = self.metrics.serve(self.config.metrics_port)
             log.warning("metrics on http://127.0.0.1:%d/metrics", self.metrics_port)

@@ -58,17 +58,36 @@ class StopRequest:
         return self.requested_at is not None and time.monotonic() - self.requested_at >= self.drain_timeout_s
 
 
-@contextmanager
-def stop_on_signals(stop: StopRequest, signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> Iterator[StopRequest]:
-    """Turn ``signals`` into ``stop.request(<signal name>)`` while the block runs (main thread
-    only, as Python requires); the previous handlers come back afterwards. A third signal, after
-    the forced stop, gets the previous handler, so a stuck run can still be killed."""
-    previous: dict[int, Any] = {}
+class SignalStop:
+    """Turns ``signals`` into ``stop.request(<signal name>)``: ``with SignalStop(stop):`` (main
+    thread only, as Python requires). :meth:`install` may be called again inside the block to
+    take the signals back from code that set its own handlers meanwhile (``ray.init`` sets a
+    SIGTERM handler that exits with a stack dump); leaving the block restores the handlers from
+    before it. A third signal, after the forced stop, gets those handlers, so a stuck run can
+    still be killed the usual way."""
 
-    def handler(signum: int, _frame: Any) -> None:
-        name = signal.Signals(signum).name
+    def __init__(self, stop: StopRequest, signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> None:
+        self.stop, self.signals = stop, signals
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "SignalStop":
+        self.install()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self._previous.items():
+            signal.signal(sig, old)
+        self._previous = {}
+
+    def install(self) -> None:
+        for sig in self.signals:
+            old = signal.signal(sig, self._handle)
+            self._previous.setdefault(sig, old)
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        name, stop = signal.Signals(signum).name, self.stop
         if stop.forced:
-            signal.signal(signum, previous[signum])
+            signal.signal(signum, self._previous.get(signum, signal.SIG_DFL))
             signal.raise_signal(signum)
             return
         stop.request(name)
@@ -77,10 +96,9 @@ def stop_on_signals(stop: StopRequest, signals: tuple[int, ...] = (signal.SIGINT
         else:
             log.warning("%s: stopping; finishing the frames in flight (at most %.0f s; again to stop now)", name, stop.drain_timeout_s)
 
-    for sig in signals:
-        previous[sig] = signal.signal(sig, handler)
-    try:
-        yield stop
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+
+@contextmanager
+def stop_on_signals(stop: StopRequest, signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> Iterator[SignalStop]:
+    """``with stop_on_signals(stop):`` the signals request the stop (see :class:`SignalStop`)."""
+    with SignalStop(stop, signals) as handlers:
+        yield handlers

@@ -116,6 +116,41 @@ def test_a_signal_stops_a_live_run_cleanly(tmp_path, sig):
     assert not left, f"processes of the run left behind: {left}"
 
 
+
+def _cmdlines(pids) -> list[str]:
+    out = []
+    for pid in pids:
+        try:
+            out.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            pass
+    return out
+
+
+@pytest.mark.slow
+def test_sigterm_while_the_stages_set_up_still_ends_cleanly(tmp_path):
+    """SIGTERM once Ray is up and the stage actor is starting (``ray.init`` has set its own
+    SIGTERM handler by then, which used to exit with a stack dump): exit 0 and a summary."""
+    server = ScheduledMJPEG([10**6])
+    out = tmp_path / "out"
+    proc = _start(out, "--source", server.url)
+    try:
+        deadline = time.monotonic() + 240
+        while not any("StageWorker" in c for c in _cmdlines(_descendants(proc.pid))):
+            assert proc.poll() is None and time.monotonic() < deadline, "no stage actor started"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        server.close()
+    assert proc.returncode == 0, stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["stop"]["reason"] == "SIGTERM" and summary["exit_code"] == 0
+    assert sum(summary["frames"].values()) == len(_lines(out / "frames.jsonl"))
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

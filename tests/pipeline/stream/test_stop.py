@@ -55,3 +55,18 @@ def test_a_third_signal_gets_the_previous_handler():
                 os.kill(os.getpid(), signal.SIGINT)
                 time.sleep(0.01)
     assert stop.forced
+
+
+def test_install_takes_the_signal_back_and_leaving_restores_the_first_handler():
+    """What the CLI does after ``ray.init`` replaced the SIGTERM handler."""
+    from sensorium.pipeline.stream.stop import SignalStop
+
+    before = signal.getsignal(signal.SIGTERM)
+    stop, foreign = StopRequest(), []
+    with SignalStop(stop, signals=(signal.SIGTERM,)) as handlers:
+        signal.signal(signal.SIGTERM, lambda *_: foreign.append(1))  # someone else's handler, as ray.init sets
+        handlers.install()
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.01)
+    assert stop.requested and not foreign
+    assert signal.getsignal(signal.SIGTERM) is before
