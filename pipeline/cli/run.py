@@ -11,9 +11,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from rich.markup import escape
+
 from sensorium.pipeline.cli.common import console, fail, parse_sets, setup_logging
 
 app = typer.Typer(help="Run stages over sources, write the sample, calibrate a stereo rig.")
+
+#: ``sensorium run``'s exit codes (also in its --help)
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_SOURCE_FAILED = 0, 1, 2, 3
+#: live sources when neither the command line nor the YAML says otherwise: retry with backoff up
+#: to 10 s apart, give up after 60 s without a frame (a missing camera ends the run, it does not
+#: hang it; ``--source-timeout 0`` retries forever)
+RUN_RECONNECT = {"max_delay_s": 10.0, "give_up_after_s": 60.0}
 
 
 @app.command()
@@ -33,16 +42,30 @@ def run(
     max_frames: Optional[int] = typer.Option(None, help="Stop after this many frames in all."),
     max_in_flight: int = typer.Option(16, help="Frames in the pipeline at once (backpressure bound)."),
     drop_policy: Optional[str] = typer.Option(None, help="Live sources: drop_oldest or latest_only (files never drop)."),
+    reconnect_attempts: Optional[int] = typer.Option(None, "--reconnect-attempts", help="Live sources: retries after a lost or failed connection before giving up (0: none). Default: no limit on the count, bounded by --source-timeout."),
+    reconnect_max_backoff: Optional[float] = typer.Option(None, "--reconnect-max-backoff", help="Live sources: longest wait between retries, seconds (backoff doubles from 0.5 s). Default 10."),
+    source_timeout: Optional[float] = typer.Option(None, "--source-timeout", help="Live sources: give up after this many seconds without a frame (0: never). Default 60."),
+    drain_timeout: Optional[float] = typer.Option(None, "--drain-timeout", help="On SIGINT/SIGTERM: seconds the frames in flight may take to finish before the rest are dropped. Default 10."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Run stages over sources (default: the bundled synthetic stereo + RGB-D sample) into OUT."""
+    """Run stages over sources (default: the bundled synthetic stereo + RGB-D sample) into OUT.
+
+    Ctrl-C or SIGTERM stops cleanly: no more frames are read, the frames in flight finish (or
+    are dropped after --drain-timeout; a second signal drops them at once), the sinks are
+    flushed, the summary and OUT/summary.json are written (its "stop" entry counts each kind).
+
+    Exit codes: 0 the run ended (sources done, --max-frames reached, or stopped on request) with
+    every source well; 1 the pipeline failed; 2 bad input, nothing ran; 3 a source failed (a
+    live source gave up reconnecting, a video file was truncated): summary.json names it.
+    """
     setup_logging(verbose)
     from sensorium.pipeline.io.sinks import build_sinks
 
     try:  # every stage's options are typed and validated here, before a source opens or Ray starts
         cfg = _pipeline_config(config, stages, set_, ray_address=ray_address, metrics_port=metrics_port,
                                max_in_flight=max_in_flight, drop_policy=drop_policy)
-        srcs = _open_sources(source, left, right, side_by_side, calib)
+        cfg = _with_stop_policy(cfg, reconnect_attempts, reconnect_max_backoff, source_timeout, drain_timeout)
+        srcs = _open_sources(source, left, right, side_by_side, calib, reconnect=cfg.reconnect)
         sink_objs = build_sinks([s.strip() for s in sinks.split(",") if s.strip()], out)
     except (ValueError, FileNotFoundError) as exc:
         raise fail(str(exc)) from None
@@ -51,9 +74,43 @@ def run(
     try:
         summary = _run_with_progress(cfg, srcs, sink_objs, max_frames)
     except (ValueError, FileNotFoundError, TimeoutError, RuntimeError) as exc:
-        raise fail(str(exc), 1) from None
+        raise fail(str(exc), EXIT_FAILED) from None
     _print_summary(summary)
-    (out / "summary.json").write_text(json.dumps(_summary_dict(summary), indent=2))
+    code = EXIT_SOURCE_FAILED if summary.failed_sources else EXIT_OK
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(_summary_dict(summary, code), indent=2))
+    for sid, why in summary.source_errors.items():
+        console.print(f"[red]source {escape(sid)} failed:[/red] {escape(why)}", soft_wrap=True)
+    if code:
+        raise typer.Exit(code)
+
+
+def _with_stop_policy(cfg: Any, attempts: Optional[int], max_backoff: Optional[float], source_timeout: Optional[float],
+                      drain_timeout: Optional[float]) -> Any:
+    """``cfg`` with the live sources' reconnect policy and the drain timeout: the command line's
+    values over the YAML's over :data:`RUN_RECONNECT`; validated here (a ValueError names the
+    option)."""
+    from dataclasses import asdict, replace
+
+    from sensorium.pipeline.io.sources import ReconnectPolicy
+
+    values = asdict(cfg.reconnect) if cfg.reconnect is not None else {**asdict(ReconnectPolicy()), **RUN_RECONNECT}
+    if attempts is not None:
+        if attempts < 0:
+            raise ValueError(f"--reconnect-attempts: expected a count >= 0, got {attempts}")
+        values["max_attempts"] = attempts
+    if max_backoff is not None:
+        if max_backoff < 0:
+            raise ValueError(f"--reconnect-max-backoff: expected seconds >= 0, got {max_backoff:g}")
+        values["max_delay_s"] = max_backoff
+        values["initial_delay_s"] = min(values["initial_delay_s"], max_backoff)
+    if source_timeout is not None:
+        if source_timeout < 0:
+            raise ValueError(f"--source-timeout: expected seconds >= 0 (0: never give up), got {source_timeout:g}")
+        values["give_up_after_s"] = source_timeout or None
+    if drain_timeout is not None and drain_timeout < 0:
+        raise ValueError(f"--drain-timeout: expected seconds >= 0, got {drain_timeout:g}")
+    return replace(cfg, reconnect=ReconnectPolicy(**values), drain_timeout_s=cfg.drain_timeout_s if drain_timeout is None else drain_timeout)
 
 
 def _pipeline_config(config: Optional[Path], stages: Optional[str], sets: List[str], *, ray_address: Optional[str],
@@ -91,31 +148,45 @@ def _available_stage_names() -> list[str]:
     return [n for n, (ok, _why) in avail.items() if ok]
 
 
-def _open_sources(source: List[str], left: Optional[str], right: Optional[str], side_by_side: Optional[str], calib: Optional[Path]) -> list[Any]:
-    """The run's sources: a stereo pair, a side-by-side source, each ``--source``; the bundled sample when none."""
-    from sensorium.pipeline.io.sources import open_source, open_stereo
+def _open_sources(source: List[str], left: Optional[str], right: Optional[str], side_by_side: Optional[str], calib: Optional[Path],
+                  *, reconnect: Any = None) -> list[Any]:
+    """The run's sources: a stereo pair, a side-by-side source, each ``--source``; the bundled
+    sample when none. Live ones (cameras, streams) get the ``reconnect`` policy."""
+    from sensorium.pipeline.io.sources import is_live_spec, open_source, open_stereo
+
+    def live(*specs: Any) -> dict[str, Any]:
+        return {"reconnect": reconnect} if reconnect is not None and all(is_live_spec(s) for s in specs) else {}
 
     srcs = []
     if left or right:
         if not (left and right):
             raise typer.BadParameter("--left and --right come together")
-        srcs.append(open_stereo(left, right, calib=calib))
+        srcs.append(open_stereo(left, right, calib=calib, **live(left, right)))
     if side_by_side:
-        srcs.append(open_stereo(side_by_side, None, calib=calib, side_by_side=True))
+        srcs.append(open_stereo(side_by_side, None, calib=calib, side_by_side=True, **live(side_by_side)))
     for i, spec in enumerate(source):
         sid = None if len(source) == 1 else f"src{i}"
         # --calib belongs to stereo input; a stereo folder (left/ + right/) takes it too
-        srcs.append(open_source(spec, source_id=sid, calib=calib) if calib else open_source(spec, source_id=sid))
+        options = {"calib": calib} if calib else live(spec)
+        srcs.append(open_source(spec, source_id=sid, **options))
     if not srcs:  # the bundled sample: its stereo pairs and its RGB-D frames as two sources
         srcs += [open_source("sample"), open_source("sample:rgbd")]
     return srcs
 
 
 def _run_with_progress(cfg: Any, srcs: list[Any], sink_objs: list[Any], max_frames: Optional[int]) -> Any:
-    """Run the pipeline with a progress bar (frames and fps) on stderr; the run's summary."""
+    """Run the pipeline with a progress bar (frames and fps) on stderr; the run's summary.
+
+    SIGINT and SIGTERM become a stop request from here on (a stop during set-up ends the run
+    before its first frame, still with a summary); the handlers are taken back once Ray is up
+    (``ray.init`` sets its own SIGTERM handler, which exits with a stack dump). The local Ray
+    this run started is shut down with the pipeline."""
     import time
 
     from sensorium.pipeline.stream.engine import Pipeline
+    from sensorium.pipeline.stream.stop import StopRequest, stop_on_signals
+
+    stop = StopRequest(cfg.drain_timeout_s)
 
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[fps]:.1f} fps"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
@@ -129,8 +200,8 @@ def _run_with_progress(cfg: Any, srcs: list[Any], sink_objs: list[Any], max_fram
             done[0] += 1
             progress.update(task, advance=1, fps=done[0] / max(time.perf_counter() - t0, 1e-9))
 
-        with Pipeline(cfg) as pipeline:
-            return pipeline.run(srcs, sink_objs, on_frame=on_frame, max_frames=max_frames)
+        with stop_on_signals(stop) as handlers, Pipeline(cfg, shutdown_ray=True, on_ray_ready=handlers.install) as pipeline:
+            return pipeline.run(srcs, sink_objs, on_frame=on_frame, max_frames=max_frames, stop=stop)
 
 
 @app.command()
@@ -197,22 +268,33 @@ def calibrate(
                     f"baseline {calib.baseline:.4f} m; image {report.image_size[0]}x{report.image_size[1]}; written to {out}")
 
 
-def _summary_dict(summary: Any) -> dict[str, Any]:
+def _summary_dict(summary: Any, exit_code: int) -> dict[str, Any]:
+    """summary.json: per-source counts, states, reconnects and failures, per-stage latency, how
+    the run stopped and the exit code it ends with."""
+    from dataclasses import asdict
+
     return {
         "frames": summary.frames, "errors": summary.errors, "dropped": summary.dropped, "source_states": summary.source_states,
+        "reconnects": summary.reconnects, "source_errors": summary.source_errors,
         "wall_s": summary.wall_s, "fps": summary.fps, "stages": summary.stages, "max_in_flight_seen": summary.max_in_flight_seen,
-        "sinks": summary.sinks,
+        "sinks": summary.sinks, "stop": asdict(summary.stop), "exit_code": exit_code,
     }
 
 
 def _print_summary(summary: Any) -> None:
     out = Console()
     t = Table(title="sources")
-    for col in ("source", "frames", "errors", "dropped", "state"):
-        t.add_column(col, justify="right" if col in ("frames", "errors", "dropped") else "left")
+    for col in ("source", "frames", "errors", "dropped", "reconnects", "state"):
+        t.add_column(col, justify="left" if col in ("source", "state") else "right")
     for sid, state in summary.source_states.items():
-        t.add_row(sid, str(summary.frames.get(sid, 0)), str(summary.errors.get(sid, 0)), str(summary.dropped.get(sid, 0)), state)
+        t.add_row(sid, str(summary.frames.get(sid, 0)), str(summary.errors.get(sid, 0)), str(summary.dropped.get(sid, 0)),
+                  str(summary.reconnects.get(sid, "-")), state)
     out.print(t)
+    stop = summary.stop
+    if stop.requested:
+        out.print(f"stopped on {stop.reason}: {stop.finished_in_flight} of {stop.in_flight_at_stop} frame(s) in flight finished, "
+                  f"{stop.dropped_in_flight} dropped{' (stopped again)' if stop.forced else ''}, "
+                  f"{stop.discarded_queued} read but not admitted discarded; drain {stop.drain_s:.2f} s")
     s = Table(title=f"stages — {summary.total_frames} frames in {summary.wall_s:.2f} s = {summary.fps:.2f} fps")
     for col in ("stage", "p50 ms", "p95 ms", "mean batch", "wait+hop ms", "calls"):
         s.add_column(col, justify="left" if col == "stage" else "right")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from sensorium.pipeline.io.sources import ReconnectPolicy
 from sensorium.pipeline.stream.reader import DropPolicy
 from sensorium.stages.base import build_config
 from sensorium.stages.config import ConfigError, coerce_fields, config_options
@@ -78,6 +79,11 @@ class PipelineConfig:
     no source is read; file sources then wait, live sources drop by their policy).
     drop_policy: a :class:`DropPolicy` (or its value); None = per source ("block" for files,
     "drop_oldest" for live sources).
+    reconnect: how live sources (cameras, streams) retry and when they give up (YAML: a mapping
+    of :class:`ReconnectPolicy` fields, e.g. ``{max_attempts: 5, max_delay_s: 10,
+    give_up_after_s: 60}``); None = the opener's default.
+    drain_timeout_s: on a requested stop (SIGINT, SIGTERM), how long the frames in flight may
+    take to finish before the rest are dropped.
     """
 
     stages: tuple[StageSpec, ...]
@@ -86,6 +92,8 @@ class PipelineConfig:
     drop_policy: DropPolicy | None = None
     ray_address: str | None = None
     metrics_port: int | None = None
+    reconnect: ReconnectPolicy | None = None
+    drain_timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
         if isinstance(self.stages, (str, bytes)) or not isinstance(self.stages, (list, tuple)):
@@ -98,6 +106,8 @@ class PipelineConfig:
             raise ValueError(f"stage listed twice: {names}")
         if self.max_in_flight < 1:
             raise ValueError(f"max_in_flight must be >= 1, got {self.max_in_flight}")
+        if self.drain_timeout_s < 0:
+            raise ValueError(f"drain_timeout_s must be >= 0, got {self.drain_timeout_s}")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "PipelineConfig":

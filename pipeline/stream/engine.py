@@ -37,6 +37,7 @@ from sensorium.stages.frame import Frame
 from sensorium.pipeline.stream.config import PipelineConfig, StageSpec
 from sensorium.pipeline.stream.metrics import PipelineMetrics
 from sensorium.pipeline.stream.reader import SourceReader
+from sensorium.pipeline.stream.stop import StopRequest
 from sensorium.pipeline.io.sources import Source
 from sensorium.pipeline.stream.writer import SinkWriter
 
@@ -102,8 +103,27 @@ class _Pool:
 
 
 @dataclass
+class StopReport:
+    """How a run ended. ``reason``: ``"sources ended"``, ``"max_frames"``, or the stop request's
+    (``"SIGINT"``, ``"SIGTERM"``). For a requested stop: the frames in flight when it came, how
+    many of them were finished and emitted, how many were dropped (the drain timed out or a second
+    request forced the stop), the frames read from the sources but not yet admitted (discarded),
+    and how long the drain took."""
+
+    reason: str
+    requested: bool = False
+    forced: bool = False
+    in_flight_at_stop: int = 0
+    finished_in_flight: int = 0
+    dropped_in_flight: int = 0
+    discarded_queued: int = 0
+    drain_s: float = 0.0
+
+
+@dataclass
 class RunSummary:
-    """What a run did: frame counts per source, drops, errors, wall time, per-stage latency."""
+    """What a run did: frame counts per source, drops, errors, wall time, per-stage latency,
+    reconnects and failures per source, and how it stopped."""
 
     frames: dict[str, int]
     errors: dict[str, int]
@@ -113,6 +133,16 @@ class RunSummary:
     stages: dict[str, dict[str, float]]
     max_in_flight_seen: int
     sinks: dict[str, Any] = field(default_factory=dict)
+    #: times each live source lost its stream and reconnected
+    reconnects: dict[str, int] = field(default_factory=dict)
+    #: why each failed source failed (gave up reconnecting, raised, truncated file)
+    source_errors: dict[str, str] = field(default_factory=dict)
+    stop: StopReport = field(default_factory=lambda: StopReport("sources ended"))
+
+    @property
+    def failed_sources(self) -> list[str]:
+        """Sources that ended in ``error``: their frames are not the whole input."""
+        return [sid for sid, state in self.source_states.items() if state == "error"]
 
     @property
     def total_frames(self) -> int:
@@ -130,10 +160,17 @@ class Pipeline:
     frame once, in admission order per source, with each stage's result (or error) on it.
     """
 
-    def __init__(self, config: PipelineConfig, *, metrics: PipelineMetrics | None = None, ready_timeout_s: float = 300.0) -> None:
+    def __init__(self, config: PipelineConfig, *, metrics: PipelineMetrics | None = None, ready_timeout_s: float = 300.0,
+                 shutdown_ray: bool = False, on_ray_ready: Callable[[], None] | None = None) -> None:
+        """shutdown_ray: ``close`` also stops the local Ray that ``start`` started (a command-line
+        run leaves no raylet behind); a Ray that was already running is never stopped.
+        on_ray_ready: called once Ray is up, before the actors start (the CLI takes SIGTERM back
+        from the handler ``ray.init`` sets, so a stop during a slow set-up is still clean)."""
         self.config = config
         self.metrics = metrics or PipelineMetrics()
         self.ready_timeout_s = ready_timeout_s
+        self.shutdown_ray, self.on_ray_ready = shutdown_ray, on_ray_ready
+        self._started_ray = False
         self._pools: list[_Pool] = []
         self._started = False
         self._last_run: _Run | None = None
@@ -152,7 +189,10 @@ class Pipeline:
         """Start Ray if needed, create every stage's actors and wait until they are set up."""
         if self._started:
             return
+        self._started_ray = self._started_ray or not ray.is_initialized()
         init_ray(self.config.ray_address)
+        if self.on_ray_ready is not None:
+            self.on_ray_ready()
         if self.config.metrics_port is not None:
             self.metrics_port = self.metrics.serve(self.config.metrics_port)
             log.warning("metrics on http://127.0.0.1:%d/metrics", self.metrics_port)
@@ -203,14 +243,22 @@ class Pipeline:
         self._pools = []
         self._started = False
         self.metrics.close()
+        if self.shutdown_ray and self._started_ray and ray.is_initialized():
+            ray.shutdown()
+            self._started_ray = False
 
     # --- running --------------------------------------------------------------------------
-    def run(self, sources: Sequence[Source], sinks: Iterable[Any] = (), *, on_frame: Callable[[Frame], None] | None = None, max_frames: int | None = None) -> RunSummary:
-        """Stream every source through the stages into ``sinks``; returns the summary."""
+    def run(self, sources: Sequence[Source], sinks: Iterable[Any] = (), *, on_frame: Callable[[Frame], None] | None = None,
+            max_frames: int | None = None, stop: StopRequest | None = None) -> RunSummary:
+        """Stream every source through the stages into ``sinks``; returns the summary.
+
+        ``stop``: requested (a signal, another thread), the run stops reading, finishes or drops
+        the frames in flight (see :meth:`stream`), closes the sinks and still returns a summary.
+        """
         writer = SinkWriter(sinks, queue_size=max(2, self.config.max_in_flight))
         start = time.perf_counter()
         try:
-            for frame in self.stream(sources, max_frames=max_frames):
+            for frame in self.stream(sources, max_frames=max_frames, stop=stop):
                 writer.put(frame)
                 if on_frame is not None:
                     on_frame(frame)
@@ -227,10 +275,19 @@ class Pipeline:
             dropped={r.source.source_id: r.dropped for r in readers},
             source_states={r.source.source_id: r.state.value for r in readers},
             wall_s=wall, stages=self.metrics.stage_summary(), max_in_flight_seen=self.metrics.max_in_flight_seen, sinks=sinks,
+            reconnects={r.source.source_id: r.source.reconnects for r in readers if r.source.live},
+            source_errors={r.source.source_id: r.error or "failed" for r in readers if r.state.value == "error"},
+            stop=run.stop_report if run is not None else StopReport("sources ended"),
         )
 
-    def stream(self, sources: Sequence[Source], *, max_frames: int | None = None, readers_out: list | None = None) -> Iterator[Frame]:
-        """Yield processed frames, in admission order per source, as they complete."""
+    def stream(self, sources: Sequence[Source], *, max_frames: int | None = None, readers_out: list | None = None,
+               stop: StopRequest | None = None) -> Iterator[Frame]:
+        """Yield processed frames, in admission order per source, as they complete.
+
+        Once ``stop`` is requested no source is read any more (frames read but not admitted are
+        discarded); the frames in flight go on through the stages and are yielded, until none is
+        left or the drain ends (``stop.drain_timeout_s``, or a second request): the rest are
+        dropped. The run's :class:`StopReport` counts each kind."""
         if not self._started:
             self.start()
         ids = [s.source_id for s in sources]
@@ -245,8 +302,14 @@ class Pipeline:
             r.start()
         try:
             while True:
+                if stop is not None and stop.requested:
+                    run.begin_stop(stop)
+                    if stop.drain_expired():
+                        run.abandon(stop)
+                        break
                 run.admit()
                 if run.finished():
+                    run.end(stop)
                     break
                 run.dispatch()
                 run.collect()
@@ -254,6 +317,7 @@ class Pipeline:
         finally:
             for r in readers:
                 r.stop()
+            run.publish_sources()
 
 
 class _Run:
@@ -281,9 +345,48 @@ class _Run:
         self.in_flight = self.total_admitted = self.rr = 0
         self.sources_done = False
         self.next_deadline: float | None = None
+        self.stopping = False
+        self.stop_report = StopReport("sources ended")
+        self._reconnects_seen = {sid: 0 for sid in ids}
+
+    def begin_stop(self, stop: StopRequest) -> None:
+        """On the first turn after a stop request: stop every reader (without waiting for one
+        inside a read), discard what they queued, admit nothing more."""
+        if self.stopping:
+            return
+        self.stopping = self.sources_done = True
+        discarded = 0
+        for r in self.readers:
+            r.stop(timeout=0)
+            while r.get(timeout=0) is not None:
+                discarded += 1
+        self.stop_report = StopReport(stop.reason or "stop requested", requested=True, in_flight_at_stop=self.in_flight,
+                                      discarded_queued=discarded)
+        log.warning("stop (%s): %d frame(s) in flight to finish, %d read but not admitted discarded", stop.reason, self.in_flight, discarded)
+
+    def abandon(self, stop: StopRequest) -> None:
+        """The drain is over (timed out or forced): count the frames still in flight as dropped."""
+        self.end(stop)
+        self.stop_report.dropped_in_flight = self.in_flight
+        self.stop_report.finished_in_flight -= self.in_flight
+        log.warning("stop (%s): dropped %d frame(s) still in flight%s", stop.reason, self.in_flight,
+                    " (stopped again)" if stop.forced else f" after the {stop.drain_timeout_s:g} s drain")
+
+    def end(self, stop: StopRequest | None) -> None:
+        """Fill the stop report as the run ends."""
+        report = self.stop_report
+        if report.requested and stop is not None:
+            report.forced = stop.forced
+            report.finished_in_flight = report.in_flight_at_stop
+            report.drain_s = time.monotonic() - (stop.requested_at or time.monotonic())
+        elif self._max_reached():
+            report.reason = "max_frames"
 
     def admit(self) -> None:
         """Take frames from the sources, round robin, while the in-flight bound allows."""
+        if self.stopping:
+            self.metrics.observe_in_flight(self.in_flight)
+            return
         stalled = 0
         while self.in_flight < self.max_in_flight and stalled < len(self.readers) and not self._max_reached():
             reader = self.readers[self.rr % len(self.readers)]
@@ -415,8 +518,16 @@ class _Run:
                 self.errors[sid] += not frame.ok
                 self.metrics.observe_emit(sid, frame.ok)
                 yield frame
+        self.publish_sources()
+
+    def publish_sources(self) -> None:
+        """Each source's drops, state and new reconnects to the Prometheus series."""
         for r in self.readers:
             sid = r.source.source_id
             self.metrics.dropped.labels(sid).set(r.dropped)
             for state in ("connecting", "running", "reconnecting", "ended", "error"):
                 self.metrics.source_state.labels(sid, state).set(1.0 if r.state.value == state else 0.0)
+            new = r.source.reconnects - self._reconnects_seen[sid]
+            if new > 0:
+                self.metrics.reconnects.labels(sid).inc(new)
+                self._reconnects_seen[sid] = r.source.reconnects

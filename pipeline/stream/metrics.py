@@ -32,6 +32,7 @@ class PipelineMetrics:
         self.dropped = Gauge("sensorium_dropped_frames", "Frames dropped by a live source's policy", ["source"], registry=r)
         self.fps = Gauge("sensorium_fps", "Emitted frames per second over the last few seconds", ["source"], registry=r)
         self.source_state = Gauge("sensorium_source_state", "1 for the state a source is in", ["source", "state"], registry=r)
+        self.reconnects = Counter("sensorium_source_reconnects_total", "Times a live source lost its stream and reconnected", ["source"], registry=r)
         self.stage_errors = Counter("sensorium_stage_errors_total", "Frames a stage could not process", ["stage"], registry=r)
         self._latencies: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=keep_samples))
         self._batches: dict[str, deque[int]] = defaultdict(lambda: deque(maxlen=keep_samples))

@@ -130,6 +130,7 @@ class SourceReader:
         A thread blocked on a full queue or in a reconnect backoff wakes at once; one inside a
         backend read (``cv2.VideoCapture.read``) ends when that read returns, within the source's
         read timeout. The thread is a daemon, so a stuck backend cannot keep the process alive.
+        ``timeout=0`` only signals (a run stopping on request does not wait for a read).
         """
         self._stop.set()
         self.source.close()
@@ -137,7 +138,7 @@ class SourceReader:
             self._cond.notify_all()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout)
-            if self._thread.is_alive():
+            if self._thread.is_alive() and timeout > 0:
                 log.warning("source %s: reader thread still inside a read after %.1f s; left to finish on its own", self.source.source_id, timeout)
         with self._cond:
             if not self._thread.is_alive():

@@ -24,7 +24,7 @@ from sensorium.pipeline.io.images import ImageError, decode_image, read_depth, r
 from sensorium.pipeline.io.sources.base import ReconnectPolicy, Source, SourceItem, SourceState
 from sensorium.pipeline.io.sources.capture import STREAM_SCHEMES, CaptureSource
 from sensorium.pipeline.io.sources.files import ImageFilesSource
-from sensorium.pipeline.io.sources.open import open_source, open_stereo
+from sensorium.pipeline.io.sources.open import is_live_spec, open_source, open_stereo
 from sensorium.pipeline.io.sources.rgbd import (REDWOOD_DEPTH_SCALE, TUM_DEPTH_SCALE, RGBDEntry, RGBDSource, associate,
                                                 open_rgbd, rgbd_layout)
 from sensorium.pipeline.io.sources.sample import SampleSource
@@ -34,6 +34,6 @@ from sensorium.pipeline.io.sources.video import VideoFileSource
 __all__ = [
     "CaptureSource", "ImageError", "ImageFilesSource", "REDWOOD_DEPTH_SCALE", "RGBDEntry", "RGBDSource", "ReconnectPolicy",
     "STEREO_CALIB_NAMES", "STREAM_SCHEMES", "SampleSource", "SideBySideSource", "Source", "SourceItem", "SourceState",
-    "StereoSource", "TUM_DEPTH_SCALE", "VideoFileSource", "associate", "decode_image", "open_rgbd", "open_source",
+    "StereoSource", "TUM_DEPTH_SCALE", "VideoFileSource", "associate", "decode_image", "is_live_spec", "open_rgbd", "open_source",
     "open_stereo", "read_depth", "read_image", "rgbd_layout",
 ]

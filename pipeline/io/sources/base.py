@@ -33,30 +33,49 @@ class SourceState(str, Enum):
 
 @dataclass(frozen=True)
 class ReconnectPolicy:
-    """Exponential backoff for live sources: the n-th consecutive failure waits
-    ``min(initial_delay_s * factor ** (n - 1), max_delay_s)`` before the next attempt to open;
-    after ``max_attempts`` such retries fail the source gives up (``None``: retry forever).
+    """When a live source retries and when it gives up.
+
+    The n-th consecutive failure waits ``min(initial_delay_s * factor ** (n - 1), max_delay_s)``
+    before the next attempt to open. The source gives up (state ``error``) after ``max_attempts``
+    such retries (``None``: no limit on the count) or once ``give_up_after_s`` seconds passed
+    without a frame, counted from the start or from the last good frame (``None``: never), so an
+    operator can bound how long a dead camera keeps a run alive.
 
     A failure is an open that fails or a read that fails (stream ended, timed out); one good frame
-    resets the count.
+    resets the count and the clock.
     """
 
     initial_delay_s: float = 0.5
     max_delay_s: float = 10.0
     factor: float = 2.0
     max_attempts: int | None = None
+    give_up_after_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.initial_delay_s < 0 or self.max_delay_s < self.initial_delay_s or self.factor < 1:
             raise ValueError(f"ReconnectPolicy: expected 0 <= initial_delay_s <= max_delay_s and factor >= 1, got {self}")
         if self.max_attempts is not None and self.max_attempts < 0:
             raise ValueError(f"ReconnectPolicy: expected max_attempts >= 0 or None, got {self.max_attempts}")
+        if self.give_up_after_s is not None and self.give_up_after_s <= 0:
+            raise ValueError(f"ReconnectPolicy: expected give_up_after_s > 0 or None, got {self.give_up_after_s}")
 
     def delay(self, failures: int) -> float:
         return min(self.initial_delay_s * self.factor ** max(failures - 1, 0), self.max_delay_s)
 
     def exhausted(self, failures: int) -> bool:
         return self.max_attempts is not None and failures > self.max_attempts
+
+    def timed_out(self, silent_s: float) -> bool:
+        """Whether ``silent_s`` seconds without a frame is past ``give_up_after_s``."""
+        return self.give_up_after_s is not None and silent_s >= self.give_up_after_s
+
+    def wait_before_retry(self, failures: int, silent_s: float) -> float:
+        """The backoff delay, cut short where the give-up clock runs out first (so a source gives
+        up on time instead of after its last, longest wait)."""
+        delay = self.delay(failures)
+        if self.give_up_after_s is not None:
+            delay = min(delay, max(self.give_up_after_s - silent_s, 0.0))
+        return delay
 
 
 @dataclass
@@ -109,6 +128,8 @@ class Source(ABC):
     def __init__(self, source_id: str) -> None:
         self.source_id = source_id
         self.error: str | None = None
+        #: times a running live stream was lost and reconnection began (0 for files)
+        self.reconnects = 0
         #: recent (time, state, reason) transitions, for health reports and tests
         self.state_log: deque[tuple[float, SourceState, str]] = deque(maxlen=64)
         self._state = SourceState.CONNECTING

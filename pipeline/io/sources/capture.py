@@ -45,8 +45,6 @@ class CaptureSource(Source):
         self.open_timeout_s, self.read_timeout_s = open_timeout_s, read_timeout_s
         #: consecutive failed opens/reads since the last good frame
         self.failures = 0
-        #: times a running stream was lost and reconnection began (for stream health reports)
-        self.reconnects = 0
 
     def _open(self) -> cv2.VideoCapture | None:
         if isinstance(self.target, int):
@@ -61,6 +59,7 @@ class CaptureSource(Source):
 
     def _read(self) -> Iterator[SourceItem]:
         self.failures, connected = 0, False
+        last_frame = time.monotonic()  # the give-up clock: from the start, then from each good frame
         while not self._closed.is_set():
             cap = self._open()
             if cap is None:
@@ -74,19 +73,30 @@ class CaptureSource(Source):
                         ok, bgr = cap.read()
                         if not ok:
                             break
-                        self.failures = 0
+                        self.failures, last_frame = 0, time.monotonic()
                         yield SourceItem(image=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), timestamp=time.time())
                 finally:
                     cap.release()
             if self._closed.is_set():
                 return
             self.failures += 1
-            if self.reconnect.exhausted(self.failures):
-                self._fail(f"{self.name}: {reason}; gave up after {self.failures - 1} retries")
+            silent = time.monotonic() - last_frame
+            if self._gave_up(reason, silent):
                 return
-            delay = self.reconnect.delay(self.failures)
+            delay = self.reconnect.wait_before_retry(self.failures, silent)
             self.reconnects += self._state is SourceState.RUNNING
             self._set_state(SourceState.RECONNECTING if connected else SourceState.CONNECTING, f"{self.name}: {reason}")
             log.warning("source %s: %s; retry %d in %.2f s", self.source_id, reason, self.failures, delay)
             if self._wait(delay):
                 return
+
+    def _gave_up(self, reason: str, silent_s: float) -> bool:
+        """End the source in ``error`` when the policy's attempts or its no-frame time are spent."""
+        if self.reconnect.exhausted(self.failures):
+            self._fail(f"{self.name}: {reason}; gave up after {self.failures - 1} retries")
+        elif self.reconnect.timed_out(silent_s):
+            self._fail(f"{self.name}: {reason}; gave up after {silent_s:.1f} s without a frame "
+                       f"(limit {self.reconnect.give_up_after_s:g} s, {self.failures - 1} retries)")
+        else:
+            return False
+        return True

@@ -34,6 +34,13 @@ def _is_stereo_folder(p: Path) -> bool:
     return (p / "left").is_dir() and (p / "right").is_dir() and not image_files(p)
 
 
+def is_live_spec(spec: str | int | Path) -> bool:
+    """Whether ``spec`` opens a live source (a camera index or a network stream), the kinds that
+    take a ``reconnect`` policy."""
+    text = str(spec).strip()
+    return isinstance(spec, int) or text.isdigit() or text.lower().startswith(STREAM_SCHEMES)
+
+
 def open_source(spec: str | int | Path, *, source_id: str | None = None, **options: Any) -> Source:
     """Open a source from a spec string; ``options`` go to that kind (unknown ones raise).
 

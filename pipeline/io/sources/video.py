@@ -14,7 +14,11 @@ log = logging.getLogger(__name__)
 
 
 class VideoFileSource(Source):
-    """Every frame of a video file, in order; never drops. ``meta``: path, frame index, media time."""
+    """Every frame of a video file, in order; never drops. ``meta``: path, frame index, media time.
+
+    A file that ends before the frame count its container declares ends the source in state
+    ``error`` (``error`` says how many frames were read), after yielding every readable frame.
+    """
 
     def __init__(self, path: str | Path, *, source_id: str | None = None) -> None:
         self.path = existing_path(path)
@@ -42,4 +46,6 @@ class VideoFileSource(Source):
         finally:
             cap.release()
         if not self._closed.is_set() and self.frame_count > 0 and index < self.frame_count:
-            log.warning("source %s: read %d of the %d frames %s declares (truncated or corrupt?)", self.source_id, index, self.frame_count, self.path)
+            # the file ends before the frames its container declares: a truncated or corrupt
+            # upload must not pass for a finished run, so the source ends in ``error``
+            self._fail(f"{self.path}: truncated or corrupt: read {index} of the {self.frame_count} frames it declares")

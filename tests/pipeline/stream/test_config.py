@@ -56,3 +56,24 @@ def test_bad_values_are_config_errors_naming_the_key(build, message):
 def test_the_drop_policy_is_the_reader_s_vocabulary():
     cfg = PipelineConfig(stages=(StageSpec("depth"),), drop_policy="Latest_Only")
     assert cfg.drop_policy is DropPolicy.LATEST_ONLY
+
+
+def test_the_reconnect_policy_and_drain_timeout_come_from_the_yaml_mapping_typed():
+    from sensorium.pipeline.io.sources import ReconnectPolicy
+
+    cfg = PipelineConfig.from_dict({"stages": ["depth"], "reconnect": {"max_attempts": "3", "max_delay_s": 2, "give_up_after_s": "30"},
+                                    "drain_timeout_s": "5"})
+    assert cfg.reconnect == ReconnectPolicy(max_delay_s=2.0, max_attempts=3, give_up_after_s=30.0) and cfg.drain_timeout_s == 5.0
+    assert PipelineConfig.from_dict({"stages": ["depth"]}).reconnect is None
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"reconnect": {"max_attemps": 3}}, "reconnect: unknown option(s) max_attemps"),
+    ({"reconnect": {"give_up_after_s": -1}}, "give_up_after_s > 0"),
+    ({"reconnect": {"max_attempts": "many"}}, "reconnect.max_attempts: expected an integer"),
+    ({"drain_timeout_s": -2}, "drain_timeout_s must be >= 0, got -2"),
+])
+def test_a_bad_reconnect_or_drain_value_is_named(extra, message):
+    with pytest.raises(ValueError) as info:
+        PipelineConfig.from_dict({"stages": ["depth"], **extra})
+    assert message in str(info.value)

@@ -196,6 +196,8 @@ def test_dead_stream_reconnects_while_other_source_flows(mjpeg_server, data_dir)
         assert all("probe" in f.results for f in frames), sid
     assert len(got["file"]) >= 10  # the file source kept flowing while the stream was down
     assert live.state.value in ("ended", "running", "reconnecting")
+    reconnects = p.metrics.registry.get_sample_value("sensorium_source_reconnects_total", {"source": "cam"})
+    assert reconnects == live.reconnects >= 2  # each closed socket, counted in the Prometheus series
 
 
 def test_metrics_are_served_over_http(image_folder):
@@ -242,3 +244,52 @@ def test_run_summary_counts_each_run_per_source(image_folder, tmp_path):
     assert first.total_frames == len(seen) == 32 and first.source_states == {"a": "ended", "b": "ended"}
     assert second.frames == {"b": 16} and second.errors == {"b": 1}
     assert p.metrics.registry.get_sample_value("sensorium_frames_total", {"source": "b", "status": "ok"}) == 30  # the exported series: both runs
+
+
+def _stop_after(stop, n: int, seen: list):
+    def on_frame(frame):
+        seen.append(frame)
+        if len(seen) == n:
+            stop.request("test")
+    return on_frame
+
+
+def test_a_requested_stop_finishes_the_frames_in_flight(image_folder, tmp_path):
+    """Stop after 3 frames: nothing more is admitted, every frame in flight is finished and
+    written, and the report adds up (emitted = before the stop + finished in flight)."""
+    from sensorium.pipeline.io.sinks import build_sinks
+    from sensorium.pipeline.stream.stop import StopRequest
+
+    stop, seen = StopRequest(drain_timeout_s=120), []
+    cfg = PipelineConfig(stages=(StageSpec("probe", {"sleep_ms": 20}, num_cpus=0.5, max_batch=2),), max_in_flight=6)
+    with Pipeline(cfg) as p:
+        summary = p.run([ImageFilesSource.from_folder(image_folder, source_id="a")], build_sinks(["jsonl"], tmp_path),
+                        on_frame=_stop_after(stop, 3, seen), stop=stop)
+    report = summary.stop
+    assert report.requested and report.reason == "test" and not report.forced and report.dropped_in_flight == 0
+    assert report.finished_in_flight == report.in_flight_at_stop >= 1
+    assert summary.frames == {"a": len(seen)} and len(seen) == 3 + report.in_flight_at_stop < 16
+    assert [f.seq for f in seen] == list(range(len(seen)))
+    assert len((tmp_path / "frames.jsonl").read_text().splitlines()) == len(seen)
+
+
+def test_a_forced_stop_drops_the_frames_in_flight_and_counts_them(image_folder):
+    from sensorium.pipeline.stream.stop import StopRequest
+
+    stop, seen = StopRequest(drain_timeout_s=0), []
+    cfg = PipelineConfig(stages=(StageSpec("probe", {"sleep_ms": 300}, num_cpus=0.5, max_batch=1, calls_per_actor=1),), max_in_flight=4)
+    with Pipeline(cfg) as p:
+        summary = p.run([ImageFilesSource.from_folder(image_folder, source_id="a")], on_frame=_stop_after(stop, 1, seen), stop=stop)
+    report = summary.stop
+    assert report.requested and report.in_flight_at_stop >= 1
+    assert report.dropped_in_flight + report.finished_in_flight == report.in_flight_at_stop and report.dropped_in_flight >= 1
+    assert summary.frames == {"a": len(seen)} == {"a": 1 + report.finished_in_flight}
+
+
+def test_max_frames_is_the_stop_reason_when_it_ends_the_run(image_folder):
+    cfg = PipelineConfig(stages=(StageSpec("probe", num_cpus=0.5),), max_in_flight=4)
+    with Pipeline(cfg) as p:
+        summary = p.run([ImageFilesSource.from_folder(image_folder, source_id="a")], max_frames=5)
+        whole = p.run([ImageFilesSource.from_folder(image_folder, source_id="a")])
+    assert summary.stop.reason == "max_frames" and not summary.stop.requested and summary.frames == {"a": 5}
+    assert whole.stop.reason == "sources ended" and whole.failed_sources == [] and whole.reconnects == {}

@@ -41,3 +41,22 @@ def test_real_video_first_frames_then_stop(data_dir):
     assert [f.meta["frame_index"] for f in first] == list(range(5))
     assert source.state is SourceState.ENDED
     assert source.state_log[-1][2] == "stopped by the consumer"
+
+
+def test_a_truncated_video_yields_what_it_can_then_ends_in_error(tmp_path, read_all):
+    """A file cut short (an interrupted upload) must not pass for a finished one: every readable
+    frame comes, then the source ends in ``error`` saying how many of the declared frames it read."""
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 48))
+    for i in range(30):
+        writer.write(np.full((48, 64, 3), i * 8, np.uint8))
+    writer.release()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(path.read_bytes()[: int(path.stat().st_size * 0.9)])
+    whole, source = open_source(str(path)), open_source(str(cut))
+
+    assert len(read_all(whole)) == 30 and whole.state is SourceState.ENDED and whole.error is None
+    frames = read_all(source)
+    assert 0 < len(frames) < 30 and [f.seq for f in frames] == list(range(len(frames)))
+    assert source.state is SourceState.ERROR
+    assert f"read {len(frames)} of the 30 frames" in source.error and "cut.avi: truncated" in source.error
