@@ -1,7 +1,11 @@
 """Detect stage on a batch of 8 mixed-size real images: one padded run (before issue #14)
 vs one run per resized shape (now: a frame's detections do not depend on its neighbours).
 
-    SENSORIUM_DATA=/work/shared/data python benchmarks/detect_batching.py [--rounds 15] [--threads 0]
+    SENSORIUM_DATA=/work/shared/data python benchmarks/detect_batching.py [--images mixed|video] [--rounds 15] [--threads 0]
+
+``--images mixed``: 8 real photos of 8 different resized shapes (the worst case for grouping:
+8 runs instead of 1). ``--images video``: 8 consecutive frames of ``video/vtest.avi`` (one
+shape, as a live source gives: one run either way).
 
 The two configurations are interleaved (ABAB rounds, the order flipped every round) so that
 load on a shared machine hits both alike; reported: each one's median seconds per batch, and
@@ -35,6 +39,18 @@ def load_images(root: Path) -> list[np.ndarray]:
     return out
 
 
+def video_frames(root: Path, n: int = 8) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(root / "video" / "vtest.avi"))
+    frames = []
+    while len(frames) < n:
+        ok, img = cap.read()
+        if not ok:
+            raise FileNotFoundError(f"{root / 'video' / 'vtest.avi'}: fewer than {n} frames (set SENSORIUM_DATA)")
+        frames.append(np.ascontiguousarray(img[..., ::-1]))
+    cap.release()
+    return frames
+
+
 def padded_run(stage: DetectStage, images: list[np.ndarray]) -> list:
     """The stage's detect as it was: one run over the batch padded to its largest image."""
     c = stage.config
@@ -52,10 +68,12 @@ def timed(fn, images) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--images", choices=("mixed", "video"), default="mixed")
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args()
-    images = load_images(Path(os.environ.get("SENSORIUM_DATA", "../shared/data")))
+    root = Path(os.environ.get("SENSORIUM_DATA", "../shared/data"))
+    images = load_images(root) if args.images == "mixed" else video_frames(root)
     stage = DetectStage(DetectConfig(threads=args.threads))
     stage.setup()
     c = stage.config
