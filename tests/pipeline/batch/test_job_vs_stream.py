@@ -95,6 +95,7 @@ def test_stream_run_gives_every_photo_its_single_frame_results(ray_cluster, fold
         frames = list(p.stream([ImageFilesSource.from_folder(folder, source_id="photos")]))
         batches = p.metrics.stage_summary()
     assert len(frames) == len(PHOTOS) and all(f.ok for f in frames), [f.errors for f in frames if not f.ok]
+    print("mean photos per stage call:", {s: batches[s]["mean_batch"] for s in options})
     assert max(batches[s]["mean_batch"] for s in options) > 1, f"no stage call held two photos: {batches}"
     names = sorted(single)
     for f in frames:
