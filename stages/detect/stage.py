@@ -1,8 +1,10 @@
 """Object detection with the trained DETR, on onnxruntime, lifted to 3D when depth is known.
 
 Pre-processing is DETR's reference: resize so the shorter side is ``min_size`` (the longer one
-capped at ``max_size``), ImageNet-normalise, pad the batch to its largest image with a padding
-mask, so frames of different sizes share one run. The exported graph maps (images, mask) to
+capped at ``max_size``), ImageNet-normalise. Frames are run in groups of equal resized
+shape, so no frame is padded and each gets exactly its single-frame detections whatever its
+batch neighbours (:mod:`sensorium.stages.batching`); :func:`preprocess` can still pad a mixed
+batch with a padding mask (training). The exported graph maps (images, mask) to
 raw (logits, boxes); :func:`from_detr` turns those into :class:`Detections` in each frame's own
 pixels. When an earlier ``depth`` result is on the frame, boxes get xyz/extent from
 :func:`~sensorium.stages.detect.lift3d.lift_detections`.
@@ -24,6 +26,7 @@ import numpy as np
 
 from sensorium.models.hub.runtime import Provider
 from sensorium.stages.base import Stage
+from sensorium.stages.batching import map_grouped
 from sensorium.stages.config import StageConfig
 from sensorium.stages.frame import Frame
 from sensorium.stages.images import as_rgb
@@ -206,6 +209,14 @@ class DetectStage(Stage):
         images = [as_rgb(img, name=f"image {i}") for i, img in enumerate(images)]
         if not images:
             return []
+        # one model run per resized shape: padding a frame beside a larger one changes its
+        # detections (the backbone's GroupNorm and convolutions see the padding), see stages.batching
+        keys = [resized_shape(*img.shape[:2], c.min_size, c.max_size) for img in images]
+        return map_grouped(images, keys, self._detect_same_size)
+
+    def _detect_same_size(self, images: list[np.ndarray]) -> list[Detections]:
+        """:meth:`detect` for images whose resized shapes are equal: one run, no padding."""
+        c = self.config
         batch, mask = preprocess(images, min_size=c.min_size, max_size=c.max_size, max_pixels=c.max_pixels, **self._norm)
         out = self._model.run({"images": batch, "mask": mask})
         return from_detr(out["logits"], out["boxes"], [img.shape[:2] for img in images], self._labels,

@@ -1,8 +1,9 @@
 """The ``face`` stage: detect (YuNet on onnxruntime), align (5-point similarity), assess quality,
 recognise (dlib ResNet or a user's ArcFace ONNX) and identify against a gallery.
 
-Every step is batched over the whole batch of frames: one detector session call for all
-images (letterboxed onto one canvas size), one recogniser call for all their faces. A frame
+Every step is batched over the whole batch of frames: one detector session call per canvas
+size (frames are grouped so that none is padded beyond its own canvas: its faces do not
+depend on its neighbours), one recogniser call for all their faces. A frame
 is a batch of one when live. InsightFace's ``FaceAnalysis`` runs each model face by face.
 
 Result per frame: :class:`~sensorium.stages.results.Faces` with boxes, scores, landmarks,
@@ -22,6 +23,7 @@ import numpy as np
 
 from sensorium.models.hub.runtime import Provider
 from sensorium.stages.base import Stage
+from sensorium.stages.batching import map_grouped
 from sensorium.stages.config import StageConfig
 from sensorium.stages.images import as_rgb
 from sensorium.stages.face.align import ARCFACE_112, align_faces
@@ -76,6 +78,17 @@ class FaceConfig(StageConfig):
             raise ValueError(f"expected top_k >= 1, match_top_k >= 1, threads >= 0; got {self.top_k}, {self.match_top_k}, {self.threads}")
 
 
+def letterbox_canvas(h: int, w: int, max_side: int) -> tuple[int, int]:
+    """The (Hp, Wp) canvas YuNet's ``letterbox_batch`` gives an (h, w) image alone: longer side
+    scaled down to ``max_side`` (never up), each side padded to a multiple of 32."""
+    from sensorium.models.arch.yunet import padded
+
+    scale = min(1.0, max_side / max(h, w))
+    if scale < 1.0:
+        h, w = max(1, round(h * scale)), max(1, round(w * scale))
+    return padded(h), padded(w)
+
+
 def _file_key(path: str | Path) -> str:
     from sensorium.models.hub.files import sha256_file
 
@@ -127,14 +140,23 @@ class FaceStage(Stage):
 
     # --- compute --------------------------------------------------------------------------
     def detect(self, images_rgb: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Per image (boxes (N, 4) xyxy, landmarks (N, 5, 2), scores (N,)) float32 in its own pixels."""
-        from sensorium.models.arch.yunet import decode, letterbox_batch, nms_faces
+        """Per image (boxes (N, 4) xyxy, landmarks (N, 5, 2), scores (N,)) float32 in its own pixels.
 
+        One detector run per canvas size: a frame letterboxed onto a larger neighbour's canvas
+        gets other boxes (the CNN sees the extra padding), so frames only share a run, and a
+        canvas, with frames that would have had that canvas alone (:mod:`sensorium.stages.batching`)."""
         self.setup()
-        c = self.config
         if not images_rgb:
             return []
+        keys = [letterbox_canvas(img.shape[0], img.shape[1], self.config.max_side) for img in images_rgb]
+        return map_grouped(list(images_rgb), keys, self._detect_same_canvas)
+
+    def _detect_same_canvas(self, images_rgb: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        from sensorium.models.arch.yunet import decode, letterbox_batch, nms_faces
+
+        c = self.config
         batch, boxes = letterbox_batch([np.ascontiguousarray(img[..., ::-1]) for img in images_rgb], c.max_side)
+        assert batch.shape[2:] == letterbox_canvas(*images_rgb[0].shape[:2], c.max_side), "canvas rule out of step with letterbox_batch"
         out = self._detector.run({self._detector.inputs[0].name: batch})
         all_b, all_k, all_s = decode(out, batch.shape[2], batch.shape[3])
         result = []

@@ -93,3 +93,31 @@ def test_config_errors(options, match):
 def test_named_model_with_missing_weights_file():
     with pytest.raises(FileNotFoundError, match="open_clip weights not found"):
         build_clip(ClipSpec(model="ViT-B-32", weights="/nope/clip.pt"))
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2), (2, 1, 0), (1, 2, 0, 1)])
+def test_a_frames_vectors_do_not_depend_on_its_batch_neighbours(stage, data_dir, order):
+    """Issue #14: every frame of a mixed-size batch (real photos, one with detection crops), in
+    any order, gets its single-frame vectors, boxes and labels; vectors and scores within 1e-5."""
+    import cv2
+
+    paths = ["photos/bus.jpg", "photos/zidane.jpg", "faces/two_people.jpg"]
+    images = [np.ascontiguousarray(cv2.imread(str(data_dir / p), cv2.IMREAD_COLOR)[..., ::-1]) for p in paths]
+    det = Detections(boxes=np.array([[50, 400, 250, 900], [220, 380, 350, 860]], np.float32), scores=np.array([0.9, 0.8], np.float32),
+                     class_id=np.array([0, 0]), class_names=("person",))
+
+    def frames(idx):
+        out = [Frame("s", n, image=images[i]) for n, i in enumerate(idx)]
+        for f, i in zip(out, idx):
+            if i == 0:
+                f.results["detect"] = det
+        return out
+
+    single = [stage(frames([i]))[0].results["embed"] for i in range(len(images))]
+    assert len(single[0]) == 3  # the whole image and its two crops
+    for f, i in zip(stage(frames(order)), order):
+        got, ref = f.results["embed"], single[i]
+        assert len(got) == len(ref) and np.array_equal(got.boxes, ref.boxes), (paths[i], order)
+        np.testing.assert_allclose(got.vectors, ref.vectors, atol=1e-5, rtol=0, err_msg=paths[i])
+        np.testing.assert_allclose(got.data["label_score"], ref.data["label_score"], atol=1e-5, rtol=0, err_msg=paths[i])
+        assert got.data["label"].tolist() == ref.data["label"].tolist() and got.data["source"].tolist() == ref.data["source"].tolist()

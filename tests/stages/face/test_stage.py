@@ -123,3 +123,31 @@ def test_result_round_trips_through_json(stage, data_dir):
 def test_config_errors(options, match):
     with pytest.raises(ValueError, match=match):
         FaceConfig(**options)
+
+
+@pytest.mark.parametrize("hw, max_side", [((661, 1126), 640), ((612, 704), 640), ((48, 64), 640), ((1137, 491), 320), ((33, 31), 32)])
+def test_letterbox_canvas_is_the_canvas_an_image_gets_alone(hw, max_side):
+    from sensorium.models.arch.yunet import letterbox_batch
+    from sensorium.stages.face.stage import letterbox_canvas
+
+    batch, _ = letterbox_batch([np.zeros((*hw, 3), np.uint8)], max_side)
+    assert letterbox_canvas(*hw, max_side) == batch.shape[2:]
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2, 3, 4), (4, 3, 2, 1, 0), (2, 0, 2, 4)])
+def test_a_frames_faces_do_not_depend_on_its_batch_neighbours(stage, data_dir, order):
+    """Issue #14: letterboxed onto bus.jpg's larger canvas, the top 300 rows of two_people.jpg
+    (faces at the bottom edge) had a face moved by 7.4 px, and zidane.jpg's boxes moved by
+    6e-4 px. Every frame of a mixed-size batch, in any order, gets its single-frame faces:
+    boxes and landmarks within 1e-4 px, scores and embeddings within 1e-6, the same identities."""
+    paths = ["faces/two_people.jpg", "photos/bus.jpg", "photos/zidane.jpg", "faces/two_people.jpg[:300]", "faces/obama_partial_face.jpg"]
+    images = [_rgb(data_dir / p.removesuffix("[:300]")) for p in paths]
+    images[3] = np.ascontiguousarray(images[3][:300])  # faces cut by the bottom edge: the padding starts at their chins
+    single = [stage.analyze([img])[0] for img in images]
+    assert sum(len(f) for f in single) >= 6
+    for got, i in zip(stage.analyze([images[i] for i in order]), order):
+        ref = single[i]
+        assert len(got) == len(ref), (paths[i], order)
+        assert np.allclose(got.boxes, ref.boxes, atol=1e-4, rtol=0) and np.allclose(got.landmarks, ref.landmarks, atol=1e-4, rtol=0), paths[i]
+        assert np.allclose(got.scores, ref.scores, atol=1e-6, rtol=0) and np.allclose(got.embeddings, ref.embeddings, atol=1e-6, rtol=0), paths[i]
+        assert got.data["identity"].tolist() == ref.data["identity"].tolist(), paths[i]
