@@ -15,8 +15,8 @@ Features (all from one run of the converted ``pose_landmark_full`` graph, :func:
   crop's side in image pixels (a small person is an upscaled, blurrier crop).
 
 Coordinates are the crop's normalised ones, ``crop_px / 256 - 0.5``, as the RLE paper's. The head
-ships as ONNX (two Linear maps and a sigmoid, feature standardisation folded into the first),
-with a JSON beside it recording the features' version, the calibration of the learned density
+ships as ONNX (two Linear maps and a sigmoid) with a JSON beside it recording its input contract
+(features' version, count, mean and std to standardise them with), the calibration of the learned density
 (``predicted_coverage`` at 1 and 2 sigma, the flow itself is not shipped), the held-out numbers,
 and the exact command that made it. Importing this module registers the weights ``pose_sigma_rle``.
 """
@@ -125,20 +125,34 @@ def crop_features(landmarks: np.ndarray, pose_flag: np.ndarray, heatmaps: np.nda
 
 @dataclass(frozen=True)
 class SigmaHeadInfo:
-    """What the JSON beside the head says: the feature version it reads, its learned density's
-    predicted coverage of the k-sigma box (k -> probability), and how it was made and measured."""
+    """What the JSON beside the head says: its input contract (features version and count, the
+    mean and std that standardise them), its learned density's predicted coverage of the k-sigma
+    box (k -> probability; the flow itself is not shipped), and how it was made and measured."""
 
     features_version: int
     num_features: int
+    feature_mean: np.ndarray
+    feature_std: np.ndarray
     predicted_coverage: dict[str, float]
     command: str
     metrics: dict[str, Any]
 
     @classmethod
-    def load(cls, path: str | Path = CONFIG_FILE) -> "SigmaHeadInfo":
+    def load(cls, path: str | Path) -> "SigmaHeadInfo":
+        """Read and check the JSON at ``path``; ValueError naming what does not match this code's features."""
         d = json.loads(Path(path).read_text())
-        return cls(int(d["features_version"]), int(d["num_features"]), {str(k): float(v) for k, v in d["predicted_coverage"].items()},
+        info = cls(int(d["features_version"]), int(d["num_features"]), np.asarray(d["feature_mean"], np.float32),
+                   np.asarray(d["feature_std"], np.float32), {str(k): float(v) for k, v in d["predicted_coverage"].items()},
                    str(d["command"]), dict(d.get("metrics", {})))
+        if info.features_version != FEATURES_VERSION or info.num_features != NUM_FEATURES \
+                or info.feature_mean.shape != (NUM_FEATURES,) or info.feature_std.shape != (NUM_FEATURES,):
+            raise ValueError(f"{path}: expected a head for features version {FEATURES_VERSION} ({NUM_FEATURES} features), got "
+                             f"version {info.features_version} ({info.num_features}, mean {info.feature_mean.shape}); retrain it")
+        return info
+
+    def standardise(self, features: np.ndarray) -> np.ndarray:
+        """(B, F) raw features -> (B, F) float32 standardised as the head was trained."""
+        return ((features - self.feature_mean) / self.feature_std).astype(np.float32)
 
 
 register_weights(WeightsEntry(

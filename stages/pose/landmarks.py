@@ -61,7 +61,7 @@ def sigma_to_image(sigma: np.ndarray, rois: list[Roi]) -> np.ndarray:
 
 def run_landmarks(model, head, items: list[tuple[np.ndarray, Roi]], *, with_features: bool = False) -> LandmarkBatch:
     """Run the landmark ``model`` (an OnnxModel of :func:`~sensorium.models.zoo.pose_sigma.feature_graph`'s
-    graph) on (image, region) pairs, then ``head`` (an OnnxModel of the sigma head, or None)."""
+    graph) on (image, region) pairs, then ``head`` (a :class:`~sensorium.stages.pose.sigma.SigmaHead`, or None)."""
     rois = [roi for _, roi in items]
     batch, affines = crops(items)
     if not len(batch):
@@ -76,8 +76,7 @@ def run_landmarks(model, head, items: list[tuple[np.ndarray, Roi]], *, with_feat
         features = crop_features(raw, out[POSE_FLAG], out[HEATMAPS], out[POOLED_OUTPUT], np.array([r.side for r in rois]))
     landmarks = raw
     if head is not None:
-        res = head.run({"features": features})
-        mu, sigma = res["mu"], res["sigma"]  # (B, 33, 2) normalised crop units
+        mu, sigma = head(features)  # (B, 33, 2) normalised crop units
         landmarks = raw.reshape(len(raw), 39, 5).copy()
         landmarks[:, :pose.NUM_KEYPOINTS, :2] += mu * CROP_SIZE
         landmarks = landmarks.reshape(len(raw), 195)

@@ -36,6 +36,7 @@ from sensorium.stages.config import StageConfig
 from sensorium.stages.frame import Frame
 from sensorium.stages.pose.landmarks import LandmarkBatch, run_landmarks
 from sensorium.stages.pose.lift import lift_keypoints
+from sensorium.stages.pose.sigma import load_sigma_head
 from sensorium.stages.pose.regions import (DetectorSettings, RegionTracker, decode_people, detector_inputs, rois_from_boxes,
                                            rois_from_detections)
 from sensorium.stages.results import Depth, Detections, Keypoints
@@ -132,21 +133,7 @@ class PoseStage(Stage):
         rt = RuntimeConfig(providers=c.providers, intra_op_threads=c.threads or None, warmup_runs=0)
         self._detector = OnnxModel(onnx_file("mediapipe_pose_detection"), rt, name="pose_detection")
         self._landmarks = OnnxModel(feature_graph(onnx_file("mediapipe_pose_landmark_full")), rt, name="pose_landmark")
-        self._head = self._load_head(rt)
-
-    def _load_head(self, rt: Any) -> Any:
-        """The sigma head's session, or None (sigma stays None) when not configured or the file is absent."""
-        if self.config.sigma_head is None:
-            return None
-        import sensorium.models.zoo.pose_sigma  # noqa: F401 - registers pose_sigma_rle
-        from sensorium.models.hub.runtime import OnnxModel
-        from sensorium.models.hub.weights import WeightsNotFoundError, resolve
-
-        try:
-            return OnnxModel(resolve(self.config.sigma_head), rt, name="pose_sigma")
-        except WeightsNotFoundError as exc:
-            log.warning("pose: no sigma head (%s); keypoints carry sigma None", exc)
-            return None
+        self._head = load_sigma_head(c.sigma_head, rt)
 
     def reset(self, source: str | None = None) -> None:
         """Forget tracked regions (of one source, or all)."""
