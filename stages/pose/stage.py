@@ -57,7 +57,10 @@ class PoseConfig(StageConfig):
     ``detect`` result whose label is in ``person_labels``). score_threshold/iou_threshold/max_people:
     the detector's weighted NMS. tiles: 1 = detect on the whole frame; n > 1 also on an n x n grid
     of overlapping tiles (people far from the camera). min_pose_presence: persons whose pose presence
-    is below it are dropped. track/redetect_every: see the module docstring. sigma_head: registered
+    is below it are dropped. person_overlap: two poses whose keypoint boxes share more than this fraction of the
+smaller box are one person (tiles and overlapping detections find the same one twice, or a
+head-only pose inside a body): the better pose is kept.
+track/redetect_every: see the module docstring. sigma_head: registered
     weights name of the sigma head, or None for no sigma. lift3d: camera-frame keypoints from a
     ``depth`` result. max_pixels: larger frames are refused. providers/threads: onnxruntime."""
 
@@ -68,6 +71,7 @@ class PoseConfig(StageConfig):
     max_people: int = 10
     tiles: int = 1
     min_pose_presence: float = 0.5
+    person_overlap: float = 0.5
     track: bool = False
     redetect_every: int = 10
     sigma_head: str | None = "pose_sigma_rle"
@@ -78,7 +82,7 @@ class PoseConfig(StageConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("score_threshold", "iou_threshold", "min_pose_presence"):
+        for name in ("score_threshold", "iou_threshold", "min_pose_presence", "person_overlap"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name}: expected a value in [0, 1], got {getattr(self, name)}")
         if not 1 <= self.max_people <= 100:
@@ -95,6 +99,23 @@ class PoseConfig(StageConfig):
     @property
     def detector(self) -> DetectorSettings:
         return DetectorSettings(self.score_threshold, self.iou_threshold, self.max_people, self.tiles)
+
+
+def distinct_people(xy: np.ndarray, scores: np.ndarray, idx: np.ndarray, overlap: float) -> np.ndarray:
+    """The entries of ``idx`` left after suppressing, best pose first, every person whose keypoint box
+    shares more than ``overlap`` of the smaller box with a kept one: xy (M, 33, 2) image pixels,
+    scores (M,) pose presence; kept in ``idx``'s order."""
+    if len(idx) < 2:
+        return idx
+    boxes = np.concatenate([xy.min(1), xy.max(1)], axis=1).astype(np.float64)
+    area = np.prod(np.clip(boxes[:, 2:] - boxes[:, :2], 0, None), axis=1)
+    keep: list[int] = []
+    for i in np.argsort(-scores, kind="stable"):
+        lt, rb = np.maximum(boxes[i, :2], boxes[keep, :2]), np.minimum(boxes[i, 2:], boxes[keep, 2:])
+        inter = np.prod(np.clip(rb - lt, 0, None), axis=1)
+        if not keep or (inter / np.maximum(np.minimum(area[i], area[keep]), 1e-9)).max() <= overlap:
+            keep.append(int(i))
+    return idx[np.sort(keep)]
 
 
 class PoseStage(Stage):
@@ -182,6 +203,7 @@ class PoseStage(Stage):
             idx = np.arange(start, start + len(rois))
             start += len(rois)
             idx = idx[lm.pose_score[idx] >= self.config.min_pose_presence]
+            idx = distinct_people(lm.decoded["keypoints"][idx, :, :2], lm.pose_score[idx], idx, self.config.person_overlap)
             out.append(self._keypoints(frame, lm, idx))
             nexts.append([pose.next_roi(np.concatenate([lm.decoded["keypoints"][i], lm.decoded["aux"][i]])) for i in idx])
         return out, nexts
