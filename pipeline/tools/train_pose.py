@@ -229,30 +229,37 @@ def train_head(cache: dict[str, np.ndarray], config: PoseTrainConfig, *, on_step
 
 
 def evaluate(trained: TrainedHead, cache: dict[str, np.ndarray]) -> dict[str, float]:
-    """Held-out numbers over the labelled points (teacher visibility > 0.5): mean error in pixels at
-    the crop's size (256) of the raw model and of the corrected output, the share of points whose
-    normalised residual lies in the 1- and 2-sigma box vs the learned density's prediction, and
-    Spearman's rank correlation of sigma with |error| per coordinate."""
+    """:func:`calibration` of the trained head (torch) on ``cache``, against its learned density."""
     import torch
-    from scipy.stats import spearmanr
 
     x = torch.from_numpy(((cache["features"] - trained.mean) / trained.std).astype(np.float32))
     with torch.no_grad():
         mu, sigma = (t.numpy() for t in trained.head(x))
+    predicted = {k: trained.loss.predicted_coverage(float(k)) for k in (1, 2)}
+    return calibration(mu, sigma, cache, predicted)
+
+
+def calibration(mu: np.ndarray, sigma: np.ndarray, cache: dict[str, np.ndarray], predicted: dict[int, float]) -> dict[str, float]:
+    """Numbers over the labelled points (teacher visibility > 0.5) for a head's mu, sigma (S, 33, 2):
+    mean error in pixels at the crop's size (256) of the raw model and of the corrected output, the
+    share of points whose normalised residual lies in the 1- and 2-sigma box next to ``predicted``
+    (k -> the learned density's coverage), Spearman's rank correlation of sigma with |error| per
+    coordinate (and of the point's |sigma| with its error distance)."""
+    from scipy.stats import spearmanr
+
     ok = cache["weight"] > 0.5  # (S, 33)
     res = cache["residual"]
     err = res - mu
     bar = np.abs(err / sigma).max(-1)[ok]
-    rho = spearmanr(sigma[ok].ravel(), np.abs(err[ok]).ravel())[0]
-    rho_point = spearmanr(np.linalg.norm(sigma[ok], axis=-1), np.linalg.norm(err[ok], axis=-1))[0]
     out = {"samples": int(len(res)), "points": int(ok.sum()),
            "mean_error_px_raw": float(np.linalg.norm(res[ok], axis=-1).mean() * CROP_SIZE),
            "mean_error_px_corrected": float(np.linalg.norm(err[ok], axis=-1).mean() * CROP_SIZE),
            "median_sigma_px": float(np.median(sigma[ok]) * CROP_SIZE),
-           "spearman_sigma_abs_error": float(rho), "spearman_point": float(rho_point)}
+           "spearman_sigma_abs_error": float(spearmanr(sigma[ok].ravel(), np.abs(err[ok]).ravel())[0]),
+           "spearman_point": float(spearmanr(np.linalg.norm(sigma[ok], axis=-1), np.linalg.norm(err[ok], axis=-1))[0])}
     for k in (1, 2):
         out[f"coverage_{k}sigma"] = float((bar <= k).mean())
-        out[f"predicted_coverage_{k}sigma"] = trained.loss.predicted_coverage(float(k))
+        out[f"predicted_coverage_{k}sigma"] = float(predicted[k])
     return out
 
 
