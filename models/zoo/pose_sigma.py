@@ -36,7 +36,7 @@ WEIGHTS_NAME = "pose_sigma_rle"
 WEIGHTS_FILE = Path(__file__).resolve().parent / "weights" / "pose_sigma_rle.onnx"
 CONFIG_FILE = WEIGHTS_FILE.with_suffix(".json")
 #: sha256 of the shipped file; updated whenever the head is retrained.
-WEIGHTS_SHA256: str | None = None
+WEIGHTS_SHA256: str | None = "dff71adf4cd5e3525c45e62b8ca13a351eeff14052be59b12ed5f60a5ce91fe3"
 
 CROP_SIZE = 256  # the pose landmark model's input
 NUM_KEYPOINTS = 33
@@ -49,6 +49,7 @@ PER_KEYPOINT = 8  # dx, dy, |dx|, |dy|, spread, peak, visibility logit, presence
 NUM_FEATURES = FEATURE_CHANNELS + NUM_KEYPOINTS * PER_KEYPOINT + 2
 FEATURES_VERSION = 1
 LOGIT_CLIP = 20.0
+FEATURE_CLIP = 5.0  # standardised features are clipped to +-this: one odd crop must not swing a linear head
 
 
 def feature_graph(src: str | Path) -> Path:
@@ -151,8 +152,8 @@ class SigmaHeadInfo:
         return info
 
     def standardise(self, features: np.ndarray) -> np.ndarray:
-        """(B, F) raw features -> (B, F) float32 standardised as the head was trained."""
-        return ((features - self.feature_mean) / self.feature_std).astype(np.float32)
+        """(B, F) raw features -> (B, F) float32 standardised (and clipped) as the head was trained."""
+        return np.clip((features - self.feature_mean) / self.feature_std, -FEATURE_CLIP, FEATURE_CLIP).astype(np.float32)
 
 
 register_weights(WeightsEntry(

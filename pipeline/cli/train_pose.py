@@ -21,9 +21,11 @@ def train_pose_cmd(
     frames: int = typer.Option(40, help="Frames per video in the train split (evenly spaced in its frame range)."),
     held_out_frames: int = typer.Option(16, help="Frames per video in the held-out split."),
     repeats: int = typer.Option(6, help="Degraded copies of each person (photos: 4x this)."),
-    steps: int = typer.Option(1500, help="Full-batch Adam steps on the cached features."),
-    lr: float = typer.Option(3e-3, help="Peak learning rate (cosine decay)."),
-    weight_decay: float = typer.Option(1e-3, help="AdamW weight decay on the head (not the flow)."),
+    steps: int = typer.Option(300, help="AdamW steps on the cached features."),
+    batch_size: int = typer.Option(32, help="Crops per step (x 33 points through the flow)."),
+    lr: float = typer.Option(1e-3, help="Peak learning rate (cosine decay)."),
+    weight_decay: float = typer.Option(10.0, help="AdamW weight decay on the correction (mu)."),
+    sigma_weight_decay: float = typer.Option(1.0, help="AdamW weight decay on sigma's weights (the flow has none)."),
     seed: int = typer.Option(0, help="Degradation and init seed."),
     data: Optional[Path] = typer.Option(None, help="Real data folder (default: $SENSORIUM_DATA)."),
     ship: Optional[Path] = typer.Option(None, help="Also copy the head + JSON here (e.g. models/zoo/weights/pose_sigma_rle.onnx)."),
@@ -39,11 +41,11 @@ def train_pose_cmd(
 
     torch.set_num_threads(threads)
     command = (f"sensorium train pose --out {out} --frames {frames} --held-out-frames {held_out_frames} --repeats {repeats} "
-               f"--steps {steps} --lr {lr} --weight-decay {weight_decay} --seed {seed}" + (f" --ship {ship}" if ship else ""))
+               f"--steps {steps} --batch-size {batch_size} --lr {lr} --weight-decay {weight_decay} --sigma-weight-decay {sigma_weight_decay} --seed {seed}" + (f" --ship {ship}" if ship else ""))
     start = time.time()
     try:
-        config = PoseTrainConfig(frames=frames, held_out_frames=held_out_frames, repeats=repeats, steps=steps, lr=lr,
-                                 weight_decay=weight_decay, seed=seed)
+        config = PoseTrainConfig(frames=frames, held_out_frames=held_out_frames, repeats=repeats, steps=steps, batch_size=batch_size, lr=lr,
+                                 weight_decay=weight_decay, sigma_weight_decay=sigma_weight_decay, seed=seed)
         metrics = train_pose(out, data or data_dir(), config, command=command, ship=ship,
                              on_frame=lambda rel, i: console.log(f"{rel} frame {i} ({time.time() - start:.0f} s)") if verbose else None)
     except (ValueError, FileNotFoundError) as exc:
