@@ -128,13 +128,15 @@ def crop_features(landmarks: np.ndarray, pose_flag: np.ndarray, heatmaps: np.nda
 class SigmaHeadInfo:
     """What the JSON beside the head says: its input contract (features version and count, the
     mean and std that standardise them), its learned density's predicted coverage of the k-sigma
-    box (k -> probability; the flow itself is not shipped), and how it was made and measured."""
+    box (k -> probability) and the k holding probability p (p -> k; the flow itself is not shipped:
+    a consumer wanting "the 95 % region" uses ``coverage_radius["0.95"] * sigma``), and how it was made and measured."""
 
     features_version: int
     num_features: int
     feature_mean: np.ndarray
     feature_std: np.ndarray
     predicted_coverage: dict[str, float]
+    coverage_radius: dict[str, float]
     command: str
     metrics: dict[str, Any]
 
@@ -144,7 +146,7 @@ class SigmaHeadInfo:
         d = json.loads(Path(path).read_text())
         info = cls(int(d["features_version"]), int(d["num_features"]), np.asarray(d["feature_mean"], np.float32),
                    np.asarray(d["feature_std"], np.float32), {str(k): float(v) for k, v in d["predicted_coverage"].items()},
-                   str(d["command"]), dict(d.get("metrics", {})))
+                   {str(k): float(v) for k, v in d.get("coverage_radius", {}).items()}, str(d["command"]), dict(d.get("metrics", {})))
         if info.features_version != FEATURES_VERSION or info.num_features != NUM_FEATURES \
                 or info.feature_mean.shape != (NUM_FEATURES,) or info.feature_std.shape != (NUM_FEATURES,):
             raise ValueError(f"{path}: expected a head for features version {FEATURES_VERSION} ({NUM_FEATURES} features), got "

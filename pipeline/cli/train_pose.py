@@ -26,6 +26,7 @@ def train_pose_cmd(
     lr: float = typer.Option(1e-3, help="Peak learning rate (cosine decay)."),
     weight_decay: float = typer.Option(10.0, help="AdamW weight decay on the correction (mu)."),
     sigma_weight_decay: float = typer.Option(1.0, help="AdamW weight decay on sigma's weights (the flow has none)."),
+    correct: bool = typer.Option(False, "--correct/--no-correct", help="Also learn a correction of (x, y) (off: mu stays zero)."),
     seed: int = typer.Option(0, help="Degradation and init seed."),
     data: Optional[Path] = typer.Option(None, help="Real data folder (default: $SENSORIUM_DATA)."),
     ship: Optional[Path] = typer.Option(None, help="Also copy the head + JSON here (e.g. models/zoo/weights/pose_sigma_rle.onnx)."),
@@ -41,11 +42,11 @@ def train_pose_cmd(
 
     torch.set_num_threads(threads)
     command = (f"sensorium train pose --out {out} --frames {frames} --held-out-frames {held_out_frames} --repeats {repeats} "
-               f"--steps {steps} --batch-size {batch_size} --lr {lr} --weight-decay {weight_decay} --sigma-weight-decay {sigma_weight_decay} --seed {seed}" + (f" --ship {ship}" if ship else ""))
+               f"--steps {steps} --batch-size {batch_size} --lr {lr} --weight-decay {weight_decay} --sigma-weight-decay {sigma_weight_decay} {'--correct' if correct else '--no-correct'} --seed {seed}" + (f" --ship {ship}" if ship else ""))
     start = time.time()
     try:
         config = PoseTrainConfig(frames=frames, held_out_frames=held_out_frames, repeats=repeats, steps=steps, batch_size=batch_size, lr=lr,
-                                 weight_decay=weight_decay, sigma_weight_decay=sigma_weight_decay, seed=seed)
+                                 weight_decay=weight_decay, sigma_weight_decay=sigma_weight_decay, correct=correct, seed=seed)
         metrics = train_pose(out, data or data_dir(), config, command=command, ship=ship,
                              on_frame=lambda rel, i: console.log(f"{rel} frame {i} ({time.time() - start:.0f} s)") if verbose else None)
     except (ValueError, FileNotFoundError) as exc:
