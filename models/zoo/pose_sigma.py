@@ -36,7 +36,7 @@ WEIGHTS_NAME = "pose_sigma_rle"
 WEIGHTS_FILE = Path(__file__).resolve().parent / "weights" / "pose_sigma_rle.onnx"
 CONFIG_FILE = WEIGHTS_FILE.with_suffix(".json")
 #: sha256 of the shipped file; updated whenever the head is retrained.
-WEIGHTS_SHA256: str | None = "dff71adf4cd5e3525c45e62b8ca13a351eeff14052be59b12ed5f60a5ce91fe3"
+WEIGHTS_SHA256: str | None = "0d14309525aab448e3d07e2304cf1e3c5d235431c8009800f033e792dc9cf8ee"
 
 CROP_SIZE = 256  # the pose landmark model's input
 NUM_KEYPOINTS = 33

@@ -17,7 +17,13 @@ sigma (N, 33, 2) image pixels or None (no head loaded: never invented), scores =
 boxes from the keypoints, names = MediaPipe's keypoint names; ``data``: ``presence`` (N, 33),
 ``pose_score`` (N,), ``world`` (N, 33, 3) metres (hip-centred, the model's), ``camera`` (N, 33, 3)
 metres in the depth camera's frame (only with depth; NaN where no depth); ``metadata``:
-``skeleton`` (pairs of keypoint indices, MediaPipe's POSE_CONNECTIONS), ``sigma_head``.
+``skeleton`` (pairs of keypoint indices, MediaPipe's POSE_CONNECTIONS), ``sigma_head`` (its name or
+None) and ``sigma_coverage_radius`` (p -> k: sigma is a scale, not a standard deviation; the region
+holding a share p of the errors is k * sigma per axis, under the head's learned density).
+
+sigma is our own model's (``sensorium train pose``: an RLE head on the landmark model's features,
+trained with the same model on clean frames as teacher); it predicts how far the keypoint is from
+where the model would put it on a clean, well-framed view, not from human-labelled truth.
 """
 
 from __future__ import annotations
@@ -220,7 +226,8 @@ class PoseStage(Stage):
             data["camera"] = lift_keypoints(xy, depth, (h, w))
         sigma = None if lm.sigma_px is None else lm.sigma_px[idx]
         return Keypoints(xy=xy, sigma=sigma, scores=d["visibility"][idx], boxes=boxes, names=pose.KEYPOINT_NAMES, data=data,
-                         metadata={"skeleton": [list(e) for e in SKELETON], "sigma_head": self.config.sigma_head if self._head else None})
+                         metadata={"skeleton": [list(e) for e in SKELETON], "sigma_head": self.config.sigma_head if self._head else None,
+                                   "sigma_coverage_radius": dict(self._head.info.coverage_radius) if self._head else None})
 
     def process(self, frames: Sequence[Frame]) -> list[Keypoints]:
         if not self.config.track:

@@ -191,7 +191,7 @@ def test_sigma_is_none_without_a_head_and_positive_with_it(zidane):
         pytest.skip("no shipped sigma head")
     (kp,) = _run(PoseStage({"tiles": 2}), zidane)
     assert kp.sigma.shape == kp.xy.shape and (kp.sigma > 0).all() and np.isfinite(kp.sigma).all()
-    assert kp.metadata["sigma_head"] == "pose_sigma_rle"
+    assert kp.metadata["sigma_head"] == "pose_sigma_rle" and 1 < kp.metadata["sigma_coverage_radius"]["0.95"] < 12
 
 
 @pytest.mark.parametrize("options, expectation", [
