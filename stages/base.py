@@ -180,6 +180,7 @@ BUILTIN_STAGES: dict[str, str] = {
     "detect": "sensorium.stages.detect.stage:DetectStage",
     "face": "sensorium.stages.face.stage:FaceStage",
     "embed": "sensorium.stages.embed.stage:EmbedStage",
+    "pose": "sensorium.stages.pose.stage:PoseStage",
 }
 _registered: dict[str, type[Stage]] = {}
 

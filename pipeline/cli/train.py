@@ -143,3 +143,6 @@ def train_embed_cmd(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     typer.echo(json.dumps(report))
+
+from sensorium.pipeline.cli.train_pose import train_pose_cmd  # noqa: E402 - `sensorium train pose`, in its own module
+train_app.command("pose")(train_pose_cmd)

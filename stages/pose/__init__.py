@@ -1,0 +1,1 @@
+"""sensorium.stages.pose: body keypoints with sigma per coordinate."""
