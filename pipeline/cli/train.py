@@ -143,3 +143,4 @@ def train_embed_cmd(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     typer.echo(json.dumps(report))
+from sensorium.pipeline.cli import train_gaze as _train_gaze  # noqa: E402,F401 - registers `sensorium train gaze`

@@ -112,6 +112,9 @@ def head_angles(R: np.ndarray) -> np.ndarray:
     direction R @ (0, 0, -1), roll the turn of the head's x axis about it, seen in the image."""
     forward = R @ np.array([0.0, 0.0, -1.0])
     yaw, pitch = yaw_pitch(forward[None])[0]
-    x_axis = R[:, 0]
-    roll = np.arctan2(x_axis[1], np.hypot(x_axis[0], x_axis[2]) * np.sign(x_axis[0] or 1.0))
-    return np.array([yaw, pitch, roll])
+    # roll: the head's x axis in the frame of the same gaze without roll (x level, y down, z = -forward)
+    z = -forward
+    x = np.cross([0.0, 1.0, 0.0], z)
+    x /= max(np.linalg.norm(x), 1e-9)
+    x_local = np.stack([x, np.cross(z, x), z], 1).T @ R[:, 0]
+    return np.array([yaw, pitch, np.arctan2(x_local[1], x_local[0])])
