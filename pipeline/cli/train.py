@@ -143,4 +143,5 @@ def train_embed_cmd(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     typer.echo(json.dumps(report))
-from sensorium.pipeline.cli import train_gaze as _train_gaze  # noqa: E402,F401 - registers `sensorium train gaze`
+from sensorium.pipeline.cli.train_gaze import train_gaze_cmd  # noqa: E402 - `sensorium train gaze`
+train_app.command("gaze")(train_gaze_cmd)

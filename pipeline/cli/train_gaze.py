@@ -1,4 +1,6 @@
-"""``sensorium train gaze``: the gaze stage's sigma head (and, on request, its 3-D face model)."""
+"""``sensorium train gaze``: the gaze stage's sigma head (and, on request, its 3-D face model).
+
+A plain function; ``train.py`` registers it on ``train_app`` (no import back, so no cycle)."""
 
 from __future__ import annotations
 
@@ -9,10 +11,9 @@ from typing import Optional
 import typer
 
 from sensorium.pipeline.cli.common import console, setup_logging
-from sensorium.pipeline.cli.train import train_app
 
 
-@train_app.command("gaze")
+
 def train_gaze_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Run folder: cached features, gaze_sigma.onnx and .json."),
     steps: int = typer.Option(500, help="Full-batch optimiser steps."),

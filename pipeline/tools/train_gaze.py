@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import shlex
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -248,7 +247,9 @@ def train_gaze(data_dir: Path, out: Path, *, steps: int = 500, stride: int = 2, 
             "mean": mean.tolist(), "std": std.tolist(), "order": ["yaw", "pitch"], "coverage": predicted,
             "radius": {str(p): loss.coverage_radius(p) for p in (0.68, 0.95)}, "metrics": metrics,
             "splits": {k: {"clip_frames": list(v[0]), "files": list(v[1])} for k, v in SPLITS.items()},
-            "command": "sensorium train gaze " + shlex.join(sys.argv[3:] if sys.argv[1:3] == ["train", "gaze"] else sys.argv[1:])}
+            "command": "sensorium train gaze " + shlex.join([
+                "--out", str(out), "--steps", str(steps), "--stride", str(stride), "--heldout-stride", str(heldout_stride),
+                "--per-image", str(per_image), "--seed", str(seed)] + (["--ship", str(ship)] if ship else []))}
     for dest in [out / "gaze_sigma.onnx"] + ([ship] if ship else []):
         export_head(head, dest)
         dest.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
