@@ -24,7 +24,7 @@ import numpy as np
 from sensorium.stages.camera import Intrinsics
 from sensorium.stages.frame import Frame
 from sensorium.stages.gaze import head_pose as hp
-from sensorium.stages.gaze.sigma import FEATURES
+from sensorium.stages.gaze.sigma import FEATURES, apply_correction, yaw_sign
 from sensorium.stages.results import Faces
 
 log = logging.getLogger(__name__)
@@ -193,12 +193,12 @@ def fit(features: np.ndarray, residual: np.ndarray, *, steps: int, seed: int, lr
 
 
 def evaluate(correction: np.ndarray, sigma: np.ndarray, samples: dict[str, np.ndarray], predicted: dict[str, float]) -> dict[str, float]:
-    """Held-out metrics of a head's outputs on ``samples``: mean angular error raw and corrected, the
+    """Held-out metrics of a head's outputs (correction as the head gives it) on ``samples``: mean angular error raw and corrected, the
     share of errors inside the k-sigma box against the learned density's ``predicted`` share, and
     Spearman's rho of the sigma norm with the corrected angular error."""
     from scipy.stats import spearmanr
 
-    corrected = samples["student"] + correction
+    corrected = apply_correction(samples["student"], correction)
     err = samples["teacher"] - corrected
     ang = angular_error(samples["teacher"], corrected)
     out = {"samples": int(len(err)), "mean_error_raw_deg": float(angular_error(samples["teacher"], samples["student"]).mean()),
@@ -235,7 +235,8 @@ def train_gaze(data_dir: Path, out: Path, *, steps: int = 500, stride: int = 2, 
     held = _cached(out, "heldout", stride=heldout_stride, per_image=per_image, seed=seed + 1, **common)
     if len(train["features"]) < 20 or not len(held["features"]):
         raise ValueError(f"too few samples: {len(train['features'])} train, {len(held['features'])} held out")
-    head, loss, mean, std = fit(train["features"], train["teacher"] - train["student"], steps=steps, seed=seed)
+    residual = (train["teacher"] - train["student"]) * yaw_sign(train["student"])  # in the estimate's yaw direction
+    head, loss, mean, std = fit(train["features"], residual, steps=steps, seed=seed)
     predicted = {k: loss.predicted_coverage(float(k)) for k in ("1", "2")}
     import torch
 

@@ -33,7 +33,7 @@ from sensorium.stages.gaze import head_pose as hp
 from sensorium.stages.gaze.eyes import eye_geometry
 from sensorium.stages.gaze.mesh import FaceLandmarks, run_landmarks
 from sensorium.stages.gaze.ray import RayConfig, hit_detection, hit_face, march, origin_3d
-from sensorium.stages.gaze.sigma import FEATURES, face_features
+from sensorium.stages.gaze.sigma import FEATURES, apply_correction, face_features
 from sensorium.stages.images import as_rgb
 from sensorium.stages.results import Depth, Gaze
 
@@ -165,7 +165,7 @@ class GazeStage(Stage):
     def _result(self, frame: Frame, faces: list[FaceGaze], correction: np.ndarray | None, sigma: np.ndarray | None) -> Gaze:
         n = len(faces)
         raw = np.array([g.yaw_pitch for g in faces], np.float32).reshape(n, 2)
-        yp = raw if correction is None else (raw + correction).astype(np.float32)
+        yp = raw if correction is None else apply_correction(raw, correction)
         data: dict[str, np.ndarray] = {
             "head_pose": np.array([g.head for g in faces], np.float32).reshape(n, 3),
             "eye_angles": np.array([g.eye_angles for g in faces], np.float32).reshape(n, 2, 2),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sensorium.stages.gaze.sigma import FEATURES, face_features
+from sensorium.stages.gaze.sigma import FEATURES, apply_correction, face_features
 
 
 def test_features_follow_their_names():
@@ -16,3 +16,10 @@ def test_features_follow_their_names():
     assert named["abs_head_yaw"] == np.float32(0.3) and named["eye_yaw_gap"] == np.float32(0.1)
     assert named["log_face_px"] == np.float32(np.log(200.0)) and named["presence"] == np.float32(np.log(9.0))
     assert named["outside"] == np.float32(0.1) and named["log_eye_px"] == np.float32(np.log(28.0))
+    assert named["open_min"] == np.float32(0.25) and named["iris_max"] == np.float32(0.21)
+
+
+def test_the_yaw_correction_follows_the_estimates_side():
+    raw = np.array([[0.3, 0.1], [-0.3, 0.1]], np.float32)
+    out = apply_correction(raw, np.array([[0.05, -0.02], [0.05, -0.02]], np.float32))
+    np.testing.assert_allclose(out, [[0.35, 0.08], [-0.35, 0.08]], atol=1e-6)  # mirrored faces, mirrored corrections
