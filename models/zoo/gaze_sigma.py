@@ -31,7 +31,8 @@ WEIGHTS_SHA256: str | None = "8f9019f1dbb959d2f96eccd3d3007cefe33e634d2c35bed72c
 @dataclass(frozen=True)
 class GazeSigmaMeta:
     """The head's contract (the JSON beside the .onnx): features (F,) names in input order;
-    mean, std (F,) standardisation; order of the outputs' two coordinates; coverage: k -> the learned
+    mean, std (F,) standardisation; order of the outputs' two coordinates; scale: radians per unit of
+    the graph's outputs (the head trains in those units so its sigmoid sigma does not saturate); coverage: k -> the learned
     density's predicted share of errors with |error| <= k sigma on both coordinates; radius: p -> the
     k holding p; the rest (metrics, command) is provenance."""
 
@@ -39,13 +40,14 @@ class GazeSigmaMeta:
     mean: np.ndarray
     std: np.ndarray
     order: tuple[str, str]
+    scale: float
     coverage: dict[str, float]
     radius: dict[str, float]
     extra: dict[str, Any]
 
     @classmethod
     def from_json(cls, values: dict[str, Any]) -> "GazeSigmaMeta":
-        keys = ("features", "mean", "std", "order", "coverage", "radius")
+        keys = ("features", "mean", "std", "order", "scale", "coverage", "radius")
         missing = [k for k in keys if k not in values]
         if missing:
             raise ValueError(f"gaze sigma metadata: missing {missing}")
@@ -53,7 +55,9 @@ class GazeSigmaMeta:
         if mean.shape != (len(values["features"]),) or std.shape != mean.shape or (std <= 0).any():
             raise ValueError(f"gaze sigma metadata: expected mean and positive std of {len(values['features'])} features, "
                              f"got {mean.shape} and {std.shape}")
-        return cls(tuple(values["features"]), mean, std, tuple(values["order"]), dict(values["coverage"]),
+        if not float(values["scale"]) > 0:
+            raise ValueError(f"gaze sigma metadata: expected a positive scale, got {values['scale']!r}")
+        return cls(tuple(values["features"]), mean, std, tuple(values["order"]), float(values["scale"]), dict(values["coverage"]),
                    dict(values["radius"]), {k: v for k, v in values.items() if k not in keys})
 
 
@@ -80,7 +84,8 @@ class GazeSigmaHead:
         if not len(x):
             return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
         out = self._model.run([(x - self.meta.mean) / self.meta.std])
-        return np.asarray(out["mu"], np.float32), np.asarray(out["sigma"], np.float32)
+        k = self.meta.scale
+        return np.asarray(out["mu"] * k, np.float32), np.asarray(out["sigma"] * k, np.float32)
 
 
 register_weights(WeightsEntry(

@@ -5,8 +5,10 @@ copy (downscale, blur, occlusion, truncation at the border, jittered face box an
 camera intrinsics carried through every transform so the two are comparable. The head (RLE:
 ``GazeRLEHead`` + ``RLELoss``, 2-D) learns from the student's features a correction of its
 (yaw, pitch) and sigma, the scale of what is left. Data: frames of the Hamilton clip and the
-photos under ``$SENSORIUM_DATA``, split by frame range and by file (``SPLITS``); features are
-computed once and cached in the run folder.
+photos under ``$SENSORIUM_DATA``, split by file and by interleaved blocks of clip frames
+(``CLIP_BLOCK`` frames each, alternately train and held out, the last ``CLIP_GAP`` of each block
+unused so neighbouring frames never straddle the split: one contiguous range per split made the
+held-out faces twice as hard as the training ones); features are cached in the run folder.
 """
 
 from __future__ import annotations
@@ -29,30 +31,38 @@ from sensorium.stages.results import Faces
 
 log = logging.getLogger(__name__)
 
+#: radians per unit of the head's outputs: the head's sigma is a sigmoid (below 1), and degraded faces
+#: err by more than a radian, so the head works in units of TARGET_SCALE radians (no saturated sigma)
+TARGET_SCALE = 1.0
+
 CLIP = "video/short_hamilton_clip.mp4"
-#: split -> (clip frame range, photo files); 15 frames between the ranges so no face is seen in both
+CLIP_BLOCK, CLIP_GAP = 40, 8
+#: split -> (parity of its clip blocks, photo files)
 SPLITS = {
-    "train": ((0, 180), ("faces/gallery/alex_lacamoire/img1.jpg", "faces/gallery/biden/biden.jpg", "faces/gallery/obama/obama.jpg",
+    "train": (0, ("faces/gallery/alex_lacamoire/img1.jpg", "faces/gallery/biden/biden.jpg", "faces/gallery/obama/obama.jpg",
                          "faces/gallery/kit_harington/john1.jpeg", "faces/gallery/rose_leslie/img1.jpg",
                          "faces/lin-manuel-miranda.png", "faces/obama_partial_face.jpg")),
-    "heldout": ((195, 275), ("faces/two_people.jpg", "faces/gallery/obama/obama2.jpg", "faces/gallery/biden/biden2.jpg",
+    "heldout": (1, ("faces/two_people.jpg", "faces/gallery/obama/obama2.jpg", "faces/gallery/biden/biden2.jpg",
                              "faces/gallery/kit_harington/john2.jpeg", "faces/gallery/rose_leslie/img2.jpg", "photos/zidane.jpg")),
 }
 
 
 def split_images(data_dir: Path, split: str, stride: int) -> Iterator[tuple[str, np.ndarray]]:
-    """(key, RGB image) of one split: every ``stride``-th clip frame of its range, then its photos."""
+    """(key, RGB image) of one split: every ``stride``-th clip frame of its blocks, then its photos."""
     if split not in SPLITS:
         raise ValueError(f"split: expected one of {list(SPLITS)}, got {split!r}")
-    (lo, hi), files = SPLITS[split]
+    parity, files = SPLITS[split]
     cap = cv2.VideoCapture(str(data_dir / CLIP))
     if not cap.isOpened():
         raise FileNotFoundError(f"{data_dir / CLIP} does not open (set SENSORIUM_DATA to the shared data folder)")
-    for i in range(hi):
+    i = -1
+    while True:
         ok, bgr = cap.read()
+        i += 1
         if not ok:
             break
-        if i >= lo and (i - lo) % stride == 0:
+        j = i % CLIP_BLOCK
+        if (i // CLIP_BLOCK) % 2 == parity and j < CLIP_BLOCK - CLIP_GAP and j % stride == 0:
             yield f"clip#{i}", cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     cap.release()
     for name in files:
@@ -192,7 +202,8 @@ def fit(features: np.ndarray, residual: np.ndarray, *, steps: int, seed: int, lr
     return head.eval(), loss.eval(), mean, std
 
 
-def evaluate(correction: np.ndarray, sigma: np.ndarray, samples: dict[str, np.ndarray], predicted: dict[str, float]) -> dict[str, float]:
+def evaluate(correction: np.ndarray, sigma: np.ndarray, samples: dict[str, np.ndarray], predicted: dict[str, float],
+             radius: dict[str, float] | None = None) -> dict[str, float]:
     """Held-out metrics of a head's outputs (correction as the head gives it) on ``samples``: mean angular error raw and corrected, the
     share of errors inside the k-sigma box against the learned density's ``predicted`` share, and
     Spearman's rho of the sigma norm with the corrected angular error."""
@@ -207,6 +218,8 @@ def evaluate(correction: np.ndarray, sigma: np.ndarray, samples: dict[str, np.nd
     for k, p in predicted.items():
         out[f"coverage_{k}sigma"] = float((np.abs(err) <= float(k) * sigma).all(1).mean())
         out[f"predicted_{k}sigma"] = p
+    for p, k in (radius or {}).items():  # the learned density's p-region: |error| <= k(p) sigma
+        out[f"coverage_p{p}"] = float((np.abs(err) <= k * sigma).all(1).mean())
     return out
 
 
@@ -236,18 +249,20 @@ def train_gaze(data_dir: Path, out: Path, *, steps: int = 500, stride: int = 2, 
     if len(train["features"]) < 20 or not len(held["features"]):
         raise ValueError(f"too few samples: {len(train['features'])} train, {len(held['features'])} held out")
     residual = (train["teacher"] - train["student"]) * yaw_sign(train["student"])  # in the estimate's yaw direction
-    head, loss, mean, std = fit(train["features"], residual, steps=steps, seed=seed)
+    head, loss, mean, std = fit(train["features"], residual / TARGET_SCALE, steps=steps, seed=seed)
     predicted = {k: loss.predicted_coverage(float(k)) for k in ("1", "2")}
     import torch
 
     with torch.no_grad():
-        mu, sigma = (t.numpy() for t in head(torch.from_numpy((held["features"] - mean) / std)))
-    metrics = evaluate(mu, sigma, held, predicted)
+        mu, sigma = (t.numpy() * TARGET_SCALE for t in head(torch.from_numpy((held["features"] - mean) / std)))
+    radius = {str(p): loss.coverage_radius(p) for p in (0.68, 0.95)}
+    metrics = evaluate(mu, sigma, held, predicted, radius)
     metrics["train_samples"] = int(len(train["features"]))
     meta = {"model": "sensorium's own RLE sigma head for the gaze stage (not a gaze network)", "features": list(FEATURES),
-            "mean": mean.tolist(), "std": std.tolist(), "order": ["yaw", "pitch"], "coverage": predicted,
-            "radius": {str(p): loss.coverage_radius(p) for p in (0.68, 0.95)}, "metrics": metrics,
-            "splits": {k: {"clip_frames": list(v[0]), "files": list(v[1])} for k, v in SPLITS.items()},
+            "mean": mean.tolist(), "std": std.tolist(), "order": ["yaw", "pitch"], "scale": TARGET_SCALE, "coverage": predicted,
+            "radius": radius, "metrics": metrics,
+            "splits": {k: {"clip_blocks": f"frames i with (i // {CLIP_BLOCK}) % 2 == {v[0]} and i % {CLIP_BLOCK} < {CLIP_BLOCK - CLIP_GAP}",
+                           "files": list(v[1])} for k, v in SPLITS.items()},
             "command": "sensorium train gaze " + shlex.join([
                 "--out", str(out), "--steps", str(steps), "--stride", str(stride), "--heldout-stride", str(heldout_stride),
                 "--per-image", str(per_image), "--seed", str(seed)] + (["--ship", str(ship)] if ship else []))}

@@ -41,8 +41,8 @@ def test_sigma_is_informative_and_calibrated_on_held_out_faces(data_dir):
 
 
 @pytest.mark.parametrize("values, message", [
-    ({"features": ["a"], "mean": [0.0], "std": [1.0], "order": ["yaw", "pitch"], "coverage": {}}, r"missing \['radius'\]"),
-    ({"features": ["a", "b"], "mean": [0.0], "std": [1.0], "order": ["yaw", "pitch"], "coverage": {}, "radius": {}},
+    ({"features": ["a"], "mean": [0.0], "std": [1.0], "order": ["yaw", "pitch"], "scale": 1.0, "coverage": {}}, r"missing \['radius'\]"),
+    ({"features": ["a", "b"], "mean": [0.0], "std": [1.0], "order": ["yaw", "pitch"], "scale": 1.0, "coverage": {}, "radius": {}},
      "expected mean and positive std of 2 features"),
 ])
 def test_bad_metadata_is_named(values, message):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sensorium.pipeline.tools.train_gaze import SPLITS, angular_error, degrade, split_images
+from sensorium.pipeline.tools.train_gaze import CLIP_BLOCK, CLIP_GAP, SPLITS, angular_error, degrade, split_images
 
 
 def test_degradations_keep_boxes_in_the_image_and_scale_the_camera_with_it():
@@ -23,11 +23,13 @@ def test_degradations_keep_boxes_in_the_image_and_scale_the_camera_with_it():
 
 
 def test_splits_share_no_file_and_no_clip_frame(data_dir):
-    (a0, a1), fa = SPLITS["train"]
-    (b0, b1), fb = SPLITS["heldout"]
-    assert a1 <= b0 and not set(fa) & set(fb)
-    keys = [k for k, _ in split_images(data_dir, "heldout", 40)]
-    assert keys[:2] == ["clip#195", "clip#235"] and keys[-1] == "photos/zidane.jpg"
+    assert not set(SPLITS["train"][1]) & set(SPLITS["heldout"][1])
+    frames = {s: [int(k[5:]) for k, _ in split_images(data_dir, s, 1) if k.startswith("clip#")] for s in SPLITS}
+    assert frames["train"][:2] == [0, 1] and frames["heldout"][0] == CLIP_BLOCK and len(frames["heldout"]) > 60
+    gap = min(abs(a - b) for a in frames["train"] for b in frames["heldout"])
+    assert gap == CLIP_GAP + 1  # no two neighbouring frames straddle the split
+    keys = [k for k, _ in split_images(data_dir, "heldout", 8)]
+    assert keys[:2] == [f"clip#{CLIP_BLOCK}", f"clip#{CLIP_BLOCK + 8}"] and keys[-1] == "photos/zidane.jpg"
     with pytest.raises(ValueError, match="split: expected one of"):
         next(split_images(data_dir, "test", 1))
 
