@@ -144,3 +144,16 @@ def test_without_the_head_sigma_is_none(stages, data_dir):
     gaze = frames[0].results["gaze"]
     assert gaze.sigma is None and len(gaze) == 2
     np.testing.assert_array_equal(gaze.yaw_pitch, gaze.data["raw_yaw_pitch"])
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"ray": {"step": 0}}, r"gaze\.ray: .*expected 0 < step"),
+    ({"threads": -1}, "threads: expected >= 0"),
+    ({"bogus": 1}, "unknown option"),
+])
+def test_bad_options_are_named(options, message):
+    from sensorium.stages.base import build_config
+    from sensorium.stages.config import ConfigError
+
+    with pytest.raises((ConfigError, ValueError), match=message):
+        build_config("gaze", options)
