@@ -6,7 +6,10 @@ made mirror-symmetric, so a frontal face has yaw 0 and a mirrored face the oppos
 frame is the camera's convention (X right, Y down, Z forward, into the head): X along the outer
 eye corners (33 -> 263), Y along forehead -> chin (10 -> 152) made orthogonal to X; the face
 looks along -Z. Scale: 90 mm between the outer eye corners (an adult mean). ``build_face_model``
-makes it from meshes; ``sensorium train gaze --face-model`` is the command that made the file.
+makes it from meshes. The shipped file came from 40 faces (YuNet boxes, mesh presence > 0.5) of the
+gallery photos, ``two_people.jpg``, ``lin-manuel-miranda.png`` and every 10th frame of the Hamilton
+clip; ``sensorium train gaze --face-model PATH`` rebuilds one the same way from the training and
+held-out images of ``train_gaze.SPLITS`` (a slightly different set: retrain the sigma head after).
 
 Angles (radians) follow :class:`~sensorium.stages.results.Gaze`: a direction d = (-cos p sin y,
 -sin p, -cos p cos y), so yaw > 0 turns the face toward the image's left (the subject's right)
