@@ -25,7 +25,7 @@ from sensorium.models.hub.weights import LocalPath, WeightsEntry, register_weigh
 WEIGHTS_NAME = "gaze_sigma"
 WEIGHTS_FILE = Path(__file__).resolve().parent / "weights" / "gaze_sigma.onnx"
 #: sha256 of the shipped file; updated whenever the head is retrained.
-WEIGHTS_SHA256: str | None = "8f9019f1dbb959d2f96eccd3d3007cefe33e634d2c35bed72c88575bdd212c3b"
+WEIGHTS_SHA256: str | None = "c3fdf422f049490519fa730715d0b28797120715ec456cc7b904c94a832525cc"
 
 
 @dataclass(frozen=True)
