@@ -34,10 +34,13 @@ def test_sigma_is_informative_and_calibrated_on_held_out_faces(data_dir):
     samples = collect(data_dir, "heldout", stride=4, per_image=5, seed=7, face_stage=face, gaze_stage=gaze)
     head = gaze_sigma.GazeSigmaHead(gaze_sigma.WEIGHTS_FILE, FEATURES)
     correction, sigma = head(samples["features"])
-    m = evaluate(correction, sigma, samples, head.meta.coverage)
+    m = evaluate(correction, sigma, samples, head.meta.coverage, head.meta.radius)
     assert m["samples"] >= 100
     assert m["spearman_sigma_error"] > MIN_SPEARMAN, m
     assert abs(m["coverage_2sigma"] - m["predicted_2sigma"]) <= COVERAGE_TOL, m
+    # sigma is a scale: the learned density's own 68 % and 95 % regions (|error| <= k(p) sigma) hold what they say
+    assert abs(m["coverage_p0.68"] - 0.68) <= COVERAGE_TOL and abs(m["coverage_p0.95"] - 0.95) <= COVERAGE_TOL, m
+    assert m["mean_error_corrected_deg"] < m["mean_error_raw_deg"], m  # the correction helps on unseen faces
 
 
 @pytest.mark.parametrize("values, message", [
