@@ -179,6 +179,7 @@ BUILTIN_STAGES: dict[str, str] = {
     "depth": "sensorium.stages.depth.stage:DepthStage",
     "detect": "sensorium.stages.detect.stage:DetectStage",
     "face": "sensorium.stages.face.stage:FaceStage",
+    "gaze": "sensorium.stages.gaze.stage:GazeStage",
     "embed": "sensorium.stages.embed.stage:EmbedStage",
     "pose": "sensorium.stages.pose.stage:PoseStage",
 }

@@ -146,3 +146,5 @@ def train_embed_cmd(
 
 from sensorium.pipeline.cli.train_pose import train_pose_cmd  # noqa: E402 - `sensorium train pose`, in its own module
 train_app.command("pose")(train_pose_cmd)
+from sensorium.pipeline.cli.train_gaze import train_gaze_cmd  # noqa: E402 - `sensorium train gaze`
+train_app.command("gaze")(train_gaze_cmd)
