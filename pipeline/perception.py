@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from sensorium.stages.base import Stage, build_config, get_stage_class
+from sensorium.stages.base import Stage, build_config, check_chain, get_stage_class
 from sensorium.stages.camera import Intrinsics, StereoCalibration
 from sensorium.stages.frame import Frame
 
@@ -35,7 +35,9 @@ def request_configs(stages: Sequence[str], options: Mapping[str, Mapping[str, An
     stray = sorted(set(options) - set(stages))
     if stray:
         raise ValueError(f"options for stage(s) {', '.join(stray)}, which the request does not run ({', '.join(stages)})")
-    return [(name, build_config(name, dict(options.get(name) or {}))) for name in stages]
+    configs = [(name, build_config(name, dict(options.get(name) or {}))) for name in stages]
+    check_chain(configs)
+    return configs
 
 
 def config_key(name: str, config: Any) -> tuple[str, str]:

@@ -236,6 +236,22 @@ def build_config(name: str, options: Mapping[str, Any] | Any = None) -> Any:
     return config_from_dict(cls, options, where=name)
 
 
+def check_chain(stages: Sequence[tuple[str, Any]]) -> None:
+    """Raise ConfigError when a stage needs the result of a stage that does not run before it
+    (``gaze`` without ``face``; ``pose`` with ``persons=detect`` but no ``detect``), naming both:
+    checked once at the edge, before any model loads or Ray starts, instead of failing every
+    frame. ``stages``: (name, config) in pipeline order."""
+    before: list[str] = []
+    for name, config in stages:
+        missing = [need for need in get_stage_class(name)(config).requires if need not in before]
+        if missing:
+            where = "before it" if any(need == n for need in missing for n, _ in stages) else "before it, which is not in the list"
+            fix = ",".join(dict.fromkeys([*before, *missing, name]))
+            raise ConfigError(f"stage {name!r} needs the {', '.join(repr(m) for m in missing)} stage {where} "
+                              f"(e.g. --stages {fix})")
+        before.append(name)
+
+
 def build_stage(name: str, config: dict[str, Any] | Any = None) -> Stage:
     """Instantiate a stage by name with a config dict (validated) or config object."""
     return get_stage_class(name)(config)

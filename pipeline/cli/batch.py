@@ -39,7 +39,7 @@ def batch(
     unless the job itself could not run."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from sensorium.stages.base import build_config
+    from sensorium.stages.base import build_config, check_chain
 
     names = [n.strip() for n in stages.split(",") if n.strip()]
     options = parse_sets(set_)
@@ -47,8 +47,7 @@ def batch(
     if unknown:
         raise typer.BadParameter(f"--set names stage(s) {unknown} not in --stages", param_hint="--set")
     try:  # every stage's options typed and validated before Ray starts
-        for n in names:
-            build_config(n, options.get(n, {}))
+        check_chain([(n, build_config(n, options.get(n, {}))) for n in names])
     except ValueError as exc:
         raise fail(str(exc)) from None
     from sensorium.pipeline.batch.job import BatchStage, run_batch

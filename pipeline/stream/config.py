@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from sensorium.pipeline.io.sources import ReconnectPolicy
 from sensorium.pipeline.stream.reader import DropPolicy
-from sensorium.stages.base import build_config
+from sensorium.stages.base import build_config, check_chain
 from sensorium.stages.config import ConfigError, coerce_fields, config_options
 
 DROP_POLICIES = tuple(p.value for p in DropPolicy)
@@ -104,6 +104,7 @@ class PipelineConfig:
         names = [s.name for s in self.stages]
         if len(set(names)) != len(names):
             raise ValueError(f"stage listed twice: {names}")
+        check_chain([(spec.name, spec.config) for spec in self.stages])
         if self.max_in_flight < 1:
             raise ValueError(f"max_in_flight must be >= 1, got {self.max_in_flight}")
         if self.drain_timeout_s < 0:

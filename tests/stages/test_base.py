@@ -94,3 +94,15 @@ def test_a_whole_good_batch_is_one_call():
     Mean.calls = 0
     Mean()([frame(i, i) for i in range(5)])
     assert Mean.calls == 1
+
+
+def test_check_chain_names_the_missing_upstream_stage():
+    from sensorium.stages.base import build_config, check_chain
+    from sensorium.stages.config import ConfigError
+
+    check_chain([("face", build_config("face")), ("gaze", build_config("gaze"))])
+    check_chain([("pose", build_config("pose"))])  # its own detector: needs nothing upstream
+    with pytest.raises(ConfigError, match=r"stage 'gaze' needs the 'face' stage before it \(e.g. --stages face,gaze\)"):
+        check_chain([("gaze", build_config("gaze")), ("face", build_config("face"))])
+    with pytest.raises(ConfigError, match=r"'pose' needs the 'detect' stage before it, which is not in the list \(e.g. --stages depth,detect,pose\)"):
+        check_chain([("depth", build_config("depth")), ("pose", build_config("pose", {"persons": "detect"}))])

@@ -89,3 +89,21 @@ def test_batch_refuses_a_bad_set_value_before_ray_starts(tmp_path):
     proc = _sensorium("batch", "--input", str(tmp_path / "images"), "--stages", "depth", "--output", str(out),
                       "--set", "depth.point_cloud=ture", cwd=tmp_path)
     _assert_refused(proc, "depth.point_cloud: expected true or false, got 'ture'", out)
+
+
+@pytest.mark.parametrize("command, stages, sets, message", [
+    ("run", "gaze", (), "stage 'gaze' needs the 'face' stage before it, which is not in the list (e.g. --stages face,gaze)"),
+    ("run", "gaze,face", (), "stage 'gaze' needs the 'face' stage before it (e.g. --stages face,gaze)"),
+    ("run", "pose", ("pose.persons=detect",), "stage 'pose' needs the 'detect' stage before it, which is not in the list"),
+    ("batch", "gaze", (), "stage 'gaze' needs the 'face' stage before it, which is not in the list"),
+])
+def test_a_stage_without_the_stage_it_needs_is_refused_before_anything_runs(tmp_path, command, stages, sets, message):
+    """A configuration error naming the missing stage, at the edge, not one error per frame."""
+    out = tmp_path / "out"
+    extra = [a for s in sets for a in ("--set", s)]
+    if command == "run":
+        args = ("run", "--stages", stages, *extra, "--out", str(out))
+    else:
+        (tmp_path / "images").mkdir()
+        args = ("batch", "--input", str(tmp_path / "images"), "--stages", stages, *extra, "--output", str(out))
+    _assert_refused(_sensorium(*args, cwd=tmp_path), message, out)
