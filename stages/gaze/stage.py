@@ -176,7 +176,9 @@ class GazeStage(Stage):
         depth = frame.results.get("depth")
         if isinstance(depth, Depth) and depth.depth.shape == frame.image.shape[:2]:
             data.update(self._rays(frame, depth, yp, np.array([g.origin for g in faces], np.float32).reshape(n, 2)))
-        meta = {"sigma_head": self.config.sigma_head if self._head is not None else None}
+        meta = {"sigma_head": self.config.sigma_head if self._head is not None else None,
+                # sigma is a scale: the region holding a share p of the errors is k * sigma (as the pose stage says)
+                "sigma_coverage_radius": dict(self._head.meta.radius) if self._head is not None else None}
         origin = np.array([g.origin for g in faces], np.float32).reshape(n, 2)
         return Gaze(yaw_pitch=yp, sigma=sigma, origin=origin, data=data, metadata=meta)
 

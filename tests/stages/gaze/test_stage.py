@@ -157,3 +157,20 @@ def test_bad_options_are_named(options, message):
 
     with pytest.raises((ConfigError, ValueError), match=message):
         build_config("gaze", options)
+
+
+def test_the_result_says_how_to_read_sigma(data_dir):
+    """sigma is a scale: the result carries the head's k for 68 % and 95 % of the errors."""
+    import cv2
+
+    from sensorium.stages.base import build_stage
+    from sensorium.stages.frame import Frame
+
+    rgb = cv2.imread(str(data_dir / "faces/two_people.jpg"))[:, :, ::-1].copy()
+    frame = Frame("t", 0, image=rgb)
+    for stage in (build_stage("face"), build_stage("gaze")):
+        (frame,) = stage([frame])
+    gaze = frame.results["gaze"]
+    assert len(gaze) >= 1 and gaze.sigma is not None
+    radius = {float(p): float(k) for p, k in gaze.metadata["sigma_coverage_radius"].items()}
+    assert 0 < radius[0.68] < radius[0.95]
