@@ -180,7 +180,8 @@ def run_task(task: str, study: StudyConfig, img_dir: Path) -> tuple[dict[str, An
     for kind in study.kinds:
         config = HeadsConfig(task=task, steps=study.steps, seed=study.seed)
         t0 = time.perf_counter()
-        model, loss = train_head(config, kind, train.images, train.targets, train.weights)
+        model, loss = train_head(config, kind, train.images, train.targets, train.weights,
+                                 on_step=lambda step, value: step % 100 or log.info("%s/%s step %d loss %.4f", task, kind, step, value))
         train_s = time.perf_counter() - t0
         test_pts, calib_pts = (_points(task, s, *predict(model, s.images)) for s in (test, calib))
         calib_out, curve = calibration(kind, test_pts, calib_pts, loss)
