@@ -22,7 +22,7 @@ eye model runs on MediaPipe's eye crops as they come. Pure compute: data arrive 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -32,7 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from sensorium.models.rle.heads import KeypointRLEHead, RLEHead
-from sensorium.models.rle.loss import RLELoss
+from sensorium.models.rle.loss import GRID_HALF_WIDTH, GRID_STEPS, RLELoss
 
 Task = Literal["figures", "eyes"]
 Kind = Literal["rle", "l1", "heatmap"]
@@ -217,6 +217,48 @@ class HeadLoss(nn.Module):
 def _bin_edges(c: HeadsConfig) -> torch.Tensor:
     centres = torch.linspace(-c.gaze_limit, c.gaze_limit, c.gaze_bins)
     return (centres[1:] + centres[:-1]) / 2
+
+
+@torch.no_grad()
+def coverage_radii(loss: RLELoss, ps: Sequence[float]) -> list[float]:
+    """``[loss.coverage_radius(p) for p in ps]`` (2-D flow density G) from one evaluation of G on
+    the loss's integration grid instead of one per p: each cell's box radius max|bar_c|, sorted,
+    and the smallest radius whose box holds mass >= p (the value the bisection converges to)."""
+    if loss.dim != 2:
+        raise ValueError(f"expected a 2-D RLELoss, got dim {loss.dim}")
+    cells = GRID_STEPS[2]
+    step = 2 * GRID_HALF_WIDTH / cells
+    axis = (-GRID_HALF_WIDTH + step * (torch.arange(cells, dtype=torch.float64) + 0.5)).float()
+    points = torch.cartesian_prod(axis, axis)
+    mass = torch.cat([torch.exp(loss.log_density(chunk, "flow")) for chunk in points.split(1 << 15)]) * step ** 2
+    radius, order = points.abs().amax(-1).sort()
+    cumulative = mass[order].cumsum(0)
+    out = []
+    for p in ps:
+        if not 0.0 < p < 1.0:
+            raise ValueError(f"p: expected a probability in (0, 1), got {p!r}")
+        out.append(float(radius[min(int(torch.searchsorted(cumulative, torch.tensor(p))), len(radius) - 1)]))
+    return out
+
+
+def fit_density(bar: np.ndarray, steps: int = 400, lr: float = 1e-2, seed: int = 0) -> RLELoss:
+    """A fresh ``RLELoss``'s flow G fitted by maximum likelihood to normalised residuals bar (N, 2)
+    of a frozen head on data it was not trained on. Why: the flow trained with the head fits the
+    *training* residuals, which a small model on a few thousand samples makes smaller than it makes
+    on new data, so its regions are too tight on held-out data; refitting G (the part that never
+    ships) on a calibration split keeps sigma and mu as they are and makes the regions honest."""
+    if bar.ndim != 2 or bar.shape[1] != 2 or len(bar) < 10:
+        raise ValueError(f"expected normalised residuals (N >= 10, 2), got {bar.shape}")
+    torch.manual_seed(seed)
+    loss = RLELoss(dim=2)
+    opt = torch.optim.Adam(loss.flow.parameters(), lr=lr)
+    x = torch.from_numpy(np.asarray(bar, np.float32))
+    for _ in range(steps):
+        nll = -loss.flow.log_prob(x).mean()
+        opt.zero_grad(set_to_none=True)
+        nll.backward()
+        opt.step()
+    return loss.eval()
 
 
 def parameter_count(model: nn.Module) -> int:

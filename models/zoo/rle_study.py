@@ -37,8 +37,8 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 MODELS = {"rle_figures_keypoints": ("figures", "rle_figures"), "rle_eyes_gaze": ("eyes", "rle_eyes")}
 #: sha256 of the shipped ONNX files; updated whenever the study is rerun with --ship
 SHA256: dict[str, str | None] = {
-    "rle_figures_keypoints": None,
-    "rle_eyes_gaze": None,
+    "rle_figures_keypoints": "6ee9d0df0778ddc18b96a859949a578f8a9699968be92d614b2892ac981837f7",
+    "rle_eyes_gaze": "c538043d2ec68574d2b7da7fb5b8a8e2dacb095b50d95646decc87475b0977f1",
 }
 #: the p values whose region radii the JSON tabulates
 RADIUS_PS = tuple(sorted(set(cal.RELIABILITY_PS + (cal.ONE_SIGMA, cal.TWO_SIGMA))))
@@ -107,10 +107,11 @@ def _parity(model: torch.nn.Module, path: Path) -> float:
     return worst
 
 
-def export_rle_model(model: torch.nn.Module, loss: torch.nn.Module, config: Any, ship_dir: Path,
+def export_rle_model(model: torch.nn.Module, radii: dict[float, float], config: Any, ship_dir: Path,
                      results: dict[str, Any], command: str) -> Path:
     """Write ``<ship_dir>/rle_<task>.onnx`` (parity-checked against torch at batch 1 and 3) and its
-    JSON: contract, radii of the learned density's p-regions, training config, command, results."""
+    JSON: contract, ``radii`` ({p: k} of the learned density's p-regions, :data:`RADIUS_PS` at
+    least), training config, command, results."""
     name = next(n for n, (task, _) in MODELS.items() if task == config.task)
     ship_dir.mkdir(parents=True, exist_ok=True)
     path = ship_dir / f"{MODELS[name][1]}.onnx"
@@ -121,8 +122,7 @@ def export_rle_model(model: torch.nn.Module, loss: torch.nn.Module, config: Any,
         "input": "images (B, 64, 64, 3) float32 RGB in [0, 1], NHWC",
         "outputs": ("mu, sigma (B, 14, 2): x, y normalised to [-0.5, 0.5] of the crop" if config.task == "figures"
                     else "mu, sigma (B, 2): yaw, pitch radians of the subject's right eye (yaw > 0 toward +x, pitch > 0 up)"),
-        "coverage_radius": {f"{p:.4f}": loss.rle.coverage_radius(p) for p in RADIUS_PS},
-        "predicted_coverage": {str(k): loss.rle.predicted_coverage(k) for k in (1.0, 2.0)},
+        "coverage_radius": {f"{p:.4f}": float(k) for p, k in sorted(radii.items())},
         "onnx_parity_max_abs": _parity(model, path), "sha256": sha256_file(path),
         "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(config).items()},
         "command": command, "held_out": results, "license": "Apache-2.0",

@@ -38,7 +38,7 @@ import torch
 from sensorium.models.data.eyes import EyesConfig, eye_batch, gaze_vector
 from sensorium.models.data.figures import FiguresConfig, figure_batch
 from sensorium.models.rle import calibration as cal
-from sensorium.models.training.rle_heads import KINDS, TASKS, HeadLoss, HeadModel, HeadsConfig, parameter_count, predict, train_head
+from sensorium.models.training.rle_heads import KINDS, TASKS, HeadLoss, HeadModel, HeadsConfig, coverage_radii, fit_density, parameter_count, predict, train_head
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def accuracy(task: str, error: np.ndarray) -> dict[str, float]:
 def rle_radii(loss: HeadLoss, ps: tuple[float, ...]) -> list[float]:
     """Box half-widths holding each p under the learned flow density G (no held-out data used)."""
     assert loss.rle is not None
-    return [loss.rle.coverage_radius(p) for p in ps]
+    return coverage_radii(loss.rle, ps)
 
 
 def calibration(kind: str, test: dict[str, np.ndarray], calib: dict[str, np.ndarray], loss: HeadLoss) -> tuple[dict[str, Any], cal.Reliability]:
@@ -203,12 +203,46 @@ def run_study(study: StudyConfig, out: Path, img_dir: Path = IMG_DIR, ship_dir: 
     for task in study.tasks:
         results["tasks"][task], models = run_task(task, study, img_dir)
         if ship_dir is not None and "rle" in models:
-            from sensorium.models.zoo.rle_study import export_rle_model
+            from sensorium.models.zoo.rle_study import RADIUS_PS, export_rle_model
 
             model, loss, config = models["rle"]
-            export_rle_model(model, loss, config, ship_dir, results["tasks"][task]["rle"], results["command"])
+            radii = dict(zip(RADIUS_PS, rle_radii(loss, RADIUS_PS)))
+            export_rle_model(model, radii, config, ship_dir, results["tasks"][task]["rle"], results["command"])
     (out / "results.json").write_text(json.dumps(results, indent=2))
     return results
+
+
+def recalibrate_shipped(ship_dir: Path, calib_size: int = 500, test_size: int = 1000) -> dict[str, Any]:
+    """Refit the learned density G of each shipped RLE model on the calibration split (seed
+    CALIB_SEED; the ONNX head frozen, see ``fit_density``) and rewrite its JSON's radii; the old
+    radii (G as trained with the head) stay in ``coverage_radius_training_flow``. Returns, per
+    model, the test split's (TEST_SEED) coverage under both densities."""
+    import onnxruntime as ort
+
+    from sensorium.models.zoo.rle_study import MODELS, RADIUS_PS
+
+    report = {}
+    for name, (task, stem) in MODELS.items():
+        session = ort.InferenceSession(str(ship_dir / f"{stem}.onnx"), providers=["CPUExecutionProvider"])
+        pts = {}
+        for label, seed, n in (("calib", CALIB_SEED, calib_size), ("test", TEST_SEED, test_size)):
+            split = make_split(task, seed, n)
+            mu, sigma = session.run(None, {"images": split.images.astype(np.float32) / 255.0})
+            pts[label] = _points(task, split, mu, sigma)
+        density = fit_density(pts["calib"]["residual"] / pts["calib"]["scale"])
+        radii = dict(zip(RADIUS_PS, coverage_radii(density, RADIUS_PS)))
+        meta_path = ship_dir / f"{stem}.json"
+        meta = json.loads(meta_path.read_text())
+        meta.setdefault("coverage_radius_training_flow", meta["coverage_radius"])
+        meta["coverage_radius"] = {f"{p:.4f}": k for p, k in sorted(radii.items())}
+        meta["density"] = (f"flow G refit by maximum likelihood on the normalised residuals of the calibration split "
+                           f"(seed {CALIB_SEED}, n={calib_size}), head frozen: pipeline/tools/rle_study.recalibrate_shipped")
+        meta_path.write_text(json.dumps(meta, indent=2))
+        report[name] = {label: {f"{p}": cal.coverage(pts["test"]["residual"], pts["test"]["scale"], float(table[f"{p:.4f}"]))
+                                for p in (cal.ONE_SIGMA, cal.TWO_SIGMA)}
+                        for label, table in (("training_flow", meta["coverage_radius_training_flow"]), ("refit", meta["coverage_radius"]))}
+        log.info("%s: test coverage %s", name, json.dumps(report[name]))
+    return report
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -220,9 +254,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train-size", type=int, default=StudyConfig.train_size)
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--recalibrate", type=Path, default=None, help="only refit the shipped models' densities in this folder")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
+    if args.recalibrate is not None:
+        report = recalibrate_shipped(args.recalibrate)
+        (args.out / "recalibration.json").parent.mkdir(parents=True, exist_ok=True)
+        (args.out / "recalibration.json").write_text(json.dumps(report, indent=2))
+        return
     study = StudyConfig(tasks=tuple(args.tasks.split(",")), steps=args.steps, train_size=args.train_size)
     run_study(study, args.out, args.img_dir, args.ship)
 

@@ -79,3 +79,18 @@ def test_bad_configuration_names_it():
         HeadModel(HeadsConfig(), "mse")
     with pytest.raises(ValueError, match="one length"):
         train_head(HeadsConfig(task="eyes", steps=1), "l1", np.zeros((4, 64, 64, 3), np.uint8), np.zeros((3, 2)), np.zeros((3, 2)))
+
+
+def test_coverage_radii_match_the_losss_bisection():
+    from sensorium.models.rle.loss import RLELoss
+    from sensorium.models.training.rle_heads import coverage_radii
+
+    torch.manual_seed(0)
+    loss = RLELoss(dim=2)
+    with torch.no_grad():
+        for m in loss.flow.marginals:
+            m.log_d.fill_(-0.2)  # heavier tails than the base, so the radii are not the Gaussian's
+    fast = coverage_radii(loss, (0.5, 0.9545))
+    assert fast == pytest.approx([loss.coverage_radius(0.5), loss.coverage_radius(0.9545)], abs=0.03)
+    with pytest.raises(ValueError, match="probability"):
+        coverage_radii(loss, (1.0,))
