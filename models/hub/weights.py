@@ -118,7 +118,8 @@ class UnknownWeightsError(KeyError):
 _REGISTRY: dict[str, WeightsEntry] = {}
 #: Modules whose import registers weights that ship with the repository (beside their
 #: architecture), listed once so lookups find them without a file-system scan.
-WEIGHTS_MODULES: tuple[str, ...] = ("sensorium.models.zoo.detr_shapes", "sensorium.models.zoo.clip_icons")
+WEIGHTS_MODULES: tuple[str, ...] = ("sensorium.models.zoo.detr_shapes", "sensorium.models.zoo.clip_icons", "sensorium.models.zoo.pose_sigma",
+                                     "sensorium.models.zoo.gaze_sigma", "sensorium.models.zoo.rle_study")
 _builtins_loaded = False
 
 

@@ -53,7 +53,8 @@ class KeypointRLEHead(RLEHead):
 
 
 class GazeRLEHead(RLEHead):
-    """(B, in_features) -> mu (B, 2), sigma (B, 2): gaze (pitch, yaw) in radians and their scales."""
+    """(B, in_features) -> mu (B, 2), sigma (B, 2): gaze angles in radians and their scales, in the
+    order the caller trains them (sensorium's heads use (yaw, pitch), as ``Gaze.yaw_pitch``)."""
 
     def __init__(self, in_features: int) -> None:
         super().__init__(in_features, (2,))
