@@ -35,6 +35,11 @@ class Stage(ABC):
     name: ClassVar[str] = ""
     requires: ClassVar[tuple[str, ...]] = ()
     Config: ClassVar[type] = StageConfig
+    #: True for a stage that keeps state across one source's frames (tracking, zone counts):
+    #: the stream engine runs one instance per source, on that source's frames one at a time
+    #: in capture order, so its answer never depends on timing; ``batch`` and ``/v1/perceive``,
+    #: whose items are independent images, refuse it.
+    ordered: ClassVar[bool] = False
 
     def __init__(self, config: Any = None) -> None:
         if config is None:

@@ -313,7 +313,10 @@ class Pipeline:
                     break
                 run.dispatch()
                 run.collect()
-                yield from run.emit()
+                for frame in run.emit():
+                    yield frame
+                    if stop is not None and stop.requested:
+                        break  # the finished frames not yet yielded count as in flight at the stop
         finally:
             for r in readers:
                 r.stop()
