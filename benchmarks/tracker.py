@@ -71,10 +71,11 @@ def cost_table(frames: int, n_rounds: int, sizes=(10, 100, 1000)) -> dict[str, t
 def quality_table(seeds: int) -> list[tuple[str, float, float, int, int]]:
     """(sequence set, MOTA, IDF1, ID switches, objects) summed/averaged over seeds."""
     rows = []
-    sets = [("crossing (2-D)", crossing_sequence, True), ("depth overlap, 3-D", depth_overlap_sequence, True),
-            ("depth overlap, 2-D only", depth_overlap_sequence, False)]
-    for name, make, use3d in sets:
-        s = [score(seq, run_tracker(seq, use_xyz=use3d)) for seq in (make(k) for k in range(seeds))]
+    dropped = TrackerParams(low_threshold=0.5)  # ByteTrack's ablation: low-score boxes thrown away
+    sets = [("crossing (2-D)", crossing_sequence, True, None), ("crossing, low boxes dropped", crossing_sequence, True, dropped),
+            ("depth overlap, 3-D", depth_overlap_sequence, True, None), ("depth overlap, 2-D only", depth_overlap_sequence, False, None)]
+    for name, make, use3d, params in sets:
+        s = [score(seq, run_tracker(seq, params, use_xyz=use3d)) for seq in (make(k) for k in range(seeds))]
         rows.append((name, float(np.mean([x.mota for x in s])), float(np.mean([x.idf1 for x in s])),
                      sum(x.id_switches for x in s), sum(x.objects for x in s)))
     return rows
@@ -83,14 +84,15 @@ def quality_table(seeds: int) -> list[tuple[str, float, float, int, int]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=60)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds of the cost table (0: skip)")
     ap.add_argument("--seeds", type=int, default=5, help="generated sequences per set for MOTA/IDF1 (0: skip)")
     args = ap.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"numpy {np.__version__}; {time.strftime('%Y-%m-%d', time.gmtime())}")
-    print(f"\ntracker cost per frame, ms: median [min-max] over {args.rounds} interleaved rounds of {args.frames} frames")
-    for name, stats in cost_table(args.frames, args.rounds).items():
-        print(f"  {name:<22}{fmt(stats):>24}")
+    if args.rounds:
+        print(f"\ntracker cost per frame, ms: median [min-max] over {args.rounds} interleaved rounds of {args.frames} frames")
+        for name, stats in cost_table(args.frames, args.rounds).items():
+            print(f"  {name:<22}{fmt(stats):>24}")
     if args.seeds:
         print(f"\nquality on generated sequences (seeds 0-{args.seeds - 1}; motmetrics, IoU >= 0.5)")
         print(f"  {'set':<26}{'MOTA':>8}{'IDF1':>8}{'IDs':>6}{'objects':>9}")
