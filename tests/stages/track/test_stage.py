@@ -114,3 +114,25 @@ def test_out_of_order_frames_are_an_error_on_the_frame():
     stage([det_frame("s", 5, [[0, 0, 10, 10]])])
     (f,) = stage([det_frame("s", 2, [[0, 0, 10, 10]])])
     assert "out of order" in f.errors["track"] and "track" not in f.results
+
+
+def test_a_bad_frame_in_a_batch_fails_alone_and_the_others_are_tracked_once():
+    stage = TrackStage()
+    frames = [det_frame("s", 0, [[0, 0, 10, 10]]), det_frame("s", 1, [[0, 0, 10, 10]])]
+    bad = Frame("s", 2, timestamp=1000.05, image=IMAGE, results={"detect": "not detections"})
+    out = stage([*frames, bad, det_frame("s", 3, [[0, 0, 10, 10]])])
+    assert "cannot track a str" in out[2].errors["track"]
+    assert [f.results["track"].age.tolist() for f in (out[0], out[1], out[3])] == [[0], [1], [2]]
+
+
+def test_pose_tracks_use_the_pose_score_and_lifted_keypoints():
+    stage = TrackStage({"of": "pose", "high_threshold": 0.6, "new_track_threshold": 0.7})
+    camera = np.full((1, 33, 3), np.nan, np.float32)
+    camera[0, :10] = [0.5, 0.0, 3.0]
+    kp = Keypoints(xy=np.zeros((1, 33, 2), np.float32), scores=np.full((1, 33), 0.2, np.float32), boxes=np.array([[5, 5, 40, 90]], np.float32),
+                   data={"pose_score": np.array([0.9], np.float32), "camera": camera})
+    for seq in range(2):
+        (f,) = stage([Frame("p", seq, timestamp=seq / 30, image=IMAGE, results={"pose": kp})])
+    tr = f.results["track"]
+    assert tr.track_id.tolist() == [1] and tr.scores.tolist() == [pytest.approx(0.9)]
+    np.testing.assert_allclose(tr.xyz[0], [0.5, 0.0, 3.0], atol=0.01)
