@@ -73,8 +73,10 @@ def linear_assignment(cost: np.ndarray, threshold: float) -> tuple[np.ndarray, n
     c1 = feasible[r1].argmax(axis=1)
     alone = col_deg[c1] == 1
     pairs = [np.stack([r1[alone], c1[alone]], axis=1)]
-    rows = np.setdiff1d(np.flatnonzero(row_deg > 0), r1[alone])
-    cols = np.setdiff1d(np.flatnonzero(col_deg > 0), c1[alone])
+    open_rows, open_cols = row_deg > 0, col_deg > 0
+    open_rows[r1[alone]] = False
+    open_cols[c1[alone]] = False
+    rows, cols = np.flatnonzero(open_rows), np.flatnonzero(open_cols)
     if len(rows) and len(cols):
         sub = cost[np.ix_(rows, cols)]
         rr, cc = linear_sum_assignment(sub)
@@ -82,4 +84,10 @@ def linear_assignment(cost: np.ndarray, threshold: float) -> tuple[np.ndarray, n
         pairs.append(np.stack([rows[rr[keep]], cols[cc[keep]]], axis=1))
     matches = np.concatenate(pairs).astype(np.int64).reshape(-1, 2)
     matches = matches[np.argsort(matches[:, 0], kind="stable")]
-    return (matches, np.setdiff1d(np.arange(n), matches[:, 0]), np.setdiff1d(np.arange(m), matches[:, 1]))
+    return matches, _unmatched(n, matches[:, 0]), _unmatched(m, matches[:, 1])
+
+
+def _unmatched(n: int, taken: np.ndarray) -> np.ndarray:
+    free = np.ones(n, bool)
+    free[taken] = False
+    return np.flatnonzero(free)

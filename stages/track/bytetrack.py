@@ -145,7 +145,9 @@ class ByteTracker:
         if len(matches):
             self._correct(matches, obs, xyz, spread)
             item[matches[:, 0]] = matches[:, 1]
-        unmatched_new = np.setdiff1d(np.flatnonzero(obs.scores >= self.p.high_threshold), matches[:, 1])
+        free = obs.scores >= self.p.high_threshold
+        free[matches[:, 1]] = False
+        unmatched_new = np.flatnonzero(free)
         self._retire(item)
         item = item[item != -2]
         born = unmatched_new[obs.scores[unmatched_new] >= self.p.new_track_threshold]
@@ -222,6 +224,8 @@ class ByteTracker:
 
     def _birth(self, dets: np.ndarray, obs: Observations, xyz, spread) -> None:
         n = len(dets)
+        if n == 0:
+            return
         z = box_to_z(obs.boxes[dets])
         mean, cov = self.kf.initiate(z, 2 * box_size_std(z, self.p.noise.position), 10 * box_size_std(z, self.p.noise.velocity) / REF_DT)
         self.mean, self.cov = np.concatenate([self.mean, mean]), np.concatenate([self.cov, cov])
