@@ -83,6 +83,7 @@ def test_face_tracks_carry_the_voted_name():
         (f,) = stage([Frame("v", seq, timestamp=seq / 30, image=IMAGE, results={"face": faces})])
         got = f.results["track"].data["name"].tolist()
         assert got == ([None] if seq < 3 else ["lin"]), (seq, got)
+    assert Tracks.from_dict(f.results["track"].to_dict()) == f.results["track"]
 
 
 def test_pose_instances_are_tracked_by_their_boxes():
