@@ -137,3 +137,22 @@ def test_pose_tracks_use_the_pose_score_and_lifted_keypoints():
     tr = f.results["track"]
     assert tr.track_id.tolist() == [1] and tr.scores.tolist() == [pytest.approx(0.9)]
     np.testing.assert_allclose(tr.xyz[0], [0.5, 0.0, 3.0], atol=0.01)
+
+
+def test_batch_boundaries_do_not_change_the_tracks():
+    from sensorium.models.data.trajectories import SequenceConfig, crossing_sequence
+
+    seq = crossing_sequence(3, SequenceConfig(frames=40))
+
+    def frames():
+        return [Frame("g", k, timestamp=float(t), image=IMAGE,
+                      results={"detect": Detections(boxes=d.boxes, scores=d.scores, class_id=d.class_id)})
+                for k, (t, d) in enumerate(zip(seq.timestamps, seq.detections))]
+
+    stage = TrackStage()
+    singles = [stage([f])[0].results["track"] for f in frames()]
+    stage = TrackStage()
+    fs = frames()
+    batched = [f.results["track"] for i in range(0, len(fs), 7) for f in stage(fs[i:i + 7])]
+    assert len(singles) == len(batched) == 40 and all(a == b for a, b in zip(singles, batched))
+    assert sum(len(t) for t in singles) > 200

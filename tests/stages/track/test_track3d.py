@@ -47,3 +47,13 @@ def test_3d_association_beats_2d_where_boxes_overlap_at_different_depths():
     assert switches3 * 2 <= switches2, (switches3, switches2)
     assert idf1_3 >= idf1_2 + 0.03, (idf1_3, idf1_2)
     assert np.mean([s.mota for s in s3]) >= np.mean([s.mota for s in s2]) - 0.01  # the gate costs no coverage
+
+
+def test_boxes_without_depth_are_tracked_in_2d_and_gain_a_position_later():
+    tr = ByteTracker()
+    nan = [[np.nan, np.nan, np.nan]]
+    for k in range(3):
+        st = tr.update(k / 30, Observations([[10, 10, 50, 110]], [0.9], [0], nan, nan))
+    assert st.track_id.tolist() == [1] and np.isnan(st.xyz).all()
+    st = tr.update(3 / 30, Observations([[10, 10, 50, 110]], [0.9], [0], [[0.0, 0.0, 4.0]], [[0.05, 0.05, 0.05]]))
+    assert st.track_id.tolist() == [1] and st.xyz[0].tolist() == [0.0, 0.0, 4.0]
