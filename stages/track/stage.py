@@ -4,7 +4,8 @@ An *ordered* stage (``Stage.ordered``): it keeps state across frames, so the str
 one instance per source on that source's frames one at a time in capture order; ``batch`` and
 ``/v1/perceive`` refuse it. Its answer is a pure function of the frames it is given: time comes
 from the frames (the media time ``meta["pos_msec"]`` of a video file, else ``timestamp``),
-never from the wall clock.
+never from the wall clock. A file whose media time does not advance falls back to the capture
+timestamps (a warning says so).
 
 It tracks one earlier result, named by ``of``: ``detect`` (Detections), ``face`` (Faces) or
 ``pose`` (Keypoints' instance boxes), and writes ``frame.results["track"]``, a
@@ -17,6 +18,7 @@ its frames (see :mod:`sensorium.stages.track.identity`).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any, Literal, Sequence
 
@@ -29,6 +31,8 @@ from sensorium.stages.results import Detections, Faces, Keypoints, Tracks
 from sensorium.stages.track.bytetrack import ByteTracker, Observations, TrackerParams
 from sensorium.stages.track.identity import IdentityVotes, VoteRule
 from sensorium.stages.track.track3d import CHI2_3D_99, Motion3D
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,7 @@ class TrackStage(Stage):
         self.requires = (self.config.of,)
         self._trackers: dict[str, ByteTracker] = {}
         self._votes: dict[str, IdentityVotes] = {}
+        self._wall_clock: set[str] = set()  # sources whose media time does not advance
 
     def reset(self, source: str | None = None) -> None:
         """Forget the tracks (of one source, or all); ids restart at 1."""
@@ -130,6 +135,7 @@ class TrackStage(Stage):
                 d.clear()
             else:
                 d.pop(source, None)
+        self._wall_clock = set() if source is None else self._wall_clock - {source}
 
     def __call__(self, frames: Sequence[Frame]) -> list[Frame]:
         # one frame at a time: the base class retries a failed batch item by item, which would
@@ -148,13 +154,27 @@ class TrackStage(Stage):
         tracker = self._trackers.get(frame.source_id)
         if tracker is None:
             tracker = self._trackers[frame.source_id] = ByteTracker(self.config.params())
-        st = tracker.update(frame_time(frame), obs)
+        t = self._time(frame, tracker)
+        st = tracker.update(t, obs)
         data = {}
         if of == "face":
             data["name"] = self._vote(frame, st.track_id, st.item)
         return Tracks(track_id=st.track_id, boxes=st.boxes, scores=st.scores, class_id=st.class_id, state=st.state, item=st.item,
                       age=st.age, velocity_px=st.velocity_px, xyz=st.xyz, velocity=st.velocity, trajectory=st.trajectory,
-                      of=of, class_names=class_names, data=data, metadata={"frame_time": frame_time(frame)})
+                      of=of, class_names=class_names, data=data, metadata={"frame_time": t})
+
+    def _time(self, frame: Frame, tracker: ByteTracker) -> float:
+        """The frame's time; a source whose media time stops advancing (a file without
+        timestamps reads 0 for every frame) switches to capture timestamps for good, once."""
+        if frame.source_id in self._wall_clock or frame.meta.get("pos_msec") is None:
+            return float(frame.timestamp)
+        t = frame_time(frame)
+        if tracker.time is not None and t <= tracker.time:
+            log.warning("source %s: media time does not advance (%.3f s after %.3f s); tracking on capture timestamps",
+                        frame.source_id, t, tracker.time)
+            self._wall_clock.add(frame.source_id)
+            return max(float(frame.timestamp), tracker.time)
+        return t
 
     def _vote(self, frame: Frame, track_id: np.ndarray, item: np.ndarray) -> np.ndarray:
         faces: Faces = frame.results["face"]

@@ -156,3 +156,18 @@ def test_batch_boundaries_do_not_change_the_tracks():
     batched = [f.results["track"] for i in range(0, len(fs), 7) for f in stage(fs[i:i + 7])]
     assert len(singles) == len(batched) == 40 and all(a == b for a, b in zip(singles, batched))
     assert sum(len(t) for t in singles) > 200
+
+
+def test_a_video_without_advancing_media_time_falls_back_to_capture_time(caplog):
+    stage = TrackStage({"max_age_s": 0.5})
+    for seq in range(3):
+        f = det_frame("v", seq, [[10, 10, 50, 110]])
+        f.meta["pos_msec"] = 0.0  # a file without timestamps
+        (f,) = stage([f])
+    assert "media time does not advance" in caplog.text
+    assert f.results["track"].metadata["frame_time"] == pytest.approx(1000.0 + 2 / 30)
+    for seq in range(3, 40):  # the object is gone: with the time frozen its track would never expire
+        g = det_frame("v", seq, [])
+        g.meta["pos_msec"] = 0.0
+        (g,) = stage([g])
+    assert len(g.results["track"]) == 0
