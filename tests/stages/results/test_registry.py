@@ -9,7 +9,7 @@ import pytest
 
 from sensorium.stages.results import (
     CoordinateSpace, Depth, Detections, Embeddings, Faces, Gaze, GuiAction, GuiStep, Keypoints, RESULT_KINDS, Rectification,
-    ScreenGeometry, result_from_dict,
+    ScreenGeometry, Tracks, result_from_dict,
 )
 from tests.stages.results.conftest import detections, rng
 
@@ -28,6 +28,8 @@ def examples():
               disparity=rng.uniform(0, 64, (48, 64)), points=rng.normal(size=(10, 3)), colors=rng.integers(0, 255, (10, 3), dtype=np.uint8),
               rectification=Rectification(R=np.eye(3), K=np.diag([60.0, 60.0, 1.0]), D=np.zeros(5), P=np.diag([58.0, 58.0, 1.0])),
               metadata={"baseline_m": 0.12}),
+        Tracks(track_id=[3, 8], boxes=rng.uniform(0, 50, (2, 4)), scores=[0.9, 0.4], class_id=[0, 0], state=[0, 1], item=[1, -1], age=[4, 30],
+               velocity_px=rng.normal(size=(2, 2)), of="face", class_names=("face",), data={"name": np.array(["ada", None], dtype=object)}),
         GuiAction("click", thought="the OK button", x=10, y=20, raw="click(start_box='(10,20)')"),
         GuiAction("type", params={"content": "hello\n"}),
         GuiStep("Fill in the name.", (GuiAction("click", x=5, y=6), GuiAction("type", params={"content": "Ada", "submit": False})),
