@@ -258,6 +258,15 @@ def check_chain(stages: Sequence[tuple[str, Any]]) -> None:
         before.append(name)
 
 
+def refuse_ordered(classes: Mapping[str, type[Stage]], why: str) -> None:
+    """ConfigError naming the ordered stages among ``classes`` (name → class), for the engines
+    whose items are independent images (``batch``, ``/v1/perceive``); ``why`` says what to use."""
+    ordered = [name for name, cls in classes.items() if cls.ordered]
+    if ordered:
+        raise ConfigError(f"stage(s) {', '.join(repr(n) for n in ordered)} keep state across one source's frames in capture order "
+                          f"(tracking, zone counts), which needs a stream of frames: {why}")
+
+
 def build_stage(name: str, config: dict[str, Any] | Any = None) -> Stage:
     """Instantiate a stage by name with a config dict (validated) or config object."""
     return get_stage_class(name)(config)

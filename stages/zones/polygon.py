@@ -37,9 +37,6 @@ def check_polygon(points: Sequence[Sequence[float]], name: str = "polygon") -> n
         raise ValueError(f"{name}: a polygon needs at least 3 points, got {len(p)}")
     if not np.isfinite(p).all():
         raise ValueError(f"{name}: coordinates must be finite numbers, got {p.tolist()}")
-    x, y = p[:, 0], p[:, 1]
-    if abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))) / 2 <= 0:
-        raise ValueError(f"{name}: the polygon has no area (its points are collinear or repeated): {p.tolist()}")
     k = len(p)
     for i in range(k):
         for j in range(i + 1, k):
@@ -48,6 +45,9 @@ def check_polygon(points: Sequence[Sequence[float]], name: str = "polygon") -> n
             if _segments_cross(p[i], p[(i + 1) % k], p[j], p[(j + 1) % k]):
                 raise ValueError(f"{name}: the polygon intersects itself (edge {i}-{(i + 1) % k} crosses edge {j}-{(j + 1) % k}): "
                                  "list its points in order around its boundary")
+    x, y = p[:, 0], p[:, 1]
+    if abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))) / 2 <= 0:
+        raise ValueError(f"{name}: the polygon has no area (its points are collinear or repeated): {p.tolist()}")
     return p
 
 
