@@ -96,13 +96,15 @@ class ZonesConfig(StageConfig):
     the ground). line_anchors: the box points that must all be on one side of a line for the
     box to be on that side (default the four corners, as supervision: a box straddling the
     line is on neither side). min_frames: observations in a row on the new side before a
-    change counts (1: at once; more rides out a box jittering across a line or zone edge)."""
+    change counts (1: at once; more rides out a box jittering across a line or zone edge).
+    tracks: the stage whose Tracks result is counted (default ``track``)."""
 
     zones: dict[str, Any] = field(default_factory=dict)
     lines: dict[str, Any] = field(default_factory=dict)
     anchor: Anchor = "bottom_center"
     line_anchors: tuple[Anchor, ...] = ("top_left", "top_right", "bottom_left", "bottom_right")
     min_frames: int = 1
+    tracks: str = "track"
 
     def __post_init__(self) -> None:
         super().__post_init__()

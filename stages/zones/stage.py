@@ -37,6 +37,7 @@ class ZonesStage(Stage):
 
     def __init__(self, config: ZonesConfig | None = None) -> None:
         super().__init__(config)
+        self.requires = (self.config.tracks,)
         self._sources: dict[str, _SourceCounters] = {}
 
     def _counters(self, frame: Frame) -> _SourceCounters:
@@ -55,14 +56,15 @@ class ZonesStage(Stage):
 
     def check(self, frame: Frame) -> None:
         super().check(frame)
-        if not isinstance(frame.results["track"], Tracks):
-            raise ValueError(f"expected the 'track' result to be Tracks, got {type(frame.results['track']).__name__}")
+        got = frame.results[self.config.tracks]
+        if not isinstance(got, Tracks):
+            raise ValueError(f"expected the {self.config.tracks!r} result to be Tracks, got {type(got).__name__}")
 
     def process(self, frames: Sequence[Frame]) -> list[ZoneCounts]:
         return [self._count(f) for f in frames]
 
     def _count(self, frame: Frame) -> ZoneCounts:
-        tracks: Tracks = frame.results["track"]
+        tracks: Tracks = frame.results[self.config.tracks]
         state = self._counters(frame)
         ids, seen = tracks.track_id, tracks.state == TRACKED
         zones = []
@@ -78,4 +80,4 @@ class ZonesStage(Stage):
                 crossed_in, crossed_out = line.update(ids, anchors, seen)
                 lines.append(LineTally(line.name, line.in_count, line.out_count, crossed_in, crossed_out,
                                        tuple(line.start), tuple(line.end)))
-        return ZoneCounts(tuple(zones), tuple(lines), of="track")
+        return ZoneCounts(tuple(zones), tuple(lines), of=self.config.tracks)
