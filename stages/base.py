@@ -187,6 +187,7 @@ BUILTIN_STAGES: dict[str, str] = {
     "gaze": "sensorium.stages.gaze.stage:GazeStage",
     "embed": "sensorium.stages.embed.stage:EmbedStage",
     "pose": "sensorium.stages.pose.stage:PoseStage",
+    "track": "sensorium.stages.track.stage:TrackStage",
     "zones": "sensorium.stages.zones.stage:ZonesStage",
 }
 _registered: dict[str, type[Stage]] = {}
