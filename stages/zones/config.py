@@ -17,6 +17,10 @@ from sensorium.stages.zones.anchors import Anchor
 from sensorium.stages.zones.polygon import check_polygon
 
 
+#: the source id that stands for every source without zones or lines of its own
+ANY = "*"
+
+
 def _normalised(values: Any) -> bool:
     a = np.asarray(values, np.float64)
     return bool(a.size and (a >= 0).all() and (a <= 1).all())
@@ -97,7 +101,9 @@ class ZonesConfig(StageConfig):
     box to be on that side (default the four corners, as supervision: a box straddling the
     line is on neither side). min_frames: observations in a row on the new side before a
     change counts (1: at once; more rides out a box jittering across a line or zone edge).
-    tracks: the stage whose Tracks result is counted (default ``track``)."""
+    tracks: the stage whose Tracks result is counted (default ``track``). The source id ``"*"``
+    stands for every source without zones or lines of its own (a ``/v1/streams`` request, whose
+    source id the service assigns)."""
 
     zones: dict[str, Any] = field(default_factory=dict)
     lines: dict[str, Any] = field(default_factory=dict)
@@ -121,12 +127,17 @@ class ZonesConfig(StageConfig):
                 raise ValueError(f"source {sid!r}: zone/line name(s) {', '.join(dup)} used twice")
 
     def sources(self) -> set[str]:
-        """The source ids this config names."""
+        """The source ids this config names (``"*"``: any other)."""
         return set(self.zones) | set(self.lines)
+
+    def for_source(self, source_id: str) -> tuple[tuple[ZoneSpec, ...], tuple[LineSpec, ...]]:
+        """The zones and lines of ``source_id``: its own, else those under ``"*"``."""
+        key = source_id if source_id in self.sources() else ANY
+        return self.zones.get(key, ()), self.lines.get(key, ())
 
     def check_sources(self, source_ids: Any) -> None:
         """ConfigError naming any source id with zones or lines that is not in the run."""
         ids = list(source_ids)
-        stray = sorted(self.sources() - set(ids))
+        stray = sorted(self.sources() - set(ids) - {ANY})
         if stray:
             raise ConfigError(f"zones: source(s) {', '.join(repr(s) for s in stray)} not in this run (sources: {', '.join(ids)})")

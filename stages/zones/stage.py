@@ -44,10 +44,10 @@ class ZonesStage(Stage):
         h, w = frame.image.shape[:2]
         state = self._sources.get(frame.source_id)
         if state is None:
-            cfg = self.config
-            state = _SourceCounters((w, h),
-                                    [PolygonZone(z.name, z.pixels(w, h), cfg.min_frames) for z in cfg.zones.get(frame.source_id, ())],
-                                    [LineCounter(ln.name, *ln.pixels(w, h), cfg.min_frames) for ln in cfg.lines.get(frame.source_id, ())])
+            zones, lines = self.config.for_source(frame.source_id)
+            k = self.config.min_frames
+            state = _SourceCounters((w, h), [PolygonZone(z.name, z.pixels(w, h), k) for z in zones],
+                                    [LineCounter(ln.name, *ln.pixels(w, h), k) for ln in lines])
             self._sources[frame.source_id] = state
         elif state.size != (w, h):
             raise ValueError(f"the image changed size from {state.size[0]}x{state.size[1]} to {w}x{h} in one source; "

@@ -21,6 +21,7 @@ from sensorium.pipeline.stream.config import PipelineConfig, StageSpec
 from sensorium.stages.base import Stage, register_stage
 from sensorium.stages.config import ConfigError
 from sensorium.stages.results import Tracks
+from tests.pipeline.conftest import disc_clip
 
 runner = CliRunner()
 
@@ -113,30 +114,13 @@ def test_run_counts_crossings_into_summary_and_jsonl(tmp_path, ray_cluster):
     assert "zones and lines" in res.output and "line gate" in res.output
 
 
-def _shape_clip(path, n=40, size=256):
-    """A red disc (r = 24 px, a shape the shipped detector is trained on) over a noisy flat
-    background, walking right from x=30 to x=226 over n/2 frames, then back: MJPG at 10 fps.
-    Returns the true centre x per frame."""
-    rng = np.random.default_rng(0)
-    background = np.clip(np.full((size, size, 3), (90, 110, 100), np.float32) + rng.normal(0, 6, (size, size, 3)), 0, 255).astype(np.uint8)
-    half = n // 2
-    xs = [30 + 196 * (t / (half - 1) if t < half else (n - 1 - t) / (half - 1)) for t in range(n)]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (size, size))
-    for x in xs:
-        rgb = background.copy()
-        cv2.circle(rgb, (int(x * 16), 128 * 16), 24 * 16, (230, 40, 40), -1, cv2.LINE_AA, 4)
-        writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    writer.release()
-    return xs
-
-
 @pytest.mark.slow
 def test_detect_track_zones_on_a_generated_clip_counts_exactly(tmp_path, ray_cluster):
     """`sensorium run` end to end: the shipped detector (one detection a frame: it has no NMS and
     this scene has one object), the tracker and the zones stage on a video whose disc crosses
     the line x=128 rightwards then back, and enters then leaves the right half."""
     clip = tmp_path / "disc.avi"
-    _shape_clip(clip)
+    disc_clip(clip)
     out = tmp_path / "out"
     res = runner.invoke(app, ["run", "--source", str(clip), "--stages", "detect,track", "--set", "detect.max_detections=1",
                               "--line", "gate=128,0,128,256", "--zone", "right=0.5,0,1,0,1,1,0.5,1", "--sinks", "jsonl", "--out", str(out)])

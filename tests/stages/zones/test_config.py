@@ -49,3 +49,11 @@ def test_source_ids_checked_against_the_run():
     cfg.check_sources(["cam9", "cam1"])
     with pytest.raises(ConfigError, match="zones: source\\(s\\) 'cam9' not in this run \\(sources: cam0, cam1\\)"):
         cfg.check_sources(["cam0", "cam1"])
+
+
+def test_star_stands_for_every_other_source():
+    cfg = build_config("zones", {"zones": {"*": [{"name": "any", "polygon": TRIANGLE}], "cam": [{"name": "own", "polygon": TRIANGLE}]},
+                                 "lines": {"*": [{"name": "gate", "start": [0, 5], "end": [10, 5]}]}})
+    cfg.check_sources(["cam", "s-1234"])
+    assert [z.name for z in cfg.for_source("s-1234")[0]] == ["any"] and [ln.name for ln in cfg.for_source("s-1234")[1]] == ["gate"]
+    assert [z.name for z in cfg.for_source("cam")[0]] == ["own"] and cfg.for_source("cam")[1] == ()
