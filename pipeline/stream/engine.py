@@ -23,9 +23,10 @@ in a chain (``check_ordered``) and run here, in the driver, at emit time: one in
 source, built when a ``stream`` starts, called on each frame as it leaves the reorder buffer,
 which already yields every source's frames in admission order. Their answer cannot depend on
 timing, actor counts or micro-batches, and they cost no Ray hop: the frame is fetched at emit
-anyway, to hand it to the sinks. A frame that lost its image or an upstream result still goes
-through them (the stage records why it could not use it), so the next frame they see carries
-the gap in its ``seq``: a missing frame is a miss, never a stall. What they cost is driver
+anyway, to hand it to the sinks. A frame that lost its image (a source error) or an upstream
+result still goes through them: the stage skips it (recording why, for a missing result), and
+the next frame it sees carries the gap in its ``seq`` and its time: a missing frame is a miss,
+never a stall or a crash. What they cost is driver
 time, per frame, in the stage table like any other stage (benchmarks.md, ordered stages).
 """
 
