@@ -138,3 +138,16 @@ def test_detect_track_zones_on_a_generated_clip_counts_exactly(tmp_path, ray_clu
     assert len(crossed_in) == 1 and 11 <= crossed_in[0][0] <= 14, crossed_in
     assert len(crossed_out) == 1 and 31 <= crossed_out[0][0] <= 35, crossed_out
     assert crossed_in[0][1] == crossed_out[0][1]  # the same track both ways
+
+
+def test_the_yaml_in_docs_builds():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "zones.md").read_text()
+    (block,) = re.findall(r"```yaml\n(.*?)```", doc, flags=re.S)
+    cfg = with_zones(PipelineConfig.from_dict(yaml.safe_load(block)), [], [], ["cam0"])
+    zones = cfg.stages[-1].config
+    assert [z.name for z in zones.zones["cam0"]] == ["shop"] and zones.min_frames == 2
