@@ -85,6 +85,16 @@ class ConstantVelocity:
         return np.einsum("nmd,nmd->nm", diff, sol)
 
 
+    def mahalanobis_pairs(self, mean: np.ndarray, cov: np.ndarray, z: np.ndarray, r_std: np.ndarray, extra: np.ndarray) -> np.ndarray:
+        """Squared Mahalanobis distances (P,) of P (track, measurement) pairs given row by row:
+        the track's mean (P, 2D), cov (P, 2D, 2D), r_std (P, D) and the measurement's z (P, D),
+        extra (P, D). What :meth:`mahalanobis` gives on those pairs, without the (N, M) work."""
+        z_pred, s = self.project(mean, cov, r_std)
+        s = s + _diag(np.asarray(extra, np.float64) ** 2)
+        diff = np.asarray(z, np.float64) - z_pred
+        return np.einsum("pd,pd->p", diff, np.linalg.solve(s, diff[..., None])[..., 0])
+
+
 def box_to_z(boxes: np.ndarray) -> np.ndarray:
     """(N, 4) ``x1, y1, x2, y2`` → (N, 4) ``cx, cy, w, h``."""
     b = np.asarray(boxes, np.float64)

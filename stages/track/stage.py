@@ -80,11 +80,26 @@ def observations(result: Any, of: str) -> tuple[Observations, tuple[str, ...]]:
     if isinstance(result, Keypoints):
         if result.boxes is None:
             raise ValueError(f"the {of!r} result has no instance boxes to track")
-        scores = result.data.get("score")
+        scores = result.data.get("pose_score")
         if scores is None:
             scores = result.scores.mean(axis=1) if result.scores is not None else np.ones(len(result), np.float32)
-        return Observations(result.boxes, scores, np.zeros(len(result), np.int64)), ("person",)
+        return Observations(result.boxes, scores, np.zeros(len(result), np.int64), _pose_xyz(result)), ("person",)
     raise ValueError(f"track: cannot track a {type(result).__name__} result (of={of!r}); expected Detections, Faces or Keypoints")
+
+
+def _pose_xyz(kp: Keypoints) -> np.ndarray | None:
+    """(N, 3) a person's position when depth lifted the keypoints (``data["camera"]``, (N, K, 3)
+    metres): the median over the keypoints that have one (NaN when none has)."""
+    camera = kp.data.get("camera")
+    if camera is None:
+        return None
+    camera = np.asarray(camera, np.float64)
+    out = np.full((len(camera), 3), np.nan)
+    for i, points in enumerate(camera):
+        ok = np.isfinite(points).all(axis=1)
+        if ok.any():
+            out[i] = np.median(points[ok], axis=0)
+    return out
 
 
 def frame_time(frame: Frame) -> float:
@@ -115,6 +130,13 @@ class TrackStage(Stage):
                 d.clear()
             else:
                 d.pop(source, None)
+
+    def __call__(self, frames: Sequence[Frame]) -> list[Frame]:
+        # one frame at a time: the base class retries a failed batch item by item, which would
+        # feed a tracker the frames it has already seen; here a bad frame fails alone
+        for frame in frames:
+            super().__call__([frame])
+        return list(frames)
 
     def process(self, frames: Sequence[Frame]) -> list[Tracks]:
         return [self.track(f) for f in frames]

@@ -73,18 +73,20 @@ class Positions3D:
 
     def cost(self, rows: np.ndarray, iou: np.ndarray, z: np.ndarray, spread: np.ndarray) -> np.ndarray:
         """Pair costs (R, M) for tracks ``rows`` and M measurements: ``1 - IoU`` where either side
-        has no 3-D position, else the mixed cost, INFEASIBLE outside the gate."""
+        has no 3-D position or the boxes do not overlap (such a pair never matches anyway, and
+        skipping it keeps 1000 tracks cheap), else the mixed cost, INFEASIBLE outside the gate."""
         cost = 1.0 - iou
         if len(rows) == 0 or len(z) == 0:
             return cost
-        ok_t, ok_d = self.has[rows], np.isfinite(z).all(axis=1)
-        if not ok_t.any() or not ok_d.any():
+        ok = (iou > 0) & self.has[rows][:, None] & np.isfinite(z).all(axis=1)[None, :]
+        t, d = np.nonzero(ok)
+        if not len(t):
             return cost
-        t, d = np.flatnonzero(ok_t), np.flatnonzero(ok_d)
-        m2 = self.kf.mahalanobis(self.mean[rows[t]], self.cov[rows[t]], z[d], np.full((len(t), 3), self.motion.min_sigma), self._r(spread[d]))
+        r = rows[t]
+        m2 = self.kf.mahalanobis_pairs(self.mean[r], self.cov[r], z[d], np.full((len(t), 3), self.motion.min_sigma), self._r(spread[d]))
         w = self.motion.weight
-        mixed = (1.0 - w) * cost[np.ix_(t, d)] + w * np.sqrt(np.minimum(m2 / self.motion.gate, 1.0))
-        cost[np.ix_(t, d)] = np.where(m2 > self.motion.gate, INFEASIBLE, mixed)
+        mixed = (1.0 - w) * cost[t, d] + w * np.sqrt(np.minimum(m2 / self.motion.gate, 1.0))
+        cost[t, d] = np.where(m2 > self.motion.gate, INFEASIBLE, mixed)
         return cost
 
     def update(self, rows: np.ndarray, z: np.ndarray, spread: np.ndarray) -> None:

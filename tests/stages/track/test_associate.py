@@ -43,3 +43,24 @@ def test_class_gate_forbids_other_classes():
     assert cost.tolist() == [[INFEASIBLE, INFEASIBLE], [0.0, 0.0]]
     matches, _, _ = linear_assignment(cost, 0.8)
     assert matches.tolist() == [[1, 0]] or matches.tolist() == [[1, 1]]
+
+
+def test_fast_paths_match_the_full_hungarian_solution():
+    from scipy.optimize import linear_sum_assignment
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        a = rng.uniform(0, 300, (30, 2))
+        b = a[rng.permutation(30)[:25]] + rng.normal(0, 8, (25, 2))
+        boxes_a, boxes_b = np.concatenate([a, a + 40], axis=1), np.concatenate([b, b + 40], axis=1)
+        iou = iou_matrix(boxes_a, boxes_b)
+        lt = np.maximum(boxes_a[:, None, :2], boxes_b[None, :, :2])
+        rb = np.minimum(boxes_a[:, None, 2:], boxes_b[None, :, 2:])
+        inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+        np.testing.assert_allclose(iou, inter / (2 * 1600 - inter), atol=1e-12)
+        cost = np.where(1 - iou <= 0.8, 1 - iou, INFEASIBLE)
+        matches, _, _ = linear_assignment(cost, 0.8)
+        r, c = linear_sum_assignment(cost)
+        keep = cost[r, c] <= 0.8
+        assert cost[matches[:, 0], matches[:, 1]].sum() == pytest.approx(cost[r[keep], c[keep]].sum())
+        assert len(matches) == keep.sum()

@@ -73,3 +73,13 @@ def test_box_parametrisation_round_trips():
     boxes = np.array([[10.0, 20.0, 50.0, 120.0], [0.0, 0.0, 1.0, 1.0]])
     np.testing.assert_allclose(box_to_z(boxes), [[30, 70, 40, 100], [0.5, 0.5, 1, 1]])
     np.testing.assert_allclose(z_to_box(box_to_z(boxes)), boxes)
+
+
+def test_pairwise_mahalanobis_equals_the_full_matrix_on_those_pairs():
+    kf = ConstantVelocity(3)
+    rng = np.random.default_rng(4)
+    mean, cov = kf.initiate(rng.normal(0, 1, (3, 3)), np.full((3, 3), 0.2), np.full((3, 3), 1.0))
+    z, extra, r = rng.normal(0, 1, (4, 3)), rng.uniform(0.05, 0.5, (4, 3)), np.full((3, 3), 0.1)
+    full = kf.mahalanobis(mean, cov, z, r, extra)
+    t, d = np.array([0, 2, 1]), np.array([3, 0, 0])
+    np.testing.assert_allclose(kf.mahalanobis_pairs(mean[t], cov[t], z[d], r[t], extra[d]), full[t, d], rtol=1e-12)

@@ -44,6 +44,6 @@ def test_3d_association_beats_2d_where_boxes_overlap_at_different_depths():
         s2.append(score(seq, run_tracker(seq, use_xyz=False)))
     switches3, switches2 = sum(s.id_switches for s in s3), sum(s.id_switches for s in s2)
     idf1_3, idf1_2 = np.mean([s.idf1 for s in s3]), np.mean([s.idf1 for s in s2])
-    assert switches3 * 3 <= switches2, (switches3, switches2)
+    assert switches3 * 2 <= switches2, (switches3, switches2)
     assert idf1_3 >= idf1_2 + 0.03, (idf1_3, idf1_2)
     assert np.mean([s.mota for s in s3]) >= np.mean([s.mota for s in s2]) - 0.01  # the gate costs no coverage
