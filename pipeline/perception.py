@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from sensorium.stages.base import Stage, build_config, check_chain, get_stage_class
+from sensorium.stages.base import Stage, build_config, check_chain, get_stage_class, refuse_ordered
 from sensorium.stages.camera import Intrinsics, StereoCalibration
 from sensorium.stages.frame import Frame
 
@@ -35,9 +35,17 @@ def request_configs(stages: Sequence[str], options: Mapping[str, Mapping[str, An
     stray = sorted(set(options) - set(stages))
     if stray:
         raise ValueError(f"options for stage(s) {', '.join(stray)}, which the request does not run ({', '.join(stages)})")
+    refuse_ordered_stages(stages)
     configs = [(name, build_config(name, dict(options.get(name) or {}))) for name in stages]
     check_chain(configs)
     return configs
+
+
+def refuse_ordered_stages(stages: Sequence[str]) -> None:
+    """ConfigError naming an unknown stage, or an ordered one (tracking, zone counts): a request
+    is one independent image, with no frames before or after it to keep state across."""
+    refuse_ordered({name: get_stage_class(name) for name in stages}, "each request is one independent image; "
+                   "run it on a stream (/v1/streams or `sensorium run`)")
 
 
 def config_key(name: str, config: Any) -> tuple[str, str]:

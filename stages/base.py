@@ -188,6 +188,7 @@ BUILTIN_STAGES: dict[str, str] = {
     "embed": "sensorium.stages.embed.stage:EmbedStage",
     "pose": "sensorium.stages.pose.stage:PoseStage",
     "track": "sensorium.stages.track.stage:TrackStage",
+    "zones": "sensorium.stages.zones.stage:ZonesStage",
 }
 _registered: dict[str, type[Stage]] = {}
 
@@ -256,6 +257,15 @@ def check_chain(stages: Sequence[tuple[str, Any]]) -> None:
             raise ConfigError(f"stage {name!r} needs the {', '.join(repr(m) for m in missing)} stage {where} "
                               f"(e.g. --stages {fix})")
         before.append(name)
+
+
+def refuse_ordered(classes: Mapping[str, type[Stage]], why: str) -> None:
+    """ConfigError naming the ordered stages among ``classes`` (name → class), for the engines
+    whose items are independent images (``batch``, ``/v1/perceive``); ``why`` says what to use."""
+    ordered = [name for name, cls in classes.items() if cls.ordered]
+    if ordered:
+        raise ConfigError(f"stage(s) {', '.join(repr(n) for n in ordered)} keep state across one source's frames in capture order "
+                          f"(tracking, zone counts), which needs a stream of frames: {why}")
 
 
 def build_stage(name: str, config: dict[str, Any] | Any = None) -> Stage:

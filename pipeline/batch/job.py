@@ -52,7 +52,7 @@ import numpy as np
 
 from sensorium.pipeline.cluster import ActorRequest, init_ray, plan_resources
 from sensorium.pipeline.runner import Delta, rebuild, run_stage
-from sensorium.stages.base import Stage, build_config, get_stage_class
+from sensorium.stages.base import Stage, build_config, get_stage_class, refuse_ordered
 from sensorium.stages.config import config_options
 from sensorium.stages.images import IMAGE_SUFFIXES
 from sensorium.pipeline.batch.lock import OutputLock
@@ -347,6 +347,8 @@ def run_batch(inputs: str | Path | Sequence[str], stages: Sequence[BatchStage], 
     if not stages:
         raise ValueError("a batch job needs at least one stage")
     classes = {s.name: get_stage_class(s.name) for s in stages}
+    refuse_ordered(classes, "a batch job's images are independent and run in parallel, in no order; run it with "
+                   "`sensorium run` over a video or camera")
     # options as the typed config has them (``"0.3"`` and ``0.3`` are one job), batch defaults under the user's
     stages = [replace(s, options=config_options(build_config(s.name, {**classes[s.name].batch_defaults(), **s.options}))) for s in stages]
     if is_remote(str(output)):

@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.markup import escape
 
 from sensorium.pipeline.cli.common import console, fail, parse_sets, setup_logging
+from sensorium.pipeline.cli.zones import with_zones
 
 app = typer.Typer(help="Run stages over sources, write the sample, calibrate a stereo rig.")
 
@@ -46,6 +47,8 @@ def run(
     reconnect_max_backoff: Optional[float] = typer.Option(None, "--reconnect-max-backoff", help="Live sources: longest wait between retries, seconds (backoff doubles from 0.5 s). Default 10."),
     source_timeout: Optional[float] = typer.Option(None, "--source-timeout", help="Live sources: give up after this many seconds without a frame (0: never). Default 60."),
     drain_timeout: Optional[float] = typer.Option(None, "--drain-timeout", help="On SIGINT/SIGTERM: seconds the frames in flight may take to finish before the rest are dropped. Default 10."),
+    zone: List[str] = typer.Option([], "--zone", help="Polygon zone SOURCE:NAME=x1,y1,x2,y2,x3,y3,... counting tracks inside, entering, leaving (pixels, or fractions of the image when all in 0..1; SOURCE: optional with one source; repeatable). Adds the zones stage (needs track). docs/zones.md."),
+    line: List[str] = typer.Option([], "--line", help="Counting line SOURCE:NAME=x1,y1,x2,y2: tracks crossing it in (onto its left, start to end as drawn) and out. Repeatable; as --zone."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Run stages over sources (default: the bundled synthetic stereo + RGB-D sample) into OUT.
@@ -66,6 +69,7 @@ def run(
                                max_in_flight=max_in_flight, drop_policy=drop_policy)
         cfg = _with_stop_policy(cfg, reconnect_attempts, reconnect_max_backoff, source_timeout, drain_timeout)
         srcs = _open_sources(source, left, right, side_by_side, calib, reconnect=cfg.reconnect)
+        cfg = with_zones(cfg, zone, line, [s.source_id for s in srcs])
         sink_objs = build_sinks([s.strip() for s in sinks.split(",") if s.strip()], out)
     except (ValueError, FileNotFoundError) as exc:
         raise fail(str(exc)) from None
@@ -125,7 +129,7 @@ def _pipeline_config(config: Optional[Path], stages: Optional[str], sets: List[s
     if config is not None:
         cfg = PipelineConfig.from_file(config)
     else:
-        names = [n.strip() for n in stages.split(",") if n.strip()] if stages else _available_stage_names()
+        names = [n.strip() for n in stages.split(",") if n.strip()] if stages else [n for n in _available_stage_names() if n != "zones"]  # zones: with --zone/--line
         # resources are left to the engine's planner: one CPU per actor, or a share of a smaller machine
         cfg = PipelineConfig(stages=tuple(StageSpec(n) for n in names))
     cfg = replace(cfg, ray_address=ray_address or cfg.ray_address, metrics_port=metrics_port if metrics_port is not None else cfg.metrics_port,
@@ -277,7 +281,8 @@ def _summary_dict(summary: Any, exit_code: int) -> dict[str, Any]:
         "frames": summary.frames, "errors": summary.errors, "dropped": summary.dropped, "source_states": summary.source_states,
         "reconnects": summary.reconnects, "source_errors": summary.source_errors,
         "wall_s": summary.wall_s, "fps": summary.fps, "stages": summary.stages, "max_in_flight_seen": summary.max_in_flight_seen,
-        "sinks": summary.sinks, "stop": asdict(summary.stop), "exit_code": exit_code,
+        "sinks": summary.sinks, "stop": asdict(summary.stop), "zones": {sid: c.totals() for sid, c in summary.zones.items()},
+        "exit_code": exit_code,
     }
 
 
@@ -295,9 +300,24 @@ def _print_summary(summary: Any) -> None:
         out.print(f"stopped on {stop.reason}: {stop.finished_in_flight} of {stop.in_flight_at_stop} frame(s) in flight finished, "
                   f"{stop.dropped_in_flight} dropped{' (stopped again)' if stop.forced else ''}, "
                   f"{stop.discarded_queued} read but not admitted discarded; drain {stop.drain_s:.2f} s")
+    if summary.zones:
+        out.print(_zones_table(summary.zones))
     s = Table(title=f"stages — {summary.total_frames} frames in {summary.wall_s:.2f} s = {summary.fps:.2f} fps")
     for col in ("stage", "p50 ms", "p95 ms", "mean batch", "wait+hop ms", "calls"):
         s.add_column(col, justify="left" if col == "stage" else "right")
     for name, st in summary.stages.items():
         s.add_row(name, f"{st['p50_ms']:.1f}", f"{st['p95_ms']:.1f}", f"{st['mean_batch']:.1f}", f"{st['overhead_ms']:.1f}", str(st["calls"]))
     out.print(s)
+
+
+def _zones_table(zones: dict[str, Any]) -> Table:
+    """Each source's zones (inside now, entered, left) and lines (in, out) at the end of the run."""
+    t = Table(title="zones and lines")
+    for col in ("source", "zone / line", "inside", "entered / in", "left / out"):
+        t.add_column(col, justify="left" if col in ("source", "zone / line") else "right")
+    for sid, counts in zones.items():
+        for z in counts.zones:
+            t.add_row(sid, f"zone {z.name}", str(len(z.inside)), str(z.entered), str(z.left))
+        for ln in counts.lines:
+            t.add_row(sid, f"line {ln.name}", "-", str(ln.in_count), str(ln.out_count))
+    return t

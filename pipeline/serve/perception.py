@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry
 from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
 
-from sensorium.pipeline.perception import FrameInputs, request_configs
+from sensorium.pipeline.perception import FrameInputs, refuse_ordered_stages, request_configs
 from sensorium.pipeline.serve.errors import Overloaded, StageUnavailable
 from sensorium.pipeline.serve.metrics import StageMetrics
 from sensorium.pipeline.serve.stage_server import StageCall, StageReply
@@ -46,6 +46,7 @@ class ServePerception:
 
     def configs(self, stages: Sequence[str], options: Mapping[str, Mapping[str, Any]] | None = None) -> list[tuple[str, Any]]:
         """Each stage's (name, config); ValueError naming an unknown or undeployed stage or a bad option."""
+        refuse_ordered_stages(stages)  # before "not deployed": an ordered stage is never deployed, and this says why
         missing = [name for name in stages if name not in self.handles]
         for name in missing:
             get_stage_class(name)  # an unknown name is named as unknown

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from sensorium.pipeline.io.sources import ReconnectPolicy
 from sensorium.pipeline.stream.reader import DropPolicy
-from sensorium.stages.base import build_config, check_chain
+from sensorium.stages.base import build_config, check_chain, get_stage_class
 from sensorium.stages.config import ConfigError, coerce_fields, config_options
 
 DROP_POLICIES = tuple(p.value for p in DropPolicy)
@@ -105,6 +105,7 @@ class PipelineConfig:
         if len(set(names)) != len(names):
             raise ValueError(f"stage listed twice: {names}")
         check_chain([(spec.name, spec.config) for spec in self.stages])
+        check_ordered(self.stages)
         if self.max_in_flight < 1:
             raise ValueError(f"max_in_flight must be >= 1, got {self.max_in_flight}")
         if self.drain_timeout_s < 0:
@@ -142,6 +143,25 @@ class PipelineConfig:
         """Options merged over stage ``name``'s (nested mappings key by key); its config is rebuilt and validated."""
         stages = tuple(replace(s, options=merge_options(s.options, options)) if s.name == name else s for s in self.stages)
         return replace(self, stages=stages)
+
+
+def check_ordered(stages: tuple[StageSpec, ...]) -> None:
+    """Raise ConfigError unless the ordered stages (:attr:`Stage.ordered`: tracking, zone counts)
+    come last, each with one replica. The engine runs them in the driver, per source, on frames
+    as they are emitted in capture order; a parallel stage after one would need a second trip
+    through the actor pools, which the engine does not make."""
+    first: str | None = None
+    for spec in stages:
+        ordered = get_stage_class(spec.name).ordered
+        if ordered and spec.replicas != 1:
+            raise ConfigError(f"stage {spec.name!r} is ordered (it keeps state across one source's frames): the engine runs one "
+                              f"instance per source in capture order, so replicas does not apply; got replicas={spec.replicas}")
+        if ordered and first is None:
+            first = spec.name
+        elif not ordered and first is not None:
+            raise ConfigError(f"stage {spec.name!r} runs in parallel actors but comes after the ordered stage {first!r}, which sees "
+                              f"one source's frames one at a time in capture order: put the ordered stages last "
+                              f"(e.g. --stages {','.join([s.name for s in stages if not get_stage_class(s.name).ordered] + [s.name for s in stages if get_stage_class(s.name).ordered])})")
 
 
 def _spec_from_item(item: Any) -> StageSpec:

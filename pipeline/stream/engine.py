@@ -16,6 +16,18 @@ The rebuild-run-delta step is the one stage runner the batch engine uses too
 (:mod:`sensorium.pipeline.runner`); actors' CPUs and GPUs come from the one planner
 (:func:`sensorium.pipeline.cluster.plan_resources`); one ``stream`` call is a run state
 (``_Run``: admit, dispatch, collect, emit) whose counters make the run summary.
+
+Ordered stages (:attr:`Stage.ordered`: tracking, zone counts) keep state across one source's
+frames, so they must see that source's frames one at a time in capture order. They come last
+in a chain (``check_ordered``) and run here, in the driver, at emit time: one instance per
+source, built when a ``stream`` starts, called on each frame as it leaves the reorder buffer,
+which already yields every source's frames in admission order. Their answer cannot depend on
+timing, actor counts or micro-batches, and they cost no Ray hop: the frame is fetched at emit
+anyway, to hand it to the sinks. A frame that lost its image (a source error) or an upstream
+result still goes through them: the stage skips it (recording why, for a missing result), and
+the next frame it sees carries the gap in its ``seq`` and its time: a missing frame is a miss,
+never a stall or a crash. What they cost is driver
+time, per frame, in the stage table like any other stage (benchmarks.md, ordered stages).
 """
 
 from __future__ import annotations
@@ -33,6 +45,7 @@ from sensorium.pipeline.cluster import ActorRequest, init_ray, plan_resources
 from sensorium.pipeline.runner import CallStatus, Delta, rebuild, run_stage
 from sensorium.stages.base import Stage, get_stage_class
 from sensorium.stages.frame import Frame
+from sensorium.stages.results.zones import ZoneCounts
 
 from sensorium.pipeline.stream.config import PipelineConfig, StageSpec
 from sensorium.pipeline.stream.metrics import PipelineMetrics
@@ -138,6 +151,8 @@ class RunSummary:
     #: why each failed source failed (gave up reconnecting, raised, truncated file)
     source_errors: dict[str, str] = field(default_factory=dict)
     stop: StopReport = field(default_factory=lambda: StopReport("sources ended"))
+    #: each source's last zone and line counts (the ``zones`` stage's running totals), when it ran
+    zones: dict[str, ZoneCounts] = field(default_factory=dict)
 
     @property
     def failed_sources(self) -> list[str]:
@@ -172,6 +187,8 @@ class Pipeline:
         self.shutdown_ray, self.on_ray_ready = shutdown_ray, on_ray_ready
         self._started_ray = False
         self._pools: list[_Pool] = []
+        #: the ordered stages (the chain's tail): built per source when a stream starts, run in the driver
+        self._ordered: list[tuple[StageSpec, type[Stage]]] = []
         self._started = False
         self._last_run: _Run | None = None
         #: the port /metrics is served on (``config.metrics_port``; 0 picks a free one)
@@ -196,6 +213,7 @@ class Pipeline:
         if self.config.metrics_port is not None:
             self.metrics_port = self.metrics.serve(self.config.metrics_port)
             log.warning("metrics on http://127.0.0.1:%d/metrics", self.metrics_port)
+        self._ordered = [(spec, get_stage_class(spec.name)) for spec in self.config.stages if get_stage_class(spec.name).ordered]
         for spec, stage_cls, (num_cpus, num_gpus) in self._plan():
             remote = ray.remote(StageWorker).options(num_cpus=num_cpus, num_gpus=num_gpus, max_restarts=3, name=None)
             pool = _Pool(spec, stage_cls)
@@ -221,16 +239,19 @@ class Pipeline:
         the spec gives, else what the stage asks (:meth:`Stage.resources`), else a share. Bad
         options and a cluster too small for every actor at once fail here, by name, not inside
         an actor or as actors pending forever."""
-        classes, requests = [], []
+        classes, requests, specs = [], [], []
         for spec in self.config.stages:
             stage_cls = get_stage_class(spec.name)
+            if stage_cls.ordered:
+                continue  # runs in the driver (the module docstring says why)
+            specs.append(spec)
             asked = stage_cls.resources(spec.config)
             cpus, gpus = spec.num_cpus, spec.num_gpus
             requests.append(ActorRequest(spec.name, spec.replicas, asked.num_cpus if cpus is None else cpus,
                                          asked.num_gpus if gpus is None else gpus, asked.wants_gpu))
             classes.append(stage_cls)
-        plan = plan_resources(requests, ray.cluster_resources(), fix="replicas in the pipeline config")
-        return list(zip(self.config.stages, classes, plan))
+        plan = plan_resources(requests, ray.cluster_resources(), fix="replicas in the pipeline config") if requests else []
+        return list(zip(specs, classes, plan))
 
     def actors(self) -> list[Any]:
         """Every stage actor's handle (what a supervisor checks is alive, or gone after ``close``)."""
@@ -278,6 +299,7 @@ class Pipeline:
             reconnects={r.source.source_id: r.source.reconnects for r in readers if r.source.live},
             source_errors={r.source.source_id: r.error or "failed" for r in readers if r.state.value == "error"},
             stop=run.stop_report if run is not None else StopReport("sources ended"),
+            zones=dict(run.zones) if run is not None else {},
         )
 
     def stream(self, sources: Sequence[Source], *, max_frames: int | None = None, readers_out: list | None = None,
@@ -297,7 +319,7 @@ class Pipeline:
         readers = [SourceReader(s, queue_size=cfg.source_queue, drop_policy=cfg.drop_policy) for s in sources]
         if readers_out is not None:
             readers_out.extend(readers)
-        run = self._last_run = _Run(self._pools, readers, self.metrics, cfg.max_in_flight, max_frames)
+        run = self._last_run = _Run(self._pools, readers, self.metrics, cfg.max_in_flight, max_frames, self._ordered)
         for r in readers:
             r.start()
         try:
@@ -332,7 +354,8 @@ class _Run:
     finished calls (waiting for one, a batch deadline or new input), :meth:`emit` frames in
     admission order per source."""
 
-    def __init__(self, pools: list[_Pool], readers: list[SourceReader], metrics: PipelineMetrics, max_in_flight: int, max_frames: int | None) -> None:
+    def __init__(self, pools: list[_Pool], readers: list[SourceReader], metrics: PipelineMetrics, max_in_flight: int, max_frames: int | None,
+                 ordered: Sequence[tuple[StageSpec, type[Stage]]] = ()) -> None:
         self.pools, self.readers, self.metrics = pools, readers, metrics
         self.max_in_flight, self.max_frames = max_in_flight, max_frames
         ids = [r.source.source_id for r in readers]
@@ -351,6 +374,12 @@ class _Run:
         self.stopping = False
         self.stop_report = StopReport("sources ended")
         self._reconnects_seen = {sid: 0 for sid in ids}
+        #: each source's own instances of the ordered stages, in chain order (their state is that source's)
+        self.ordered: dict[str, list[Stage]] = {sid: [stage_cls(spec.config) for spec, stage_cls in ordered] for sid in ids}
+        for stages in self.ordered.values():
+            for stage in stages:
+                stage.setup()
+        self.zones: dict[str, ZoneCounts] = {}
 
     def begin_stop(self, stop: StopRequest) -> None:
         """On the first turn after a stop request: stop every reader (without waiting for one
@@ -400,7 +429,11 @@ class _Run:
                 continue
             stalled = 0
             sid = reader.source.source_id
-            self.queues[0].append(_Item(sid, self.admitted[sid], frame.key, ray.put(frame), time.perf_counter()))
+            item = _Item(sid, self.admitted[sid], frame.key, ray.put(frame), time.perf_counter())
+            if self.pools:
+                self.queues[0].append(item)
+            else:  # only ordered stages: straight to the reorder buffer, they run at emit
+                self.done[sid][item.index] = item
             self.admitted[sid] += 1
             self.total_admitted += 1
             self.in_flight += 1
@@ -517,11 +550,32 @@ class _Run:
                 self.in_flight -= 1
                 frame, *deltas = ray.get([item.ref, *item.deltas])
                 (frame,) = rebuild([frame], [deltas])
+                self._run_ordered(frame)
                 self.frames[sid] += 1
                 self.errors[sid] += not frame.ok
                 self.metrics.observe_emit(sid, frame.ok)
                 yield frame
         self.publish_sources()
+
+    def _run_ordered(self, frame: Frame) -> None:
+        """Run this source's ordered stages on ``frame`` (the next one of its source, in capture
+        order), in the driver; their time and errors go to the stage metrics like any stage's."""
+        for stage in self.ordered[frame.source_id]:
+            start = time.perf_counter()
+            try:
+                _deltas, status = run_stage(stage, [frame])
+            except Exception as exc:  # noqa: BLE001 - the stage's own bookkeeping failed: recorded on the frame, the run goes on
+                log.exception("ordered stage %s failed on %s", stage.name, frame.key)
+                Delta(stage.name, error=f"{frame.key}: {stage.name}: {type(exc).__name__}: {exc}").apply(frame)
+                self.metrics.stage_errors.labels(stage.name).inc()
+                continue
+            self.metrics.observe_call(stage.name, status.per_frame_s, time.perf_counter() - start, status.compute_s)
+            if status.errors[0]:
+                self.metrics.stage_errors.labels(stage.name).inc()
+        for result in frame.results.values():
+            if isinstance(result, ZoneCounts):
+                self.zones[frame.source_id] = result
+                self.metrics.observe_zones(frame.source_id, result)
 
     def publish_sources(self) -> None:
         """Each source's drops, state and new reconnects to the Prometheus series."""

@@ -12,6 +12,8 @@ from collections import defaultdict, deque
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from sensorium.stages.results.zones import ZoneCounts
+
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12)
 
 
@@ -34,6 +36,11 @@ class PipelineMetrics:
         self.source_state = Gauge("sensorium_source_state", "1 for the state a source is in", ["source", "state"], registry=r)
         self.reconnects = Counter("sensorium_source_reconnects_total", "Times a live source lost its stream and reconnected", ["source"], registry=r)
         self.stage_errors = Counter("sensorium_stage_errors_total", "Frames a stage could not process", ["stage"], registry=r)
+        self.zone_tracks = Gauge("sensorium_zone_tracks", "Tracks inside a zone now (last seen inside)", ["source", "zone"], registry=r)
+        self.zone_entries = Counter("sensorium_zone_entries_total", "Tracks that entered a zone", ["source", "zone"], registry=r)
+        self.zone_exits = Counter("sensorium_zone_exits_total", "Tracks that left a zone", ["source", "zone"], registry=r)
+        self.line_crossings = Counter("sensorium_line_crossings_total", "Tracks that crossed a line, by direction (in, out)",
+                                      ["source", "line", "direction"], registry=r)
         self._latencies: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=keep_samples))
         self._batches: dict[str, deque[int]] = defaultdict(lambda: deque(maxlen=keep_samples))
         self._overheads: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=keep_samples))
@@ -73,6 +80,17 @@ class PipelineMetrics:
         q.append(time.monotonic())
         if len(q) >= 2 and q[-1] > q[0]:
             self.fps.labels(source).set((len(q) - 1) / (q[-1] - q[0]))
+
+    def observe_zones(self, source: str, counts: ZoneCounts) -> None:
+        """A source's zone and line counts at one frame: the gauges set, the counters advanced
+        by this frame's events."""
+        for z in counts.zones:
+            self.zone_tracks.labels(source, z.name).set(len(z.inside))
+            self.zone_entries.labels(source, z.name).inc(len(z.entered_now))
+            self.zone_exits.labels(source, z.name).inc(len(z.left_now))
+        for ln in counts.lines:
+            self.line_crossings.labels(source, ln.name, "in").inc(len(ln.crossed_in))
+            self.line_crossings.labels(source, ln.name, "out").inc(len(ln.crossed_out))
 
     def stage_summary(self) -> dict[str, dict[str, float]]:
         """stage → p50/p95 latency ms, mean batch, mean overhead ms, calls."""

@@ -17,10 +17,12 @@ from sensorium.stages.results.items import Items
 from sensorium.stages.results.keypoints import Keypoints
 from sensorium.stages.results.registry import RESULT_KINDS, register, result_from_dict
 from sensorium.stages.results.tracks import Tracks
+from sensorium.stages.results.zones import LineTally, ZoneCounts, ZoneTally
 
 register_result = register  # the name a stage family outside this package uses (docs/architecture.md, "Add a stage")
 
 __all__ = [
     "ActionType", "CoordinateSpace", "Depth", "Detections", "Embeddings", "Faces", "GUI_ACTION_TYPES", "Gaze", "GuiAction", "GuiStep",
-    "Items", "Keypoints", "RESULT_KINDS", "Rectification", "ScreenGeometry", "Tracks", "register", "register_result", "result_from_dict",
+    "Items", "Keypoints", "LineTally", "RESULT_KINDS", "Rectification", "ScreenGeometry", "Tracks", "ZoneCounts", "ZoneTally", "register",
+    "register_result", "result_from_dict",
 ]

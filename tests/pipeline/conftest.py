@@ -1,4 +1,4 @@
-"""Pipeline test helpers: an MJPEG camera server on loopback."""
+"""Pipeline test helpers: an MJPEG camera server on loopback, a generated clip the shipped detector sees."""
 
 from __future__ import annotations
 
@@ -60,3 +60,20 @@ def mjpeg_server():
     server = MJPEGServer()
     yield server
     server.close()
+
+
+def disc_clip(path, n=40, size=256):
+    """A red disc (r = 24 px, a shape the shipped detector is trained on) over a noisy flat
+    background, walking right from x=30 to x=226 over n/2 frames, then back: MJPG at 10 fps.
+    Returns the true centre x per frame."""
+    rng = np.random.default_rng(0)
+    background = np.clip(np.full((size, size, 3), (90, 110, 100), np.float32) + rng.normal(0, 6, (size, size, 3)), 0, 255).astype(np.uint8)
+    half = n // 2
+    xs = [30 + 196 * (t / (half - 1) if t < half else (n - 1 - t) / (half - 1)) for t in range(n)]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (size, size))
+    for x in xs:
+        rgb = background.copy()
+        cv2.circle(rgb, (int(x * 16), 128 * 16), 24 * 16, (230, 40, 40), -1, cv2.LINE_AA, 4)
+        writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return xs

@@ -41,3 +41,11 @@ def test_bad_requests_fail_before_any_stage_loads(stages, options, error, match)
     with pytest.raises(error, match=match):
         p.perceive(np.zeros((8, 8, 3), np.uint8), stages, options)
     assert not p._stages
+
+
+def test_an_ordered_stage_is_refused_before_anything_runs():
+    from sensorium.pipeline.perception import request_configs
+    from sensorium.stages.config import ConfigError
+
+    with pytest.raises(ConfigError, match="'zones' keep state across one source's frames .*/v1/streams or `sensorium run`"):
+        request_configs(["detect", "zones"], {"zones": {"tracks": "detect"}})

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from sensorium.stages.frame import Frame
-from sensorium.stages.results import Depth, Detections, Faces, Gaze, Keypoints
+from sensorium.stages.results import Depth, Detections, Faces, Gaze, Keypoints, ZoneCounts
 
 log = logging.getLogger(__name__)
 
@@ -327,3 +327,21 @@ def draw_gaze(img: np.ndarray, gaze: Gaze) -> None:
             cv2.circle(img, start, 2 * (thickness + 1), GAZE_COLOR, thickness + 1, cv2.LINE_AA)
         else:
             cv2.arrowedLine(img, start, end, GAZE_COLOR, thickness + 1, cv2.LINE_AA, tipLength=0.2)
+
+
+#: zone outlines and counting lines: one colour, so they read as configuration, not detections
+ZONE_COLOR = (255, 200, 0)
+
+
+@register_overlay(ZoneCounts.kind)
+def draw_zone_counts(img: np.ndarray, counts: ZoneCounts) -> None:
+    """Each zone outlined and labelled ``name inside N +entered -left``; each line drawn with
+    ``name in A out B`` at its start (in: onto its left, start to end as drawn)."""
+    thickness, _ = _style(img)
+    for z in counts.zones:
+        pts = np.round(np.asarray(z.polygon, np.float64)).astype(np.int32).reshape(-1, 1, 2)
+        cv2.polylines(img, [pts], True, ZONE_COLOR, thickness, cv2.LINE_AA)
+        _label(img, f"{z.name} {len(z.inside)} +{z.entered} -{z.left}", _pt(pts[:, 0].min(axis=0)), ZONE_COLOR)
+    for ln in counts.lines:
+        cv2.line(img, _pt(ln.start), _pt(ln.end), ZONE_COLOR, thickness + 1, cv2.LINE_AA)
+        _label(img, f"{ln.name} in {ln.in_count} out {ln.out_count}", _pt(ln.start), ZONE_COLOR)

@@ -301,3 +301,12 @@ def test_stages_pass_results_as_objects_and_json_is_written_once(tmp_path):
         bright = Embeddings(vectors=np.array([[v, 1.0]], np.float32) / np.hypot(v, 1.0), model="m")
         assert r["results"] == json.dumps({"batch-bright": bright.to_dict(), "batch-half": Embeddings(vectors=bright.vectors * 0.5, model="m").to_dict()})
         assert (r["width"], r["height"]) == (8, 6) and r["embedding"] == bright.vectors[0].tolist()
+
+
+def test_an_ordered_stage_is_refused_before_the_output_is_touched(tmp_path):
+    from sensorium.stages.config import ConfigError
+
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError, match="'zones' keep state across one source's frames .* `sensorium run` over a video or camera"):
+        run_batch([str(tmp_path / "a.jpg")], [BatchStage("detect"), BatchStage("zones", {"tracks": "detect"})], out)
+    assert not out.exists()  # no job.json to block the corrected rerun

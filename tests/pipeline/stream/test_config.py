@@ -77,3 +77,15 @@ def test_a_bad_reconnect_or_drain_value_is_named(extra, message):
     with pytest.raises(ValueError) as info:
         PipelineConfig.from_dict({"stages": ["depth"], **extra})
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize("stages, message", [
+    ((StageSpec("detect"), StageSpec("zones", {"tracks": "detect"}), StageSpec("face")),
+     "stage 'face' runs in parallel actors but comes after the ordered stage 'zones'.*--stages detect,face,zones"),
+    ((StageSpec("detect"), StageSpec("zones", {"tracks": "detect"}, replicas=2)),
+     "stage 'zones' is ordered .* replicas does not apply; got replicas=2"),
+])
+def test_ordered_stages_come_last_with_one_instance_per_source(stages, message):
+    with pytest.raises(ConfigError, match=message):
+        PipelineConfig(stages=stages)
+    PipelineConfig(stages=(stages[0], StageSpec("zones", {"tracks": "detect"})))  # the fixed chain is fine

@@ -9,7 +9,7 @@ import pytest
 
 from sensorium.stages.results import (
     CoordinateSpace, Depth, Detections, Embeddings, Faces, Gaze, GuiAction, GuiStep, Keypoints, RESULT_KINDS, Rectification,
-    ScreenGeometry, Tracks, result_from_dict,
+    LineTally, ScreenGeometry, Tracks, ZoneCounts, ZoneTally, result_from_dict,
 )
 from tests.stages.results.conftest import detections, rng
 
@@ -36,6 +36,9 @@ def examples():
                 raw="Thought: Fill in the name.\nAction: click(start_box='(5,6)')", space=CoordinateSpace.PHYSICAL_PX,
                 screen=ScreenGeometry(width=640.0, height=400.0, dpr=2.0, image_width=1280, image_height=800), backend="local"),
         GuiStep("Nothing resolved yet."),
+        Tracks(track_id=[3, 8], boxes=rng.uniform(0, 50, (2, 4)), scores=[0.9, 0.7], class_id=[0, 1], state=[0, 1], item=[0, -1], age=[4, 9],
+               of="detect"),
+        ZoneCounts((ZoneTally("door", [3], 2, 1, [3], [], [(0, 0), (9, 0), (9, 9)]),), (LineTally("gate", 1, 0, [8], [], (0, 5), (9, 5)),)),
     ]
 
 

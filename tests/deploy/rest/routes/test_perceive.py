@@ -41,6 +41,8 @@ def test_detections_equal_the_stage_run_on_the_same_file(service, data_dir):
     ({"stages": ["detect"], "options": {"detect": {"precision": "fp64"}}}, 422, "invalid_options", "detect.precision: expected"),
     ({"stages": ["detect"], "options": {"detect": {"bogus": 1}}}, 422, "invalid_options", "bogus"),
     ({"stages": ["detect"], "options": {"face": {}}}, 422, "invalid_options", "options for stage(s) face"),
+    ({"stages": ["detect", "zones"], "options": {"zones": {"tracks": "detect"}}}, 422, "invalid_options",
+     "stage(s) 'zones' keep state across one source's frames"),
     ({"stages": ["detect"], "image": "not base64!"}, 400, "bad_image", "image: not valid base64"),
     ({"stages": ["detect"], "image": base64.b64encode(b"GIF89a" + bytes(64)).decode()}, 400, "bad_image", "image"),
     ({"stages": []}, 422, None, "stages"),

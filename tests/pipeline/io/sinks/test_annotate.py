@@ -300,3 +300,15 @@ def test_a_gaze_at_the_camera_is_a_ring_and_no_origin_draws_nothing(zidane):
     assert 0 < changed(at_camera, zidane, (600, 320, 681, 401)) < 1000
     no_origin = Gaze(yaw_pitch=np.array([[0.3, 0.1]], np.float32))
     assert changed(draw(zidane, no_origin), zidane, (0, 0, zidane.shape[1], zidane.shape[0])) == 0
+
+
+def test_zones_and_lines_are_drawn_where_they_are(rgbd):
+    from sensorium.stages.results import LineTally, ZoneCounts, ZoneTally
+
+    image, _ = rgbd
+    counts = ZoneCounts((ZoneTally("door", [1], 1, 0, polygon=[(100, 100), (200, 100), (200, 200), (100, 200)]),),
+                        (LineTally("gate", 2, 1, start=(400, 50), end=(400, 400)),))
+    out = annotate(Frame("cam", 0, image=image, results={"zones": counts}))
+    assert changed(out, image, (95, 60, 205, 205)) > 300  # the outline and its label
+    assert changed(out, image, (396, 100, 404, 400)) > 300  # the line
+    assert changed(out, image, (130, 130, 170, 170)) == 0  # a zone is outlined, not filled

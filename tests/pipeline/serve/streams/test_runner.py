@@ -77,3 +77,27 @@ def test_a_stage_that_cannot_set_up_fails_the_stream_with_the_reason(ray_cluster
     assert stats["state"] == "failed" and "unknown weights 'nope'" in stats["last_error"] and stats["frames"] == 0
     assert runner.results(0, timeout=5) == ([], True)  # its SSE clients are told at once
     assert runner.stop()["state"] == "failed"
+
+
+def test_a_stream_runs_ordered_stages_in_capture_order(ray_cluster, tmp_path):
+    """/v1/streams uses the stream engine: detect, track and zones (lines under "*", for the
+    source id the service assigns) on the generated disc clip count its two crossings."""
+    import json
+
+    from tests.pipeline.conftest import disc_clip
+
+    clip = tmp_path / "disc.avi"
+    disc_clip(clip)
+    policy = StreamPolicy(file_roots=(str(tmp_path),), results_buffer=100)
+    options = {"detect": {"max_detections": "1"}, "zones": {"lines": {"*": [{"name": "gate", "start": [128, 0], "end": [128, 256]}]}}}
+    runner = StreamRunner(build_spec(policy, StreamRequest(str(clip), ("detect", "track", "zones"), options)))
+    runner.start()
+    deadline = time.monotonic() + 180
+    while runner.stats()["state"] not in ("stopped", "failed") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    records, ended = runner.results(0, timeout=0)
+    runner.stop()
+    frames = [json.loads(r) for _, r in records]
+    assert ended and [f["seq"] for f in frames] == list(range(40)), runner.stats()
+    gate = frames[-1]["results"]["zones"]["lines"][0]
+    assert (gate["in_count"], gate["out_count"]) == (1, 1)
