@@ -26,6 +26,7 @@ import numpy as np
 
 from sensorium.pipeline.io.sample import make_sample
 from sensorium.stages.depth import range as disparity_range, stereo
+from sensorium.stages.depth.edge_filter import wls_filter
 from sensorium.stages.depth.evaluate import evaluate_disparity
 from sensorium.stages.depth.range import DisparityRange
 from sensorium.stages.depth.stage import DepthConfig, DepthStage
@@ -102,14 +103,17 @@ def print_speed(left: np.ndarray, right: np.ndarray, seq, repeats: int) -> None:
 
     rows = [
         ("SGBM 3-way, 64 disparities (OpenCV as is)", lambda: p64.matcher().compute(grey_l, grey_r)),
-        ("range: coarse pass at 1/4 scale, [-48, 320)", lambda: disparity_range.coarse_estimate(grey_l, grey_r, 320)),
+        ("range: coarse pass at 1/4 scale, [-192, 320)", lambda: disparity_range.coarse_estimate(grey_l, grey_r, 320)),
         (f"SGBM 3-way, auto range [{rng.min_disparity}, {rng.max_disparity}), full width", lambda: stereo.compute_disparity(grey_l, grey_r, pauto)),
         ("LR check: mirrored right-view SGBM + consistency", lambda: stereo.lr_consistency(disp, stereo.compute_right_disparity(grey_l, grey_r, pauto))),
         ("confidence map", lambda: stereo.confidence_map(checked, grey_l, lr_err)),
-        ("hole fill (scan line + guided filter)", lambda: stereo.fill_holes(checked, grey_l)),
+        ("hole fill: scan line (the default)", lambda: stereo.fill_holes(checked, grey_l, smooth=False)),
+        ("  + guided filter (fill_filter=guided)", lambda: stereo.fill_holes(checked, grey_l)),
+        ("  WLS edge-aware filter instead (fill_filter=wls)", lambda: wls_filter(grey_l, checked, np.ones_like(checked))),
         ("DepthStage, defaults (auto range, LR, fill, depth)", stage_frame()),
         ("DepthStage, num_disparities=64 (the old default)", stage_frame(num_disparities=64)),
         ("DepthStage, defaults, no LR check, no fill", stage_frame(lr_check=False, fill_holes=False)),
+        ("DepthStage, defaults, LR check at half size (lr_downscale=2)", stage_frame(lr_downscale=2)),
         ("DepthStage, defaults, downscale 2", stage_frame(downscale=2)),
     ]
     print(f"\n## speed, ms per 640x480 frame ({repeats} round-robin runs; ratio of minima to SGBM-64's)")
@@ -141,6 +145,9 @@ def print_accuracy(seq) -> None:
             ("auto range, SGBM (full width)", lambda a, b, gt: stereo.match(a, b, DepthConfig().sgbm(auto_range_of(a, b)), lr_check=False, fill=False).disparity),
             ("auto range, SGBM + LR check", lambda a, b, gt: stereo.match(a, b, DepthConfig().sgbm(auto_range_of(a, b)), fill=False).disparity),
             ("DepthStage defaults (auto range, LR, fill)", lambda a, b, gt: _stage({}, a, b)),
+            ("  fill_filter=guided (the old fill)", lambda a, b, gt: _stage({"fill_filter": "guided"}, a, b)),
+            ("  fill_filter=wls", lambda a, b, gt: _stage({"fill_filter": "wls"}, a, b)),
+            ("  lr_downscale=2 (LR check at half size)", lambda a, b, gt: _stage({"lr_downscale": 2}, a, b)),
             ("DepthStage, num_disparities=64 (the old default)", lambda a, b, gt: _stage({"num_disparities": 64}, a, b)),
         ]
         for label, fn in rows:
