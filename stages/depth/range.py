@@ -100,7 +100,8 @@ def coarse_estimate(left: np.ndarray, right: np.ndarray, max_disparity: int) -> 
     h, w = left.shape[:2]
     small = (max(w // COARSE_SCALE, 8), max(h // COARSE_SCALE, 8))
     ls, rs = (cv2.resize(img, small, interpolation=cv2.INTER_AREA) for img in (left, right))
-    pos = _round_up16(max_disparity / COARSE_SCALE)
+    # no disparity exceeds the image's width: a small image gets a small search
+    pos = _round_up16(min(max_disparity, w) / COARSE_SCALE)
     neg = _round_up16(pos / 2)
     # uniqueness 15 and a speckle filter: the percentiles must come from real matches only
     params = stereo.SGBMParams(num_disparities=pos + neg, min_disparity=-neg, block_size=5, uniqueness_ratio=15,
@@ -124,11 +125,17 @@ def coarse_estimate(left: np.ndarray, right: np.ndarray, max_disparity: int) -> 
 
 
 def _signed_sgbm(a: np.ndarray, b: np.ndarray, params: stereo.SGBMParams) -> np.ndarray:
-    """SGBM disparity over a range that may include negatives: (h, w) float32, NaN unmatched."""
-    pad = max(params.min_disparity + params.num_disparities, 0)
-    a = cv2.copyMakeBorder(a, 0, 0, pad, 0, cv2.BORDER_CONSTANT, value=0)
-    b = cv2.copyMakeBorder(b, 0, 0, pad, 0, cv2.BORDER_CONSTANT, value=0)
-    raw = params.matcher().compute(a, b)[:, pad:]
+    """SGBM disparity over a range that may include negatives: (h, w) float32, NaN unmatched.
+
+    Both images get black columns on both sides (the search's positive part on the left, its
+    negative part on the right), so every pixel has its whole search inside the padded image
+    and SGBM never sees an image narrower than its range.
+    """
+    right_pad = max(-params.min_disparity, 0)
+    left_pad = params.num_disparities - right_pad  # the positive part: padded width >= the range
+    a = cv2.copyMakeBorder(a, 0, 0, left_pad, right_pad, cv2.BORDER_CONSTANT, value=0)
+    b = cv2.copyMakeBorder(b, 0, 0, left_pad, right_pad, cv2.BORDER_CONSTANT, value=0)
+    raw = params.matcher().compute(a, b)[:, left_pad : left_pad + a.shape[1] - left_pad - right_pad]
     out = raw.astype(np.float32) * np.float32(1 / 16)
     out[raw < params.min_disparity * 16] = np.nan
     return out
