@@ -26,7 +26,8 @@ import numpy as np
 
 from sensorium.stages.depth import stereo
 
-#: the coarse pass runs at 1 / COARSE_SCALE of the image's size
+#: the coarse pass runs at 1 / COARSE_SCALE of the image's size (less for images under 256 px
+#: wide: it keeps the coarse image at least 64 px wide, or nothing would match in it)
 COARSE_SCALE = 4
 #: share of textured, matched coarse pixels below which the pair is taken as having no texture
 MIN_MATCHED = 0.02
@@ -66,7 +67,7 @@ class CoarseEstimate:
     disparities (None when too few matched). matched_fraction: share of coarse pixels matched.
     negative_fraction: share of the matched ones with negative disparity (a swapped pair).
     disparities: (h, w) float32 coarse disparity map in full-resolution pixels, NaN unmatched.
-    ceiling: one past the largest disparity the pass could see.
+    ceiling: one past the largest disparity the pass could see. scale: the pass's 1/scale size.
     """
 
     low: float | None
@@ -75,6 +76,7 @@ class CoarseEstimate:
     negative_fraction: float
     disparities: np.ndarray
     ceiling: float
+    scale: int = COARSE_SCALE
 
     def saturated_fraction(self, max_disparity: float) -> float:
         """Share of matched coarse pixels at or beyond ``max_disparity`` (nearer than the range sees)."""
@@ -84,7 +86,7 @@ class CoarseEstimate:
             return 0.0
         # a coarse pixel is a 4 px step: count those whose disparity is beyond the end by more
         # than half a step, so a surface lying right at the end is not called saturated
-        return float((d[matched] >= max_disparity + COARSE_SCALE / 2).mean())
+        return float((d[matched] >= max_disparity + self.scale / 2).mean())
 
 
 def _round_up16(n: float) -> int:
@@ -92,16 +94,18 @@ def _round_up16(n: float) -> int:
 
 
 def coarse_estimate(left: np.ndarray, right: np.ndarray, max_disparity: int) -> CoarseEstimate:
-    """Match the pair at 1/4 scale over ``[-max_disparity / 2, max_disparity)`` (full-res pixels).
+    """Match the pair at 1/4 scale over ``[-max_disparity / 2, max_disparity)`` (full-res pixels,
+    both ends rounded up to 16 coarse pixels; ``max_disparity`` capped at the image's width).
 
     left, right: rectified (H, W) uint8 grey images, same shape. ``max_disparity``: the largest
     disparity looked for, in full-resolution pixels.
     """
     h, w = left.shape[:2]
-    small = (max(w // COARSE_SCALE, 8), max(h // COARSE_SCALE, 8))
+    n = max(1, min(COARSE_SCALE, w // 64))
+    small = (max(w // n, 8), max(h // n, 8))
     ls, rs = (cv2.resize(img, small, interpolation=cv2.INTER_AREA) for img in (left, right))
     # no disparity exceeds the image's width: a small image gets a small search
-    pos = _round_up16(min(max_disparity, w) / COARSE_SCALE)
+    pos = _round_up16(min(max_disparity, w) / n)
     neg = _round_up16(pos / 2)
     # uniqueness 15 and a speckle filter: the percentiles must come from real matches only
     params = stereo.SGBMParams(num_disparities=pos + neg, min_disparity=-neg, block_size=5, uniqueness_ratio=15,
@@ -110,18 +114,18 @@ def coarse_estimate(left: np.ndarray, right: np.ndarray, max_disparity: int) -> 
     raw = _signed_sgbm(ls, rs, params)
     textured = stereo.texture_strength(ls) >= 1.0
     matched = np.isfinite(raw) & textured
-    disparities = np.where(matched, raw * COARSE_SCALE, np.nan).astype(np.float32)
+    disparities = np.where(matched, raw * n, np.nan).astype(np.float32)
     frac = float(matched.mean())
     vals = disparities[matched]
     if vals.size < max(20, MIN_MATCHED * matched.size):
-        return CoarseEstimate(None, None, frac, 0.0, disparities, float(pos * COARSE_SCALE))
+        return CoarseEstimate(None, None, frac, 0.0, disparities, float(pos * n), n)
     high = float(np.percentile(vals, 99.5))
     # pixels left of the largest disparity may have their match outside the right image: they
     # meet the black padding and give spurious small disparities, so the low end ignores them
     inner = matched.copy()
-    inner[:, : int(math.ceil(max(high, 0) / COARSE_SCALE))] = False
+    inner[:, : int(math.ceil(max(high, 0) / n))] = False
     low = float(np.percentile(disparities[inner], 0.5)) if inner.sum() >= 20 else float(np.percentile(vals, 0.5))
-    return CoarseEstimate(float(low), float(high), frac, float((vals < 0).mean()), disparities, float(pos * COARSE_SCALE))
+    return CoarseEstimate(float(low), float(high), frac, float((vals < 0).mean()), disparities, float(pos * n), n)
 
 
 def _signed_sgbm(a: np.ndarray, b: np.ndarray, params: stereo.SGBMParams) -> np.ndarray:
@@ -149,8 +153,8 @@ def auto_range(est: CoarseEstimate, ceiling: int) -> tuple[float, float] | None:
     """
     if est.low is None or est.high is None:
         return None
-    low = max(0.0, est.low * 0.95 - COARSE_SCALE)
-    high = min(float(ceiling), est.high * 1.05 + COARSE_SCALE)
+    low = max(0.0, est.low * 0.95 - est.scale)
+    high = min(float(ceiling), est.high * 1.05 + est.scale)
     return low, max(high, low + 16)
 
 
