@@ -43,8 +43,8 @@ class DepthConfig(StageConfig):
     Matching: ``block_size`` (odd, 3-7 typical), ``uniqueness_ratio``,
     ``speckle_window``/``speckle_range``, ``use_colour`` (match RGB instead of grey),
     ``full_width`` (also match the left border band), ``downscale`` (match at 1/n
-    resolution: ~n^2 faster, coarser depth; 0: full resolution unless the range is wider than
-    ``full_res_disparities``, then half). ``lr_check``/``max_lr_diff`` (pixels at the
+    resolution: ~n^2 faster, coarser depth; at 1, a range wider than ``full_res_disparities``
+    is matched at half resolution all the same). ``lr_check``/``max_lr_diff`` (pixels at the
     matching resolution) drop matches that fail the round trip (``lr_downscale``: match the
     right view for it at 1/n size, an eighth of the cost at 2); ``fill_holes`` fills holes
     (with low confidence): background-first along scan lines, then ``fill_filter``: ``none``,
@@ -70,7 +70,7 @@ class DepthConfig(StageConfig):
     speckle_range: int = 2
     use_colour: bool = False
     full_width: bool = True
-    downscale: int = 0
+    downscale: int = 1
     lr_check: bool = True
     lr_downscale: int = 1
     max_lr_diff: float = 1.0
@@ -98,8 +98,8 @@ class DepthConfig(StageConfig):
             raise ValueError(f"max_disparity: expected a multiple of 16 >= 16, got {self.max_disparity}")
         if not 0 < self.range_shrink <= 1 or not 0 < self.saturation_warning <= 1:
             raise ValueError(f"range_shrink and saturation_warning: expected fractions in (0, 1], got {self.range_shrink}, {self.saturation_warning}")
-        if self.downscale not in (0, 1, 2, 4):
-            raise ValueError(f"downscale: expected 0 (automatic), 1, 2 or 4, got {self.downscale}")
+        if self.downscale not in (1, 2, 4):
+            raise ValueError(f"downscale: expected 1, 2 or 4, got {self.downscale}")
         if self.lr_downscale not in (1, 2, 4):
             raise ValueError(f"lr_downscale: expected 1, 2 or 4, got {self.lr_downscale}")
         if self.max_lr_diff <= 0:
@@ -235,7 +235,7 @@ class DepthStage(Stage):
             return self._no_texture(frame.source_id, K, left, meta, rectification)
         rng, saturated = chosen
         meta.update(min_disparity=rng.min_disparity, num_disparities=rng.num_disparities, range_method=rng.method,
-                    saturated_fraction=saturated, saturated=saturated >= cfg.saturation_warning)
+                    saturated_fraction=saturated, saturated=saturated >= cfg.saturation_warning, match_scale=self._match_scale(rng))
         if meta["saturated"]:
             self._warn_once(frame.source_id, "saturated", "%s: %.0f%% of the image is nearer than the %s disparity range [%d, %d) can "
                             "measure: its depth there is wrong or missing (raise max_disparity or num_disparities, or move the rig back)",
@@ -300,9 +300,14 @@ class DepthStage(Stage):
             self._warned.add((source, kind))
             log.warning(message, *args)
 
+    def _match_scale(self, rng: DisparityRange) -> int:
+        """1/n resolution to match at: the configured one, or half for a very wide range."""
+        cfg = self.config
+        return 2 if cfg.downscale == 1 and rng.num_disparities > cfg.full_res_disparities else cfg.downscale
+
     def _match(self, left: np.ndarray, right: np.ndarray, rng: DisparityRange) -> stereo.StereoMaps:
         cfg = self.config
-        n = cfg.downscale or (2 if rng.num_disparities > cfg.full_res_disparities else 1)
+        n = self._match_scale(rng)
         if n == 1:
             return stereo.match(left, right, cfg.sgbm(rng), lr_check=cfg.lr_check, max_lr_diff=cfg.max_lr_diff, fill=cfg.fill_holes,
                                 lr_downscale=cfg.lr_downscale, fill_filter=cfg.fill_filter)

@@ -307,3 +307,13 @@ def test_small_images_get_a_range_that_fits(size: tuple[int, int]) -> None:
     est = d.disparity > 0
     assert est.mean() > 0.5 and np.abs(d.disparity - s.disparities[0])[est].mean() < 0.5
     assert d.metadata["min_disparity"] + d.metadata["num_disparities"] > s.disparities[0].max()
+
+
+@pytest.mark.parametrize("options, scale", [({}, 1), ({"num_disparities": 176}, 2), ({"num_disparities": 176, "full_res_disparities": 176}, 1),
+                                            ({"downscale": 2}, 2)])
+def test_wide_ranges_match_at_half_size(sample: SampleSequence, options: dict, scale: int) -> None:
+    (frame,) = DepthStage(options)([stereo_frame(sample, 0)])
+    d: Depth = frame.results["depth"]
+    assert d.metadata["match_scale"] == scale and d.disparity.shape == (480, 640)
+    est = d.disparity > 0
+    assert np.abs(d.disparity - sample.disparities[0])[est].mean() < (0.3 if scale == 1 else 0.6)
