@@ -240,7 +240,7 @@ class DepthStage(Stage):
             self._warn_once(frame.source_id, "saturated", "%s: %.0f%% of the image is nearer than the %s disparity range [%d, %d) can "
                             "measure: its depth there is wrong or missing (raise max_disparity or num_disparities, or move the rig back)",
                             frame.source_id, 100 * saturated, rng.method, rng.min_disparity, rng.max_disparity)
-        maps = self._match(left, right, rng)
+        maps = self._match(left, right, rng) if cfg.use_colour else self._match(grey_l, grey_r, rng)
         disparity, confidence = maps.disparity, maps.confidence
         if Q is not None:
             depth = stereo.disparity_to_depth(disparity, Q)

@@ -317,3 +317,23 @@ def test_wide_ranges_match_at_half_size(sample: SampleSequence, options: dict, s
     assert d.metadata["match_scale"] == scale and d.disparity.shape == (480, 640)
     est = d.disparity > 0
     assert np.abs(d.disparity - sample.disparities[0])[est].mean() < (0.3 if scale == 1 else 0.6)
+
+
+def test_video_range_follows_a_near_object_within_one_frame(sample: SampleSequence) -> None:
+    """One source's frames: a textured card at 120 px disparity (0.5 m) enters in frame 3 and
+    leaves in frame 4. The range widens in frame 3 itself, so the card is measured there, and
+    narrows over the following frames rather than at once; another source keeps its own range."""
+    rng = np.random.default_rng(1)
+    card = np.kron((rng.random((120, 40, 1)) * 255).astype(np.uint8), np.ones((1, 3, 3), np.uint8))
+    near_l, near_r = sample.lefts[0].copy(), sample.rights[0].copy()
+    near_l[200:320, 400:520] = card
+    near_r[200:320, 280:400] = card
+    pairs = [(sample.lefts[0], sample.rights[0])] * 3 + [(near_l, near_r)] + [(sample.lefts[0], sample.rights[0])] * 6
+    stage = DepthStage()
+    frames = stage([Frame("cam", i, image=a, right=b, calib=sample.calib) for i, (a, b) in enumerate(pairs)])
+    ends = [f.results["depth"].metadata["min_disparity"] + f.results["depth"].metadata["num_disparities"] for f in frames]
+    assert ends[2] <= 64 and ends[3] > 120 and ends[4] > 112 and ends[-1] < ends[4], ends
+    card_disp = frames[3].results["depth"].disparity[210:310, 410:510]
+    assert np.median(card_disp) == pytest.approx(120, abs=1) and (np.abs(card_disp - 120) < 2).mean() > 0.9
+    (other,) = stage([Frame("other", 0, image=sample.lefts[0], right=sample.rights[0], calib=sample.calib)])
+    assert other.results["depth"].metadata["num_disparities"] + other.results["depth"].metadata["min_disparity"] <= 64
