@@ -10,6 +10,7 @@ left/colour camera, optionally with a voxel-down-sampled point cloud.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Sequence
 
@@ -25,6 +26,9 @@ from sensorium.stages.frame import Frame
 from sensorium.stages.results import Depth, Rectification
 
 log = logging.getLogger(__name__)
+
+#: sources whose range and warnings a stage remembers (least recently seen forgotten first)
+MAX_SOURCES = 256
 
 
 @dataclass(frozen=True)
@@ -145,9 +149,10 @@ class DepthStage(Stage):
 
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)
-        # per source: the automatic range's hysteresis, and which warnings were given once
-        self._trackers: dict[str, RangeTracker] = {}
-        self._warned: set[tuple[str, str]] = set()
+        # per source: the automatic range's hysteresis, and which warnings were given once;
+        # bounded, since a server sees a new source id per request
+        self._trackers: OrderedDict[str, RangeTracker] = OrderedDict()
+        self._warned: OrderedDict[tuple[str, str], None] = OrderedDict()
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
@@ -283,7 +288,7 @@ class DepthStage(Stage):
             lo, hi = disparity_range.metric_range(float(Q[2, 3]), float(1.0 / Q[3, 2]), max(cfg.min_depth_m, 1e-6), cfg.max_depth_m)
             rng = disparity_range.to_range(lo, min(hi, cfg.max_disparity), "metric", cfg.max_disparity)
         else:
-            lo, hi = self._trackers.setdefault(source, RangeTracker(cfg.range_shrink)).update(*disparity_range.auto_range(est, cfg.max_disparity))
+            lo, hi = self._tracker(source).update(*disparity_range.auto_range(est, cfg.max_disparity))
             rng = disparity_range.to_range(lo, hi, "auto", cfg.max_disparity)
         return rng, est.saturated_fraction(rng.max_disparity)
 
@@ -295,9 +300,20 @@ class DepthStage(Stage):
         return self._result(np.zeros((h, w), np.float32), np.zeros((h, w), np.float32), K, np.full((h, w), -1.0, np.float32),
                             left, meta, rectification)
 
+    def _tracker(self, source: str) -> RangeTracker:
+        tracker = self._trackers.get(source)
+        if tracker is None:
+            tracker = self._trackers[source] = RangeTracker(self.config.range_shrink)
+            while len(self._trackers) > MAX_SOURCES:
+                self._trackers.popitem(last=False)
+        self._trackers.move_to_end(source)
+        return tracker
+
     def _warn_once(self, source: str, kind: str, message: str, *args: Any) -> None:
         if (source, kind) not in self._warned:
-            self._warned.add((source, kind))
+            self._warned[(source, kind)] = None
+            while len(self._warned) > MAX_SOURCES:
+                self._warned.popitem(last=False)
             log.warning(message, *args)
 
     def _match_scale(self, rng: DisparityRange) -> int:

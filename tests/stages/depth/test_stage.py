@@ -337,3 +337,15 @@ def test_video_range_follows_a_near_object_within_one_frame(sample: SampleSequen
     assert np.median(card_disp) == pytest.approx(120, abs=1) and (np.abs(card_disp - 120) < 2).mean() > 0.9
     (other,) = stage([Frame("other", 0, image=sample.lefts[0], right=sample.rights[0], calib=sample.calib)])
     assert other.results["depth"].metadata["num_disparities"] + other.results["depth"].metadata["min_disparity"] <= 64
+
+
+def test_remembers_a_bounded_number_of_sources(sample: SampleSequence, monkeypatch) -> None:
+    """A server sees a new source id per request: per-source ranges must not grow without end."""
+    from sensorium.stages.depth import stage as stage_module
+
+    monkeypatch.setattr(stage_module, "MAX_SOURCES", 3)
+    stage = DepthStage()
+    small = make_sample(1, 64, 48)
+    for i in range(5):
+        stage([Frame(f"req{i}", 0, image=small.lefts[0], right=small.rights[0])])
+    assert list(stage._trackers) == ["req2", "req3", "req4"]
