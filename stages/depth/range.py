@@ -94,8 +94,9 @@ def _round_up16(n: float) -> int:
 
 
 def coarse_estimate(left: np.ndarray, right: np.ndarray, max_disparity: int) -> CoarseEstimate:
-    """Match the pair at 1/4 scale over ``[-max_disparity / 2, max_disparity)`` (full-res pixels,
-    both ends rounded up to 16 coarse pixels; ``max_disparity`` capped at the image's width).
+    """Match the pair at 1/4 scale (less below 256 px wide) over ``[-max_disparity / 2,
+    max_disparity)`` (full-res pixels, both ends rounded up to 16 coarse pixels;
+    ``max_disparity`` capped at the image's width).
 
     left, right: rectified (H, W) uint8 grey images, same shape. ``max_disparity``: the largest
     disparity looked for, in full-resolution pixels.

@@ -98,6 +98,9 @@ class DepthConfig(StageConfig):
             self.sgbm(DisparityRange(0, 16, "auto"))
         if self.min_disparity < 0:
             raise ValueError(f"min_disparity: expected >= 0 pixels, got {self.min_disparity}")
+        if self.min_disparity and not self.num_disparities:
+            raise ValueError(f"min_disparity={self.min_disparity} needs num_disparities too (an explicit range); "
+                             "without it the range is found automatically")
         if self.max_disparity < 16 or self.max_disparity % 16:
             raise ValueError(f"max_disparity: expected a multiple of 16 >= 16, got {self.max_disparity}")
         if not 0 < self.range_shrink <= 1 or not 0 < self.saturation_warning <= 1:

@@ -214,6 +214,8 @@ def test_check(sample: SampleSequence, make, expectation) -> None:
         ({"downscale": 3}, pytest.raises(ValueError, match="downscale")),
         ({"max_disparity": 100}, pytest.raises(ValueError, match="max_disparity")),
         ({"min_disparity": -16}, pytest.raises(ValueError, match="min_disparity")),
+        ({"min_disparity": 32}, pytest.raises(ValueError, match="needs num_disparities too")),
+        ({"min_disparity": 32, "num_disparities": 64}, does_not_raise()),
         ({"disparity_range": "guess"}, pytest.raises(ValueError, match="disparity_range")),
         ({"max_lr_diff": 0.0}, pytest.raises(ValueError, match="max_lr_diff")),
         ({"sgbm_mode": "hh"}, pytest.raises(ValueError, match="unknown option.*sgbm_mode")),
