@@ -2,10 +2,12 @@
 
     python benchmarks/depth.py [--repeats 30] [--threads N]
 
-Prints the machine, the cost of each step (SGBM 3-way at 64 and 128 disparities, the LR
-check, confidence, hole filling, the whole stage) in ms per 640x480 frame with ratios to plain
-SGBM-64, and end-point error / bad-pixel rates on the synthetic sample and on Middlebury
-Motorcycle (scikit-image's copy). Timings: median and minimum of ``--repeats`` round-robin
+Prints the machine, the cost of each step of the default stage (coarse range pass, SGBM 3-way
+over the automatic range, the LR check, confidence, hole filling, the whole stage) in ms per
+640x480 frame with ratios to plain SGBM-64 timed in the same interleaved run, and end-point
+error / bad-pixel rates / coverage of each step on the synthetic sample, Middlebury Motorcycle
+(scikit-image's copy) and Motorcycle shifted to disparities beyond 64 px, against plain SGBM
+with the true range. Timings: median and minimum of ``--repeats`` round-robin
 runs after a warm-up; on a shared machine the minimum is the better estimate of the cost.
 """
 
@@ -23,8 +25,11 @@ import cv2
 import numpy as np
 
 from sensorium.pipeline.io.sample import make_sample
-from sensorium.stages.depth import stereo
-from sensorium.stages.depth.stage import DepthStage
+from sensorium.stages.depth import range as disparity_range, stereo
+from sensorium.stages.depth.edge_filter import wls_filter
+from sensorium.stages.depth.evaluate import evaluate_disparity
+from sensorium.stages.depth.range import DisparityRange
+from sensorium.stages.depth.stage import DepthConfig, DepthStage
 from sensorium.stages.frame import Frame
 
 
@@ -57,13 +62,6 @@ def time_rows(rows: list[tuple[str, Callable[[], object]]], repeats: int) -> lis
     return [(statistics.median(t) * 1000.0, min(t) * 1000.0) for t in times]
 
 
-def scores(disparity: np.ndarray, gt: np.ndarray) -> tuple[float, float, float, float]:
-    known = np.isfinite(gt) & (gt > 0)
-    est = known & (disparity > 0)
-    err = np.abs(disparity[est] - gt[est])
-    return float(est.sum() / known.sum()), float(err.mean()), float((err > 1).mean()), float((err > 2).mean())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)
@@ -79,18 +77,24 @@ def main() -> None:
 
     seq = make_sample(8)
     left, right = seq.lefts[0], seq.rights[0]
-    grey_l, grey_r = stereo.to_grey(left), stereo.to_grey(right)
-    p64, p128 = stereo.SGBMParams(64, full_width=False), stereo.SGBMParams(128, full_width=False)
-    p64w = stereo.SGBMParams(64)
-    disp = stereo.compute_disparity(left, right, p64w)
-    disp_r = stereo.compute_right_disparity(left, right, p64w)
-    lr_err = stereo.lr_consistency(disp, disp_r)
-    checked = np.where(lr_err > 1.0, -1, disp).astype(np.float32)
+    print_speed(left, right, seq, args.repeats)
+    print_accuracy(seq)
 
-    def internal_lr() -> np.ndarray:  # SGBM's own disp12MaxDiff check, for comparison
-        m = p64.matcher()
-        m.setDisp12MaxDiff(1)
-        return m.compute(grey_l, grey_r)
+
+def auto_range_of(left: np.ndarray, right: np.ndarray) -> DisparityRange:
+    """The range the default stage picks for this pair (first frame: no hysteresis)."""
+    g_l, g_r = stereo.to_grey(left), stereo.to_grey(right)
+    return disparity_range.to_range(*disparity_range.auto_range(disparity_range.coarse_estimate(g_l, g_r, 320), 256), "auto", 256)
+
+
+def print_speed(left: np.ndarray, right: np.ndarray, seq, repeats: int) -> None:
+    grey_l, grey_r = stereo.to_grey(left), stereo.to_grey(right)
+    rng = auto_range_of(left, right)
+    p64 = stereo.SGBMParams(64, full_width=False)
+    pauto = DepthConfig().sgbm(rng)
+    disp = stereo.compute_disparity(grey_l, grey_r, pauto)
+    lr_err = stereo.lr_consistency(disp, stereo.compute_right_disparity(grey_l, grey_r, pauto))
+    checked = np.where(lr_err > 1.0, -1, disp).astype(np.float32)
 
     def stage_frame(**cfg) -> Callable[[], object]:
         stage = DepthStage(cfg)
@@ -99,43 +103,68 @@ def main() -> None:
 
     rows = [
         ("SGBM 3-way, 64 disparities (OpenCV as is)", lambda: p64.matcher().compute(grey_l, grey_r)),
-        ("SGBM 3-way, 128 disparities (OpenCV as is)", lambda: p128.matcher().compute(grey_l, grey_r)),
-        ("SGBM 3-way, 64, full width (border padded)", lambda: stereo.compute_disparity(left, right, p64w)),
-        ("SGBM 3-way, 64, colour", lambda: stereo.SGBMParams(64, full_width=False, use_colour=True).matcher().compute(left, right)),
-        ("SGBM full 8-path (MODE_SGBM), 64", lambda: cv2.StereoSGBM_create(0, 64, 5, P1=200, P2=800, uniquenessRatio=10, speckleWindowSize=100, speckleRange=2, mode=cv2.STEREO_SGBM_MODE_SGBM).compute(grey_l, grey_r)),
-        ("LR check: right disparity (mirrored SGBM) + consistency", lambda: stereo.lr_consistency(disp, stereo.compute_right_disparity(left, right, p64w))),
-        ("  (SGBM-64 with its own disp12MaxDiff=1 check instead)", internal_lr),
+        ("range: coarse pass at 1/4 scale, [-192, 320)", lambda: disparity_range.coarse_estimate(grey_l, grey_r, 320)),
+        (f"SGBM 3-way, auto range [{rng.min_disparity}, {rng.max_disparity}), full width", lambda: stereo.compute_disparity(grey_l, grey_r, pauto)),
+        ("LR check: mirrored right-view SGBM + consistency", lambda: stereo.lr_consistency(disp, stereo.compute_right_disparity(grey_l, grey_r, pauto))),
         ("confidence map", lambda: stereo.confidence_map(checked, grey_l, lr_err)),
-        ("hole fill (scan line + guided filter)", lambda: stereo.fill_holes(checked, grey_l)),
-        ("DepthStage, defaults (full width, LR, fill)", stage_frame()),
-        ("DepthStage, no LR check, no fill", stage_frame(lr_check=False, fill_holes=False)),
-        ("DepthStage, downscale 2 (match at 320x240)", stage_frame(downscale=2)),
+        ("hole fill: scan line (the default)", lambda: stereo.fill_holes(checked, grey_l, smooth=False)),
+        ("  + guided filter (fill_filter=guided)", lambda: stereo.fill_holes(checked, grey_l)),
+        ("  WLS edge-aware filter instead (fill_filter=wls)", lambda: wls_filter(grey_l, checked, np.ones_like(checked))),
+        ("DepthStage, defaults (auto range, LR, fill, depth)", stage_frame()),
+        ("DepthStage, num_disparities=64 (the old default)", stage_frame(num_disparities=64)),
+        ("DepthStage, defaults, no LR check, no fill", stage_frame(lr_check=False, fill_holes=False)),
+        ("DepthStage, defaults, LR check at half size (lr_downscale=2)", stage_frame(lr_downscale=2)),
+        ("DepthStage, defaults, downscale 2", stage_frame(downscale=2)),
     ]
-    print(f"\n## speed, ms per 640x480 frame ({args.repeats} round-robin runs; ratio of minima to SGBM-64's)")
+    print(f"\n## speed, ms per 640x480 frame ({repeats} round-robin runs; ratio of minima to SGBM-64's)")
     print(f"{'step':58s} {'median':>7s} {'min':>7s} {'x SGBM-64':>10s}")
-    timings = time_rows(rows, args.repeats)
+    timings = time_rows(rows, repeats)
     base = timings[0][1]
     for (name, _), (med, best) in zip(rows, timings):
         print(f"{name:58s} {med:7.1f} {best:7.1f} {best / base:10.2f}")
 
-    plain = p64.matcher().compute(grey_l, grey_r)
-    removed = float(((plain > 0) & (internal_lr() <= 0)).mean())
-    mirrored = float(((disp > 0) & (lr_err > 1.0)).mean())
-    print(f"LR check removes {mirrored * 100:.1f}% of pixels mirrored; SGBM's disp12MaxDiff=1 removes {removed * 100:.2f}% in 3-way mode")
 
-    print("\n## accuracy (coverage = share of GT pixels with an estimate; EPE and bad-pixel rates over those)")
-    print(f"{'data':34s} {'output':24s} {'coverage':>9s} {'EPE px':>7s} {'>1px %':>7s} {'>2px %':>7s}")
+def _shifted(left: np.ndarray, right: np.ndarray, gt: np.ndarray, s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return np.ascontiguousarray(left[:, :-s]), np.ascontiguousarray(right[:, s:]), gt[:, :-s] + s
+
+
+def print_accuracy(seq) -> None:
+    """Each step's contribution, and the whole stage with defaults against plain SGBM with the true range."""
     from skimage import data as skdata
 
     ml, mr, mgt = skdata.stereo_motorcycle()
-    sets = [("synthetic sample (8 frames, 64 d)", list(zip(seq.lefts, seq.rights, seq.disparities)), stereo.SGBMParams(64)),
-            ("Middlebury Motorcycle (128 d)", [(ml, mr, mgt)], stereo.SGBMParams(128))]
-    for name, frames, params in sets:
-        for label, kw, which in (("SGBM only", dict(lr_check=False, fill=False), "disparity"),
-                                 ("+ LR check", dict(lr_check=True, fill=False), "disparity"),
-                                 ("+ LR + fill (dense)", dict(lr_check=True, fill=True), "disparity")):
-            acc = np.array([scores(getattr(stereo.match(a, b, params, **kw), which), gt) for a, b, gt in frames]).mean(axis=0)
-            print(f"{name:34s} {label:24s} {acc[0] * 100:8.1f}% {acc[1]:7.3f} {acc[2] * 100:7.2f} {acc[3] * 100:7.2f}")
+    sets = [("synthetic sample (8 frames)", list(zip(seq.lefts, seq.rights, seq.disparities))),
+            ("Middlebury Motorcycle", [(ml, mr, mgt)]),
+            ("Motorcycle shifted +80 px", [_shifted(ml, mr, mgt, 80)])]
+    print("\n## accuracy (coverage = share of GT pixels with an estimate; EPE and bad-pixel rates over those)")
+    print(f"{'data':28s} {'output':52s} {'coverage':>9s} {'EPE px':>7s} {'>1px %':>7s} {'>2px %':>7s} {'>4px %':>7s}")
+    for name, frames in sets:
+        rows: list[tuple[str, Callable]] = [
+            ("plain SGBM 3-way, true range (OpenCV as is)", lambda a, b, gt: stereo.compute_disparity(
+                a, b, stereo.SGBMParams(_true_range(gt), full_width=False))),
+            ("auto range, SGBM (full width)", lambda a, b, gt: stereo.match(a, b, DepthConfig().sgbm(auto_range_of(a, b)), lr_check=False, fill=False).disparity),
+            ("auto range, SGBM + LR check", lambda a, b, gt: stereo.match(a, b, DepthConfig().sgbm(auto_range_of(a, b)), fill=False).disparity),
+            ("DepthStage defaults (auto range, LR, fill)", lambda a, b, gt: _stage({}, a, b)),
+            ("  fill_filter=guided (the old fill)", lambda a, b, gt: _stage({"fill_filter": "guided"}, a, b)),
+            ("  fill_filter=wls", lambda a, b, gt: _stage({"fill_filter": "wls"}, a, b)),
+            ("  lr_downscale=2 (LR check at half size)", lambda a, b, gt: _stage({"lr_downscale": 2}, a, b)),
+            ("DepthStage, num_disparities=64 (the old default)", lambda a, b, gt: _stage({"num_disparities": 64}, a, b)),
+        ]
+        for label, fn in rows:
+            acc = [evaluate_disparity(fn(a, b, gt), gt) for a, b, gt in frames]
+            m = np.array([[s.coverage, s.epe, s.bad1, s.bad2, s.bad4] for s in acc]).mean(axis=0)
+            print(f"{name:28s} {label:52s} {m[0] * 100:8.1f}% {m[1]:7.3f} {m[2] * 100:7.2f} {m[3] * 100:7.2f} {m[4] * 100:7.2f}")
+
+
+def _true_range(gt: np.ndarray) -> int:
+    return int(np.ceil((np.nanmax(gt[np.isfinite(gt)]) + 1) / 16) * 16)
+
+
+def _stage(options: dict, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    (frame,) = DepthStage(options)([Frame("bench", 0, image=left, right=right)])
+    if not frame.ok:
+        raise RuntimeError(frame.errors)
+    return frame.results["depth"].disparity
 
 
 if __name__ == "__main__":

@@ -148,3 +148,5 @@ from sensorium.pipeline.cli.train_pose import train_pose_cmd  # noqa: E402 - `se
 train_app.command("pose")(train_pose_cmd)
 from sensorium.pipeline.cli.train_gaze import train_gaze_cmd  # noqa: E402 - `sensorium train gaze`
 train_app.command("gaze")(train_gaze_cmd)
+from sensorium.pipeline.cli.eval_depth import eval_depth_cmd  # noqa: E402 - `sensorium eval depth`
+eval_app.command("depth")(eval_depth_cmd)

@@ -10,13 +10,15 @@ left/colour camera, optionally with a voxel-down-sampled point cloud.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Literal, Sequence
 
 import cv2
 import numpy as np
 
-from sensorium.stages.depth import stereo
+from sensorium.stages.depth import range as disparity_range, stereo
+from sensorium.stages.depth.range import DisparityRange, RangeTracker
 from sensorium.stages.base import Stage
 from sensorium.stages.config import StageConfig
 from sensorium.stages.camera import Intrinsics, StereoCalibration
@@ -25,18 +27,33 @@ from sensorium.stages.results import Depth, Rectification
 
 log = logging.getLogger(__name__)
 
+#: sources whose range and warnings a stage remembers (least recently seen forgotten first)
+MAX_SOURCES = 256
+
 
 @dataclass(frozen=True)
 class DepthConfig(StageConfig):
     """Settings of :class:`DepthStage` (frozen; built once at the edge).
 
-    Matching: ``num_disparities`` (multiple of 16; the nearest measurable depth is
-    ``f B / num_disparities``), ``block_size`` (odd, 3-7 typical), ``uniqueness_ratio``,
+    Range: by default (``num_disparities=0``) a coarse pass finds the scene's disparities and
+    the match searches just those, with hysteresis per source on video (see
+    :mod:`~sensorium.stages.depth.range`); ``disparity_range="metric"`` takes the range from
+    [``min_depth_m``, ``max_depth_m``] through the calibration's f B instead; an explicit
+    ``num_disparities`` (multiple of 16, from ``min_disparity``) wins over both. ``max_disparity``
+    caps the automatic range (full-resolution pixels; the nearest measurable depth is f B /
+    max_disparity); ``range_shrink``: fraction of the gap by which the range narrows per frame;
+    ``saturation_warning``: share of the image nearer than the range can see above which the
+    result says so (``metadata["saturated"]``) and the stage warns once per source.
+    Matching: ``block_size`` (odd, 3-7 typical), ``uniqueness_ratio``,
     ``speckle_window``/``speckle_range``, ``use_colour`` (match RGB instead of grey),
     ``full_width`` (also match the left border band), ``downscale`` (match at 1/n
-    resolution: ~n^2 faster, coarser depth). ``lr_check``/``max_lr_diff`` (pixels at the
-    matching resolution) drop matches that fail the round trip; ``fill_holes`` fills holes
-    (with low confidence).
+    resolution: ~n^2 faster, coarser depth; at 1, a range wider than ``full_res_disparities``
+    is matched at half resolution all the same). ``lr_check``/``max_lr_diff`` (pixels at the
+    matching resolution) drop matches that fail the round trip (``lr_downscale``: match the
+    right view for it at 1/n size, an eighth of the cost at 2); ``fill_holes`` fills holes
+    (with low confidence): background-first along scan lines, then ``fill_filter``: ``none``,
+    ``guided`` (He et al.'s guided filter; smoother, measured less accurate) or ``wls``
+    (confidence-weighted WLS, edge_filter.py; ~10x slower, measured less accurate).
     Depth: kept within [``min_depth_m``, ``max_depth_m``], 0 outside. ``focal_px`` and
     ``baseline_m`` give metric depth for a rectified pair that comes without calibration
     (both None: disparity only). ``sensor_depth_scale``: metres per unit of
@@ -44,7 +61,13 @@ class DepthConfig(StageConfig):
     also return a down-sampled coloured point cloud.
     """
 
-    num_disparities: int = 64
+    num_disparities: int = 0
+    min_disparity: int = 0
+    disparity_range: Literal["auto", "metric"] = "auto"
+    max_disparity: int = 256
+    range_shrink: float = 0.1
+    saturation_warning: float = 0.05
+    full_res_disparities: int = 160
     block_size: int = 5
     uniqueness_ratio: int = 10
     speckle_window: int = 100
@@ -53,8 +76,10 @@ class DepthConfig(StageConfig):
     full_width: bool = True
     downscale: int = 1
     lr_check: bool = True
+    lr_downscale: int = 1
     max_lr_diff: float = 1.0
     fill_holes: bool = True
+    fill_filter: Literal["none", "guided", "wls"] = "none"
     min_depth_m: float = 0.1
     max_depth_m: float = 50.0
     focal_px: float | None = None
@@ -65,9 +90,25 @@ class DepthConfig(StageConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.sgbm()  # validates the matcher settings
+        if self.num_disparities:
+            self.sgbm(DisparityRange(self.min_disparity, self.num_disparities, "explicit"))  # validates
+        elif self.num_disparities < 0:
+            raise ValueError(f"num_disparities: expected a positive multiple of 16 or 0 (automatic), got {self.num_disparities}")
+        else:
+            self.sgbm(DisparityRange(0, 16, "auto"))
+        if self.min_disparity < 0:
+            raise ValueError(f"min_disparity: expected >= 0 pixels, got {self.min_disparity}")
+        if self.min_disparity and not self.num_disparities:
+            raise ValueError(f"min_disparity={self.min_disparity} needs num_disparities too (an explicit range); "
+                             "without it the range is found automatically")
+        if self.max_disparity < 16 or self.max_disparity % 16:
+            raise ValueError(f"max_disparity: expected a multiple of 16 >= 16, got {self.max_disparity}")
+        if not 0 < self.range_shrink <= 1 or not 0 < self.saturation_warning <= 1:
+            raise ValueError(f"range_shrink and saturation_warning: expected fractions in (0, 1], got {self.range_shrink}, {self.saturation_warning}")
         if self.downscale not in (1, 2, 4):
             raise ValueError(f"downscale: expected 1, 2 or 4, got {self.downscale}")
+        if self.lr_downscale not in (1, 2, 4):
+            raise ValueError(f"lr_downscale: expected 1, 2 or 4, got {self.lr_downscale}")
         if self.max_lr_diff <= 0:
             raise ValueError(f"max_lr_diff: expected > 0 pixels, got {self.max_lr_diff}")
         if not 0 <= self.min_depth_m < self.max_depth_m:
@@ -81,11 +122,13 @@ class DepthConfig(StageConfig):
         if self.voxel_size_m < 0:
             raise ValueError(f"voxel_size_m: expected >= 0 metres, got {self.voxel_size_m}")
 
-    def sgbm(self, downscale: int = 1) -> stereo.SGBMParams:
-        """Matcher settings, with the disparity range shrunk for matching at 1/``downscale``."""
-        nd = self.num_disparities if downscale == 1 else max(16, -(-self.num_disparities // downscale // 16) * 16)
+    def sgbm(self, rng: DisparityRange, downscale: int = 1) -> stereo.SGBMParams:
+        """Matcher settings for ``rng`` (full-resolution pixels), shrunk for matching at 1/``downscale``."""
+        lo = rng.min_disparity // downscale
+        hi = -(-rng.max_disparity // downscale)
+        nd = max(16, -(-(hi - lo) // 16) * 16)
         return stereo.SGBMParams(
-            num_disparities=nd, block_size=self.block_size, uniqueness_ratio=self.uniqueness_ratio,
+            num_disparities=nd, min_disparity=lo, block_size=self.block_size, uniqueness_ratio=self.uniqueness_ratio,
             speckle_window=self.speckle_window, speckle_range=self.speckle_range,
             use_colour=self.use_colour, full_width=self.full_width,
         )
@@ -106,6 +149,13 @@ class DepthStage(Stage):
     name: ClassVar[str] = "depth"
     Config: ClassVar[type] = DepthConfig
     config: DepthConfig
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        # per source: the automatic range's hysteresis, and which warnings were given once;
+        # bounded, since a server sees a new source id per request
+        self._trackers: OrderedDict[str, RangeTracker] = OrderedDict()
+        self._warned: OrderedDict[tuple[str, str], None] = OrderedDict()
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
@@ -187,12 +237,23 @@ class DepthStage(Stage):
                 missing = [n for n, v in (("focal_px", f), ("baseline_m", cfg.baseline_m)) if v is None]
                 meta["depth_unavailable"] = f"uncalibrated pair and no {' or '.join(missing)} configured: disparity only"
 
-        maps = self._match(left, right)
+        grey_l, grey_r = stereo.to_grey(left), stereo.to_grey(right)
+        chosen = self._choose_range(frame.source_id, grey_l, grey_r, Q)
+        if chosen is None:
+            return self._no_texture(frame.source_id, K, left, meta, rectification)
+        rng, saturated = chosen
+        meta.update(min_disparity=rng.min_disparity, num_disparities=rng.num_disparities, range_method=rng.method,
+                    saturated_fraction=saturated, saturated=saturated >= cfg.saturation_warning, match_scale=self._match_scale(rng))
+        if meta["saturated"]:
+            self._warn_once(frame.source_id, "saturated", "%s: %.0f%% of the image is nearer than the %s disparity range [%d, %d) can "
+                            "measure: its depth there is wrong or missing (raise max_disparity or num_disparities, or move the rig back)",
+                            frame.source_id, 100 * saturated, rng.method, rng.min_disparity, rng.max_disparity)
+        maps = self._match(left, right, rng) if cfg.use_colour else self._match(grey_l, grey_r, rng)
         disparity, confidence = maps.disparity, maps.confidence
         if Q is not None:
             depth = stereo.disparity_to_depth(disparity, Q)
             meta["focal_px"] = float(Q[2, 3])
-            meta["min_measurable_depth_m"] = float(Q[2, 3] / (Q[3, 2] * cfg.num_disparities))
+            meta["min_measurable_depth_m"] = float(Q[2, 3] / (Q[3, 2] * rng.max_disparity))
         else:
             depth = np.zeros((h, w), dtype=np.float32)
         out_of_range = (depth > 0) & ((depth < cfg.min_depth_m) | (depth > cfg.max_depth_m))
@@ -200,23 +261,81 @@ class DepthStage(Stage):
         if Q is not None:
             confidence = np.where(depth > 0, confidence, 0).astype(np.float32)
         meta.update(
-            num_disparities=cfg.num_disparities,
             matched_fraction=float(maps.matched.mean()),
             filled_fraction=float(maps.filled.mean()),
             out_of_range_fraction=float(out_of_range.mean()),
         )
         return self._result(depth, confidence, K, disparity, left, meta, rectification)
 
-    def _match(self, left: np.ndarray, right: np.ndarray) -> stereo.StereoMaps:
+    def _choose_range(self, source: str, left: np.ndarray, right: np.ndarray, Q: np.ndarray | None) -> tuple[DisparityRange, float] | None:
+        """The disparity range to search and the share of the image beyond it; None: no texture.
+
+        The coarse pass always runs (a tenth of SGBM-64): it is what notices a swapped pair, a
+        blank one, and a scene nearer than an explicit or metric range can see.
+        """
         cfg = self.config
-        n = cfg.downscale
+        ceiling = max(cfg.max_disparity, cfg.min_disparity + cfg.num_disparities)
+        # the pass looks a quarter beyond the ceiling, so it can tell how much lies past it
+        est = disparity_range.coarse_estimate(left, right, ceiling + ceiling // 4)
+        if est.low is None:
+            return None
+        if est.negative_fraction > disparity_range.SWAPPED_FRACTION:
+            raise ValueError(f"left and right look swapped: {100 * est.negative_fraction:.0f}% of the matched disparities are "
+                             "negative (the scene moves right from the left view to the right one); swap the two images")
+        if cfg.num_disparities:
+            rng = DisparityRange(cfg.min_disparity, cfg.num_disparities, "explicit")
+        elif cfg.disparity_range == "metric":
+            if Q is None:
+                raise ValueError("disparity_range=metric needs the rig's focal length and baseline (a StereoCalibration, "
+                                 "or focal_px and baseline_m)")
+            lo, hi = disparity_range.metric_range(float(Q[2, 3]), float(1.0 / Q[3, 2]), max(cfg.min_depth_m, 1e-6), cfg.max_depth_m)
+            rng = disparity_range.to_range(lo, min(hi, cfg.max_disparity), "metric", cfg.max_disparity)
+        else:
+            lo, hi = self._tracker(source).update(*disparity_range.auto_range(est, cfg.max_disparity))
+            rng = disparity_range.to_range(lo, hi, "auto", cfg.max_disparity)
+        return rng, est.saturated_fraction(rng.max_disparity)
+
+    def _no_texture(self, source: str, K: np.ndarray, left: np.ndarray, meta: dict[str, Any], rectification: Rectification | None) -> Depth:
+        """A flagged, empty result for a pair with nothing to match (blank, capped lens, fog)."""
+        self._warn_once(source, "no_texture", "%s: the stereo pair has too little texture to match: no depth", source)
+        h, w = left.shape[:2]
+        meta.update(no_texture=True, matched_fraction=0.0, filled_fraction=0.0, out_of_range_fraction=0.0)
+        return self._result(np.zeros((h, w), np.float32), np.zeros((h, w), np.float32), K, np.full((h, w), -1.0, np.float32),
+                            left, meta, rectification)
+
+    def _tracker(self, source: str) -> RangeTracker:
+        tracker = self._trackers.get(source)
+        if tracker is None:
+            tracker = self._trackers[source] = RangeTracker(self.config.range_shrink)
+            while len(self._trackers) > MAX_SOURCES:
+                self._trackers.popitem(last=False)
+        self._trackers.move_to_end(source)
+        return tracker
+
+    def _warn_once(self, source: str, kind: str, message: str, *args: Any) -> None:
+        if (source, kind) not in self._warned:
+            self._warned[(source, kind)] = None
+            while len(self._warned) > MAX_SOURCES:
+                self._warned.popitem(last=False)
+            log.warning(message, *args)
+
+    def _match_scale(self, rng: DisparityRange) -> int:
+        """1/n resolution to match at: the configured one, or half for a very wide range."""
+        cfg = self.config
+        return 2 if cfg.downscale == 1 and rng.num_disparities > cfg.full_res_disparities else cfg.downscale
+
+    def _match(self, left: np.ndarray, right: np.ndarray, rng: DisparityRange) -> stereo.StereoMaps:
+        cfg = self.config
+        n = self._match_scale(rng)
         if n == 1:
-            return stereo.match(left, right, cfg.sgbm(), lr_check=cfg.lr_check, max_lr_diff=cfg.max_lr_diff, fill=cfg.fill_holes)
+            return stereo.match(left, right, cfg.sgbm(rng), lr_check=cfg.lr_check, max_lr_diff=cfg.max_lr_diff, fill=cfg.fill_holes,
+                                lr_downscale=cfg.lr_downscale, fill_filter=cfg.fill_filter)
         h, w = left.shape[:2]
         small = (max(w // n, 1), max(h // n, 1))
         ls, rs = (cv2.resize(img, small, interpolation=cv2.INTER_AREA) for img in (left, right))
         # the LR tolerance stays in matching pixels: sub-pixel noise does not shrink with the image
-        m = stereo.match(ls, rs, cfg.sgbm(n), lr_check=cfg.lr_check, max_lr_diff=cfg.max_lr_diff, fill=cfg.fill_holes)
+        m = stereo.match(ls, rs, cfg.sgbm(rng, n), lr_check=cfg.lr_check, max_lr_diff=cfg.max_lr_diff, fill=cfg.fill_holes,
+                         lr_downscale=cfg.lr_downscale if n == 1 else 1, fill_filter=cfg.fill_filter)
 
         def up(a: np.ndarray) -> np.ndarray:
             # nearest keeps "unknown" (<= 0) pixels from bleeding into their neighbours

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -281,6 +281,24 @@ def compute_right_disparity(left: np.ndarray, right: np.ndarray, params: SGBMPar
     return np.ascontiguousarray(_sgbm(a, b, params)[:, ::-1])
 
 
+def compute_right_disparity_downscaled(left: np.ndarray, right: np.ndarray, params: SGBMParams, downscale: int) -> np.ndarray:
+    """:func:`compute_right_disparity` matched at 1/``downscale`` size, back at full size and in
+    full-resolution pixels ((H, W) float32, -1 unknown; nearest-neighbour upsampling, so unknown
+    pixels do not bleed). For the LR check only: the round trip needs the right view's
+    disparity to within a pixel or so, not its detail, and at half size it costs an eighth."""
+    if downscale == 1:
+        return compute_right_disparity(left, right, params)
+    h, w = left.shape[:2]
+    small = (max(w // downscale, 1), max(h // downscale, 1))
+    ls, rs = (cv2.resize(img, small, interpolation=cv2.INTER_AREA) for img in (left, right))
+    lo = params.min_disparity // downscale
+    hi = -(-(params.min_disparity + params.num_disparities) // downscale)
+    p = replace(params, min_disparity=lo, num_disparities=max(16, -(-(hi - lo) // 16) * 16))
+    dr = compute_right_disparity(ls, rs, p)
+    up = cv2.resize(dr, (w, h), interpolation=cv2.INTER_NEAREST) * np.float32(w / small[0])
+    return np.where(up > 0, up, np.float32(-1)).astype(np.float32)
+
+
 def lr_consistency(disp_left: np.ndarray, disp_right: np.ndarray) -> np.ndarray:
     """Left-right error |dL(x) - dR(x - dL(x))| per left pixel: (H, W) float32, inf where undefined.
 
@@ -328,6 +346,7 @@ def confidence_map(
     block_size: int = 5,
     texture_floor: float = 1.0,
     window: int = 9,
+    texture: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-pixel confidence in [0, 1] of a matched disparity: (H, W) float32, 0 where unknown.
 
@@ -341,7 +360,8 @@ def confidence_map(
     matches that pass the LR check; on the synthetic sample 0.98 and 0.97.
     """
     valid = disparity > 0
-    conf = texture_confidence(grey, block_size, texture_floor)
+    # texture: a precomputed texture_confidence(grey, block_size, texture_floor), to share it
+    conf = texture_confidence(grey, block_size, texture_floor) if texture is None else texture.copy()
     if lr_error is not None:
         e = np.where(np.isfinite(lr_error), lr_error, 1e3).astype(np.float32) / np.float32(max(max_lr_diff, 1e-3))
         conf *= np.exp(-0.5 * e * e)
@@ -404,7 +424,7 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int = 4, eps: floa
     return cv2.blur(a, k) * I + cv2.blur(b, k)
 
 
-def fill_holes(disparity: np.ndarray, grey: np.ndarray, radius: int = 4, eps: float = 100.0) -> tuple[np.ndarray, np.ndarray]:
+def fill_holes(disparity: np.ndarray, grey: np.ndarray, radius: int = 4, eps: float = 100.0, smooth: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Dense disparity from a sparse one, without crossing image edges.
 
     disparity: (H, W) float32, ``<= 0`` unknown; grey: (H, W) uint8 left image. Returns
@@ -416,8 +436,10 @@ def fill_holes(disparity: np.ndarray, grey: np.ndarray, radius: int = 4, eps: fl
     neighbour along the scan line, so each hole takes the minimum of its nearest valid
     neighbours left and right (taking the larger would grow foreground objects into the
     background). Holes that reach the left image border stay unknown (see ``_scanline_fill``).
-    The scan-line fill leaves horizontal streaks; a guided filter with the image as guide
-    smooths them while staying on the hole's side of strong image edges.
+    The scan-line fill leaves horizontal streaks; with ``smooth`` a guided filter with the
+    image as guide smooths them while staying on the hole's side of strong image edges. That
+    looks better but measures worse (Motorcycle dense bad-2 9.1% with it, 7.8% without; see
+    docs/benchmarks.md), so the depth stage's default is ``smooth=False``.
     """
     if disparity.shape != grey.shape[:2]:
         raise ValueError(f"disparity {disparity.shape} and guide image {grey.shape} differ in size")
@@ -426,8 +448,9 @@ def fill_holes(disparity: np.ndarray, grey: np.ndarray, radius: int = 4, eps: fl
     if not hole.any() or not valid.any():  # nothing to fill, or nothing to fill from
         return disparity.astype(np.float32, copy=True), np.zeros_like(hole)
     seed, unfillable = _scanline_fill(disparity, valid)
-    smooth = guided_filter(grey, seed, radius, eps)
-    out = np.where(hole, np.maximum(smooth, 0), disparity).astype(np.float32)
+    if smooth:
+        seed = np.maximum(guided_filter(grey, seed, radius, eps), 0)
+    out = np.where(hole, seed, disparity).astype(np.float32)
     out[unfillable] = -1.0
     return out, hole & ~unfillable
 
@@ -477,28 +500,47 @@ def match(
     lr_check: bool = True,
     max_lr_diff: float = 1.0,
     fill: bool = True,
+    lr_downscale: int = 1,
+    fill_filter: str = "guided",
 ) -> StereoMaps:
     """SGBM on a rectified pair, then LR check, confidence and hole filling.
 
     left, right: rectified (H, W, 3) uint8 RGB or (H, W) uint8, same shape. The LR check
-    matches the pair a second time, mirrored (about the cost of SGBM itself): SGBM's built-in
-    ``disp12MaxDiff`` check is free but, measured on OpenCV 4.13, removes nothing in 3-way
-    mode, while the mirrored check halves the > 1 px error rate of the surviving matches.
+    matches the pair a second time, mirrored (about the cost of SGBM itself; an eighth with
+    ``lr_downscale=2``, which matches the right view at half size and allows half a pixel
+    more round-trip error): SGBM's built-in ``disp12MaxDiff`` check is free but, measured on
+    OpenCV 4.13, removes nothing in 3-way mode, while the mirrored check halves the > 1 px
+    error rate of the surviving matches. ``fill_filter``: how holes are filled after the
+    scan-line fill, ``none`` (kept as they are), ``guided`` (guided filter on the fill) or
+    ``wls`` (the confidence-weighted WLS filter of edge_filter.py, which replaces the fill).
     """
     _check_pair(left, right)
+    if fill_filter not in ("none", "guided", "wls"):
+        raise ValueError(f"fill_filter: expected none, guided or wls, got {fill_filter!r}")
+    if lr_downscale not in (1, 2, 4):
+        raise ValueError(f"lr_downscale: expected 1, 2 or 4, got {lr_downscale}")
     grey = to_grey(left)
     if not params.use_colour:  # convert once, not in every matcher call
         left, right = grey, to_grey(right)
     disp = compute_disparity(left, right, params)
     lr_error = None
+    tolerance = max_lr_diff + 0.5 * (lr_downscale - 1)
     if lr_check:
-        lr_error = lr_consistency(disp, compute_right_disparity(left, right, params))
-        disp[lr_error > max_lr_diff] = -1.0
-    conf = confidence_map(disp, grey, lr_error, max_lr_diff, params.block_size)
+        lr_error = lr_consistency(disp, compute_right_disparity_downscaled(left, right, params, lr_downscale))
+        disp[lr_error > tolerance] = -1.0
+    texture = texture_confidence(grey, params.block_size)
+    conf = confidence_map(disp, grey, lr_error, tolerance, params.block_size, texture=texture)
     matched = disp > 0
     filled = np.zeros_like(matched)
-    if fill:
-        disp, filled = fill_holes(disp, grey)
+    if fill and fill_filter == "wls":
+        from sensorium.stages.depth.edge_filter import wls_filter
+
+        smooth, _ = wls_filter(grey, disp, conf)
+        filled = ~matched & (smooth > 0)
+        disp = np.where(matched, disp, smooth).astype(np.float32)
+        conf[filled] = FILLED_CONFIDENCE * texture[filled]
+    elif fill:
+        disp, filled = fill_holes(disp, grey, smooth=fill_filter == "guided")
         filled &= disp > 0
-        conf[filled] = FILLED_CONFIDENCE * texture_confidence(grey, params.block_size)[filled]
+        conf[filled] = FILLED_CONFIDENCE * texture[filled]
     return StereoMaps(disp, conf, matched, filled)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from contextlib import nullcontext as does_not_raise
 from pathlib import Path
 
@@ -58,15 +59,13 @@ def _wrong_baseline(sample: SampleSequence) -> StereoCalibration:
 
 @pytest.mark.parametrize(
     "case, accurate",
-    [("calibrated", True), ("baseline halved in the calibration", False), ("left and right swapped", False)],
+    [("calibrated", True), ("baseline halved in the calibration", False)],
 )
 def test_stereo_depth_accuracy(sample: SampleSequence, case: str, accurate: bool) -> None:
     if case == "calibrated":
         frame = stereo_frame(sample, 0)
-    elif case.startswith("baseline"):
-        frame = stereo_frame(sample, 0, calib=_wrong_baseline(sample))
     else:
-        frame = Frame("sample", 0, image=sample.rights[0], right=sample.lefts[0], calib=sample.calib)
+        frame = stereo_frame(sample, 0, calib=_wrong_baseline(sample))
     (frame,) = DepthStage()([frame])
     assert frame.ok, frame.errors
     result: Depth = frame.results["depth"]
@@ -213,6 +212,11 @@ def test_check(sample: SampleSequence, make, expectation) -> None:
         ({"min_depth_m": 5.0, "max_depth_m": 1.0}, pytest.raises(ValueError, match="min_depth_m < max_depth_m")),
         ({"focal_px": -1.0}, pytest.raises(ValueError, match="focal_px")),
         ({"downscale": 3}, pytest.raises(ValueError, match="downscale")),
+        ({"max_disparity": 100}, pytest.raises(ValueError, match="max_disparity")),
+        ({"min_disparity": -16}, pytest.raises(ValueError, match="min_disparity")),
+        ({"min_disparity": 32}, pytest.raises(ValueError, match="needs num_disparities too")),
+        ({"min_disparity": 32, "num_disparities": 64}, does_not_raise()),
+        ({"disparity_range": "guess"}, pytest.raises(ValueError, match="disparity_range")),
         ({"max_lr_diff": 0.0}, pytest.raises(ValueError, match="max_lr_diff")),
         ({"sgbm_mode": "hh"}, pytest.raises(ValueError, match="unknown option.*sgbm_mode")),
     ],
@@ -221,3 +225,129 @@ def test_config_validation(options: dict, expectation) -> None:
     with expectation:
         stage = DepthStage(options)
         assert isinstance(stage.config, DepthConfig)
+
+
+# --- automatic disparity range (#15) -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def motorcycle() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from skimage import data as skdata
+
+    return skdata.stereo_motorcycle()
+
+
+def _epe(result: Depth, gt: np.ndarray) -> tuple[float, float]:
+    from sensorium.stages.depth.evaluate import evaluate_disparity
+
+    s = evaluate_disparity(result.disparity, gt)
+    return s.epe, s.coverage
+
+
+def _run(options: dict, left: np.ndarray, right: np.ndarray, source: str = "pair") -> Depth:
+    (frame,) = DepthStage(options)([Frame(source, 0, image=np.ascontiguousarray(left), right=np.ascontiguousarray(right))])
+    assert frame.ok, frame.errors
+    return frame.results["depth"]
+
+
+@pytest.mark.parametrize("shift", [0, 80])
+def test_defaults_reach_the_best_range(motorcycle, shift: int) -> None:
+    """Defaults (no range given) within 10% of the best explicit range's EPE, at >= 95% coverage;
+    shifted by 80 px the scene's disparities (87-140 px) exceed the old default range of 64."""
+    left, right, gt = motorcycle
+    if shift:
+        left, right, gt = left[:, :-shift], right[:, shift:], gt[:, :-shift] + shift
+    auto = _run({}, left, right)
+    epe, coverage = _epe(auto, gt)
+    best = min(_epe(_run({"min_disparity": lo, "num_disparities": n}, left, right), gt)[0] for lo, n in ((0, 64), (0, 160), (shift, 64)))
+    assert epe <= 1.1 * best and coverage >= (0.95 if not shift else 0.8), (epe, best, coverage, auto.metadata)
+    assert auto.metadata["range_method"] == "auto" and not auto.metadata["saturated"]
+    assert auto.metadata["min_disparity"] + auto.metadata["num_disparities"] <= (96 if not shift else 176)
+    if shift:  # the old default says so instead of returning a silent garbage map
+        old = _run({"num_disparities": 64}, left, right)
+        assert old.metadata["saturated"] and old.metadata["saturated_fraction"] > 0.9 and _epe(old, gt)[0] > 20
+
+
+def test_saturation_warns_once_per_source(motorcycle, caplog) -> None:
+    left, right, _ = motorcycle
+    stage = DepthStage({"num_disparities": 16})  # the motorcycle is nearer than 16 px can see
+    with caplog.at_level("WARNING", logger="sensorium.stages.depth.stage"):
+        stage([Frame("cam", i, image=left, right=right) for i in range(3)])
+    warnings = [r.getMessage() for r in caplog.records if "nearer than" in r.getMessage()]
+    assert len(warnings) == 1, warnings
+    share = re.match(r"cam: (\d+)% of the image is nearer than the explicit disparity range \[0, 16\) can measure", warnings[0])
+    assert share and int(share.group(1)) > 50, warnings  # most of the motorcycle is at 20-60 px
+
+
+def test_metric_range_from_the_calibration(sample: SampleSequence) -> None:
+    (frame,) = DepthStage({"disparity_range": "metric", "min_depth_m": 1.0, "max_depth_m": 10.0})([stereo_frame(sample, 0)])
+    d = frame.results["depth"]
+    assert (d.metadata["range_method"], d.metadata["min_disparity"], d.metadata["num_disparities"]) == ("metric", 6, 64)
+    assert d.metadata["min_measurable_depth_m"] == pytest.approx(525 * 0.12 / 70)
+    (frame,) = DepthStage({"disparity_range": "metric"})([Frame("sample", 0, image=sample.lefts[0], right=sample.rights[0])])
+    assert "needs the rig's focal length and baseline" in frame.errors["depth"]
+
+
+def test_bad_pairs_are_named_or_flagged(sample: SampleSequence) -> None:
+    swapped = Frame("sample", 0, image=sample.rights[0], right=sample.lefts[0], calib=sample.calib)
+    blank = Frame("blank", 0, image=np.full((480, 640, 3), 128, np.uint8), right=np.full((480, 640, 3), 128, np.uint8), calib=sample.calib)
+    smaller = Frame("sizes", 0, image=sample.lefts[0], right=sample.rights[0][:, :600].copy())
+    DepthStage()([swapped, blank, smaller])
+    assert "left and right look swapped: 100% of the matched disparities are negative" in swapped.errors["depth"]
+    assert "differ in shape" in smaller.errors["depth"]
+    d: Depth = blank.results["depth"]
+    assert d.metadata["no_texture"] and not d.valid.any() and (d.disparity <= 0).all() and not d.confidence.any()
+
+
+@pytest.mark.parametrize("size", [(33, 32), (64, 48), (320, 240)])
+def test_small_images_get_a_range_that_fits(size: tuple[int, int]) -> None:
+    """The coarse pass on a 1/4-size image narrower than its search once crashed SGBM."""
+    s = make_sample(1, *size)
+    (frame,) = DepthStage()([Frame("small", 0, image=s.lefts[0], right=s.rights[0], calib=s.calib)])
+    assert frame.ok, frame.errors
+    d: Depth = frame.results["depth"]
+    est = d.disparity > 0
+    assert est.mean() > 0.5 and np.abs(d.disparity - s.disparities[0])[est].mean() < 0.5
+    assert d.metadata["min_disparity"] + d.metadata["num_disparities"] > s.disparities[0].max()
+
+
+@pytest.mark.parametrize("options, scale", [({}, 1), ({"num_disparities": 176}, 2), ({"num_disparities": 176, "full_res_disparities": 176}, 1),
+                                            ({"downscale": 2}, 2)])
+def test_wide_ranges_match_at_half_size(sample: SampleSequence, options: dict, scale: int) -> None:
+    (frame,) = DepthStage(options)([stereo_frame(sample, 0)])
+    d: Depth = frame.results["depth"]
+    assert d.metadata["match_scale"] == scale and d.disparity.shape == (480, 640)
+    est = d.disparity > 0
+    assert np.abs(d.disparity - sample.disparities[0])[est].mean() < (0.3 if scale == 1 else 0.6)
+
+
+def test_video_range_follows_a_near_object_within_one_frame(sample: SampleSequence) -> None:
+    """One source's frames: a textured card at 120 px disparity (0.5 m) enters in frame 3 and
+    leaves in frame 4. The range widens in frame 3 itself, so the card is measured there, and
+    narrows over the following frames rather than at once; another source keeps its own range."""
+    rng = np.random.default_rng(1)
+    card = np.kron((rng.random((120, 40, 1)) * 255).astype(np.uint8), np.ones((1, 3, 3), np.uint8))
+    near_l, near_r = sample.lefts[0].copy(), sample.rights[0].copy()
+    near_l[200:320, 400:520] = card
+    near_r[200:320, 280:400] = card
+    pairs = [(sample.lefts[0], sample.rights[0])] * 3 + [(near_l, near_r)] + [(sample.lefts[0], sample.rights[0])] * 6
+    stage = DepthStage()
+    frames = stage([Frame("cam", i, image=a, right=b, calib=sample.calib) for i, (a, b) in enumerate(pairs)])
+    ends = [f.results["depth"].metadata["min_disparity"] + f.results["depth"].metadata["num_disparities"] for f in frames]
+    assert ends[2] <= 64 and ends[3] > 120 and ends[4] > 112 and ends[-1] < ends[4], ends
+    card_disp = frames[3].results["depth"].disparity[210:310, 410:510]
+    assert np.median(card_disp) == pytest.approx(120, abs=1) and (np.abs(card_disp - 120) < 2).mean() > 0.9
+    (other,) = stage([Frame("other", 0, image=sample.lefts[0], right=sample.rights[0], calib=sample.calib)])
+    assert other.results["depth"].metadata["num_disparities"] + other.results["depth"].metadata["min_disparity"] <= 64
+
+
+def test_remembers_a_bounded_number_of_sources(sample: SampleSequence, monkeypatch) -> None:
+    """A server sees a new source id per request: per-source ranges must not grow without end."""
+    from sensorium.stages.depth import stage as stage_module
+
+    monkeypatch.setattr(stage_module, "MAX_SOURCES", 3)
+    stage = DepthStage()
+    small = make_sample(1, 64, 48)
+    for i in range(5):
+        stage([Frame(f"req{i}", 0, image=small.lefts[0], right=small.rights[0])])
+    assert list(stage._trackers) == ["req2", "req3", "req4"]
