@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 import yaml
 
+from sensorium.pipeline.cli.checks import check_stages
 from sensorium.pipeline.cli.common import console, fail, parse_sets
 
 app = typer.Typer(help="Batch jobs over image collections and search over their index.")
@@ -46,8 +47,11 @@ def batch(
     unknown = sorted(set(options) - set(names))
     if unknown:
         raise typer.BadParameter(f"--set names stage(s) {unknown} not in --stages", param_hint="--set")
-    try:  # every stage's options typed and validated before Ray starts
-        check_chain([(n, build_config(n, options.get(n, {}))) for n in names])
+    try:  # every stage's options typed and validated, and each stage able to run in a batch, before Ray starts
+        configs = [(n, build_config(n, options.get(n, {}))) for n in names]
+        check_chain(configs)
+        check_stages(configs, command="batch")
+        _check_input(input)
     except ValueError as exc:
         raise fail(str(exc)) from None
     from sensorium.pipeline.batch.job import BatchStage, run_batch
@@ -68,6 +72,15 @@ def batch(
             raise fail(str(exc)) from None
     typer.echo(json.dumps({"images": summary.total, "already_done": summary.skipped, "written": summary.written,
                            "failed": summary.failed, "seconds": round(summary.seconds, 1), "output": str(output)}))
+
+
+def _check_input(spec: str) -> None:
+    """A local ``--input`` that is neither a glob nor there is a typo, not a job of one failed
+    image: refused before a job folder is written or Ray starts."""
+    from sensorium.pipeline.batch.storage import is_remote
+
+    if not is_remote(spec) and not any(c in spec for c in "*?[") and not Path(spec).exists():
+        raise ValueError(f"--input {spec}: no such file or folder")
 
 
 @app.command("search")
