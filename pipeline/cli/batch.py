@@ -8,6 +8,7 @@ from typing import List, Optional
 
 import typer
 import yaml
+from rich.markup import escape
 
 from sensorium.pipeline.cli.checks import check_stages
 from sensorium.pipeline.cli.common import console, fail, parse_sets
@@ -54,6 +55,12 @@ def batch(
         _check_input(input)
     except ValueError as exc:
         raise fail(str(exc)) from None
+    if "detect" in names:  # its actors log to files only in a batch job: the note is said here, once
+        from sensorium.stages.detect.stage import shipped_weights_note
+
+        note = shipped_weights_note(dict(configs)["detect"].weights)
+        if note:
+            console.print(f"[yellow]note:[/yellow] {escape(note)}", soft_wrap=True)
     from sensorium.pipeline.batch.job import BatchStage, run_batch
 
     storage_options = {}

@@ -172,15 +172,20 @@ SHIPPED_NOTE = ("detect: the shipped detector {name!r} is trained on generated s
 _noted: set[str] = set()
 
 
-def note_shipped_weights(weights: str) -> str | None:
-    """Log :data:`SHIPPED_NOTE` as a warning the first time this process runs the shipped
-    weights (not again per actor call or per frame); the note, or None for other weights."""
+def shipped_weights_note(weights: str) -> str | None:
+    """:data:`SHIPPED_NOTE` for the shipped weights, None for any other (a user's own)."""
     from sensorium.models.hub.weights import get_weights
 
     if weights != DetectConfig.weights:
         return None
-    note = SHIPPED_NOTE.format(name=weights, classes=", ".join(get_weights(weights).labels))
-    if weights not in _noted:
+    return SHIPPED_NOTE.format(name=weights, classes=", ".join(get_weights(weights).labels))
+
+
+def note_shipped_weights(weights: str) -> str | None:
+    """Log :func:`shipped_weights_note` as a warning the first time this process runs the
+    shipped weights (not again per actor call or per frame); the note, or None."""
+    note = shipped_weights_note(weights)
+    if note and weights not in _noted:
         _noted.add(weights)
         log.warning(note)
     return note

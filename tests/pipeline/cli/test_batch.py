@@ -61,3 +61,15 @@ def test_a_job_json_beside_no_results_does_not_block_the_corrected_rerun(tmp_pat
     (out / "failures.jsonl").write_text(json.dumps({"path": "x.jpg", "stage": "source", "reason": "unreadable"}) + "\n")
     res = runner.invoke(app, ["batch", "--input", str(empty), "--stages", "detect", "--output", str(out)])
     assert res.exit_code == 2 and "holds a job with other stages/options" in " ".join(res.output.split())
+
+
+def test_a_batch_with_the_shipped_detector_says_what_it_knows_before_it_starts(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = runner.invoke(app, ["batch", "--input", str(empty), "--stages", "detect", "--output", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert text.count("note: detect: the shipped detector 'detr_spp_shapes' is trained on generated shapes only") == 1
+    res = runner.invoke(app, ["batch", "--input", str(empty), "--stages", "detect", "--output", str(tmp_path / "out2"),
+                              "--set", f"detect.weights={tmp_path / 'mine.pt'}"])
+    assert "generated shapes only" not in res.output  # a user's own weights: nothing to say
