@@ -13,7 +13,7 @@ from rich.table import Table
 
 from rich.markup import escape
 
-from sensorium.pipeline.cli.checks import check_sources, check_stages
+from sensorium.pipeline.cli.checks import check_sources, check_stages, unfed_stage
 from sensorium.pipeline.cli.common import console, fail, parse_sets, setup_logging
 
 app = typer.Typer(help="Run stages over sources, write the sample, calibrate a stereo rig.")
@@ -146,8 +146,6 @@ def _fed_stages(cfg: Any, srcs: list[Any]) -> Any:
     """``cfg`` without the stages that need more than these sources give (depth on a mono
     video), saying so on stderr as for stages that are not available."""
     from dataclasses import replace
-
-    from sensorium.pipeline.cli.checks import unfed_stage
 
     kept = []
     for spec in cfg.stages:
