@@ -181,19 +181,21 @@ def _open_sources(source: List[str], left: Optional[str], right: Optional[str], 
                   *, reconnect: Any = None) -> list[Any]:
     """The run's sources: a stereo pair, a side-by-side source, each ``--source``; the bundled
     sample when none. Live ones (cameras, streams) get the ``reconnect`` policy."""
-    from sensorium.pipeline.io.sources import is_live_spec, open_source, open_stereo, source_names
+    from sensorium.pipeline.io.sources import is_live_spec, open_source, open_stereo, source_name, source_names
 
     def live(*specs: Any) -> dict[str, Any]:
         return {"reconnect": reconnect} if reconnect is not None and all(is_live_spec(s) for s in specs) else {}
 
     srcs = []
+    # readable ids for every source, unique among them all: "L+R" for a pair, the stem of a side-by-side file
+    ids, specs = source_names([*([side_by_side] if side_by_side else []), *source])
     if left or right:
         if not (left and right):
             raise typer.BadParameter("--left and --right come together")
-        srcs.append(open_stereo(left, right, calib=calib, **live(left, right)))
+        srcs.append(open_stereo(left, right, calib=calib, source_id=f"{source_name(left)}+{source_name(right)}", **live(left, right)))
     if side_by_side:
-        srcs.append(open_stereo(side_by_side, None, calib=calib, side_by_side=True, **live(side_by_side)))
-    ids, specs = source_names(source)
+        sid, ids, specs = ids[0], ids[1:], specs[1:]
+        srcs.append(open_stereo(side_by_side, None, calib=calib, side_by_side=True, source_id=sid, **live(side_by_side)))
     for sid, spec in zip(ids, specs):
         # --calib belongs to stereo input; a stereo folder (left/ + right/) takes it too
         options = {"calib": calib} if calib else live(spec)

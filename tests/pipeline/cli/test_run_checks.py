@@ -59,3 +59,12 @@ def test_sources_are_named_by_what_they_are_in_the_summary_and_the_jsonl(tmp_pat
     lines = [json.loads(ln) for ln in (out / "frames.jsonl").read_text().splitlines()]
     assert {ln["source_id"] for ln in lines} <= {"vtest", "lobby", "photos"} and len(lines) == 4
     assert not (out / "clouds").exists()
+
+
+def test_a_stereo_pair_and_a_side_by_side_source_are_named_readably_and_uniquely(data_dir):
+    from sensorium.pipeline.cli.run import _open_sources
+
+    board, video = data_dir / "stereo" / "chessboard", str(data_dir / "video" / "vtest.avi")
+    srcs = _open_sources([video], str(board / "left01.jpg"), str(board / "right01.jpg"), video, None)
+    assert [s.source_id for s in srcs] == ["left01+right01", "vtest", "vtest-2"]
+    assert [sorted(s.extras) for s in srcs] == [["right"], ["right"], []]  # the pair and the halves feed depth
