@@ -73,3 +73,11 @@ def test_a_batch_with_the_shipped_detector_says_what_it_knows_before_it_starts(t
     res = runner.invoke(app, ["batch", "--input", str(empty), "--stages", "detect", "--output", str(tmp_path / "out2"),
                               "--set", f"detect.weights={tmp_path / 'mine.pt'}"])
     assert "generated shapes only" not in res.output  # a user's own weights: nothing to say
+
+
+def test_batch_gui_agent_is_one_line_naming_the_stages_there_are(tmp_path, data_dir):
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["batch", "--input", str(data_dir / "photos"), "--stages", "gui_agent", "--output", str(out)])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert " ".join(res.output.split()).startswith("error: unknown stage 'gui_agent'; known: depth, detect, face")
+    assert not out.exists()  # nothing to block the corrected rerun
