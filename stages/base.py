@@ -40,6 +40,10 @@ class Stage(ABC):
     #: in capture order, so its answer never depends on timing; ``batch`` and ``/v1/perceive``,
     #: whose items are independent images, refuse it.
     ordered: ClassVar[bool] = False
+    #: Frame fields besides ``image`` of which each frame must carry at least one (depth:
+    #: ``("right", "sensor_depth")``, a stereo pair or RGB-D); () = a single image will do. The
+    #: command line checks it against its sources' ``extras`` before anything runs.
+    frame_needs: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: Any = None) -> None:
         if config is None:

@@ -54,6 +54,7 @@ def serve(
     _logging(log_format, verbose)
     from sensorium.deploy.application import service_settings
     from sensorium.deploy.settings import StreamPolicy, read_token, read_tokens_file
+    from sensorium.pipeline.cli.checks import check_stages
     from sensorium.pipeline.perception import request_configs
 
     try:
@@ -65,7 +66,8 @@ def serve(
         serve_config = _config(config, stages, host, port, replicas, service)
         http, args = serve_config.http_options, serve_config.app.args
         settings = service_settings(args, host=http.host, credentials=credentials)
-        request_configs(args.stages, args.options)  # every stage known, every option parsed: before Ray or a server starts
+        # every stage known, every option parsed, each able to serve single images here: before Ray or a server starts
+        check_stages(request_configs(args.stages, args.options), command="serve")
         if config is None:  # the agent's flags apply to a service built from flags
             settings = replace(settings, agent=_agent_settings(backend, openai_base_url, openai_model, uitars_version, prompt, icon_weights))
     except (ValueError, FileNotFoundError) as exc:

@@ -97,7 +97,8 @@ class ModelSpec:
     (seeded when ``seed`` is given), in ``input_names`` order; float32, already normalised.
     dynamic_axes: input/output name -> {axis: symbolic name}. Axis 0 is the batch of every input
     and output and must be dynamic; other axes (sequence, height, width) where the graph allows.
-    weights: name in the weights registry, or None for random init.
+    weights: name in the weights registry, or None for random init (an architecture without
+    trained weights). A model with weights is named as they are: one name everywhere.
     """
 
     name: str
@@ -117,6 +118,9 @@ class ModelSpec:
         names = (*self.input_names, *self.output_names)
         if not self.input_names or not self.output_names or len(set(names)) != len(names):
             raise ValueError(f"{self.name}: expected non-empty, distinct input and output names, got {names}")
+        if self.weights is not None and self.weights != self.name:
+            raise ValueError(f"model {self.name!r} carries weights {self.weights!r}: a model with trained weights is named as "
+                             "they are, so `models list`, `export` and `--set ...weights=` say one name")
         unknown = set(self.dynamic_axes) - set(names)
         if unknown:
             raise ValueError(f"{self.name}: dynamic_axes names {sorted(unknown)} are not inputs or outputs {names}")
@@ -145,7 +149,9 @@ class ModelRegistry:
         try:
             return self._specs[name]
         except KeyError:
-            raise ValueError(f"unknown model {name!r}; known: {', '.join(self.names()) or 'none'}") from None
+            near = [n for n in self.names() if n.replace("-", "_") == name.replace("-", "_")]
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise ValueError(f"unknown model {name!r}{hint}; known: {', '.join(self.names()) or 'none'}") from None
 
     def names(self) -> list[str]:
         return sorted(self._specs)

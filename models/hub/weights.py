@@ -118,17 +118,22 @@ class UnknownWeightsError(KeyError):
 _REGISTRY: dict[str, WeightsEntry] = {}
 #: Modules whose import registers weights that ship with the repository (beside their
 #: architecture), listed once so lookups find them without a file-system scan.
-WEIGHTS_MODULES: tuple[str, ...] = ("sensorium.models.zoo.detr_shapes", "sensorium.models.zoo.clip_icons", "sensorium.models.zoo.pose_sigma",
+WEIGHTS_MODULES: tuple[str, ...] = ("sensorium.models.zoo.detr_shapes_weights", "sensorium.models.zoo.clip_icons", "sensorium.models.zoo.pose_sigma",
                                      "sensorium.models.zoo.gaze_sigma", "sensorium.models.zoo.rle_study")
 _builtins_loaded = False
 
 
-def _load_builtin_weights() -> None:
+def _load_builtin_weights(until: str | None = None) -> None:
+    """Import :data:`WEIGHTS_MODULES` in order, stopping once ``until`` is registered: a lookup
+    imports only the modules before its entry (some import torch, which takes seconds)."""
     global _builtins_loaded
-    if not _builtins_loaded:
-        _builtins_loaded = True  # first: those modules register through this one while importing
-        for module in WEIGHTS_MODULES:
-            importlib.import_module(module)
+    if _builtins_loaded:
+        return
+    for module in WEIGHTS_MODULES:
+        if until is not None and until in _REGISTRY:
+            return
+        importlib.import_module(module)  # registers through this module while importing
+    _builtins_loaded = True
 
 
 def register_weights(entry: WeightsEntry) -> WeightsEntry:
@@ -141,7 +146,7 @@ def register_weights(entry: WeightsEntry) -> WeightsEntry:
 
 def get_weights(name: str) -> WeightsEntry:
     if name not in _REGISTRY:
-        _load_builtin_weights()
+        _load_builtin_weights(until=name)
     try:
         return _REGISTRY[name]
     except KeyError:

@@ -4,7 +4,7 @@ model-registry entries.
 ``DetrConfig`` is the git-independent description of the architecture: it is saved in every
 training checkpoint and in the JSON beside the shipped weights, so a checkpoint rebuilds its
 own model (no guessing from tensor shapes). Importing this module registers the weights
-``detr_spp_shapes`` and the model ``detr-spp-shapes`` (with those weights), so the generic
+``detr_spp_shapes`` (from :mod:`.detr_shapes_weights`) and the model of the same name (with those weights), so the generic
 export and parity tests cover the trained DETR.
 """
 
@@ -26,16 +26,9 @@ from sensorium.models.hub.registry import ModelMeta, ModelSpec, register_model
 from sensorium.models.data.shapes import CLASSES, ShapesConfig
 from sensorium.models.layers.spp import SpatialPyramidPooling
 from sensorium.models.layers.transformer import Decoder, DecoderLayer, Encoder, EncoderLayer
-from sensorium.models.hub.weights import LocalPath, WeightsEntry, register_weights
 
-#: ImageNet statistics on [0, 255] pixels (the registries' convention); training uses the same.
-MEAN = (123.675, 116.28, 103.53)
-STD = (58.395, 57.12, 57.375)
-
-WEIGHTS_NAME = "detr_spp_shapes"
-WEIGHTS_FILE = Path(__file__).resolve().parent / "weights" / "detr_spp_shapes.pt"
-#: sha256 of the shipped file; updated whenever the file is retrained.
-WEIGHTS_SHA256: str | None = "a0f17bab757b184f5f14e4cb2619c2b32de31045271d4198c11fe650ff2aad1f"
+# the weights' entry lives in a torch-free module, so looking weights up never imports torch
+from sensorium.models.zoo.detr_shapes_weights import MEAN, STD, TRAINED_IMAGE_SIZE, WEIGHTS_FILE, WEIGHTS_NAME, WEIGHTS_SHA256  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -152,6 +145,7 @@ def load_trained_detr(path: str | Path) -> tuple[DETR, DetrConfig]:
 
 #: the shipped model's architecture (what ``sensorium train detect`` trains by default)
 SHIPPED_CONFIG = DetrConfig()
+assert SHIPPED_CONFIG.image_size == TRAINED_IMAGE_SIZE, "the weights entry's input size is out of step with DetrConfig"
 #: the generated data it is trained and measured on: 192 px images keep a CPU run short;
 #: 10-120 px objects still fill COCO's small, medium and large buckets
 SHAPES = ShapesConfig(size=192, min_scale=10.0, max_scale=120.0)
@@ -188,17 +182,7 @@ def _spec(name: str, weights: str | None) -> ModelSpec:
     )
 
 
-register_weights(WeightsEntry(
-    name=WEIGHTS_NAME,
-    filename=WEIGHTS_FILE.name,
-    sha256=WEIGHTS_SHA256,
-    sources=(LocalPath(str(WEIGHTS_FILE)),),
-    license="Apache-2.0 (trained by sensorium on its generated shapes data)",
-    description="DETR with SPP (resnet-lite stride 16 with GroupNorm, dim 128) trained on generated shapes; fp16 state dict, config in the JSON beside it",
-    input_size=(SHIPPED_CONFIG.image_size, SHIPPED_CONFIG.image_size),
-    mean=MEAN, std=STD, labels=CLASSES, format="torch",
-))
-register_model(_spec("detr-spp-shapes", WEIGHTS_NAME))
+register_model(_spec(WEIGHTS_NAME, WEIGHTS_NAME))  # one name for model and weights
 
 
 def export_detr_onnx(model: DETR, path: str | Path, *, opset: int = 18) -> Path:

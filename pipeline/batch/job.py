@@ -305,12 +305,18 @@ def plan_actors(stages: Sequence[BatchStage], cluster: dict[str, float]) -> list
 def _record_job(output: Path, stages: Sequence[BatchStage]) -> None:
     """Write ``job.json``, or refuse an output folder that holds a job with other stages/options
     (what the results are depends on those, not on actors or batch sizes)."""
-    if (output / JOB).is_file():
+    if (output / JOB).is_file() and _has_results(output):
         previous = json.loads((output / JOB).read_text())
         if [(p["name"], p["options"]) for p in previous["stages"]] != [(s.name, s.options) for s in stages]:
             raise ValueError(f"{output} holds a job with other stages/options ({previous['stages']}); use another --output")
-    else:
+    else:  # a job.json beside no results is a start that failed: it does not bind the folder
         (output / JOB).write_text(json.dumps({"stages": [s.__dict__ for s in stages]}, indent=2))
+
+
+def _has_results(output: Path) -> bool:
+    """Whether a job wrote anything into ``output``: a Parquet part or a failure line."""
+    failures = output / FAILURES
+    return any((output / PARTS).glob("part-*.parquet")) or (failures.is_file() and failures.stat().st_size > 0)
 
 
 def _dataset(todo: list[str], stages: Sequence[BatchStage], storage: Storage, task_images: int) -> Any:

@@ -8,7 +8,9 @@ from typing import List, Optional
 
 import typer
 import yaml
+from rich.markup import escape
 
+from sensorium.pipeline.cli.checks import check_stages
 from sensorium.pipeline.cli.common import console, fail, parse_sets
 
 app = typer.Typer(help="Batch jobs over image collections and search over their index.")
@@ -46,10 +48,19 @@ def batch(
     unknown = sorted(set(options) - set(names))
     if unknown:
         raise typer.BadParameter(f"--set names stage(s) {unknown} not in --stages", param_hint="--set")
-    try:  # every stage's options typed and validated before Ray starts
-        check_chain([(n, build_config(n, options.get(n, {}))) for n in names])
+    try:  # every stage's options typed and validated, and each stage able to run in a batch, before Ray starts
+        configs = [(n, build_config(n, options.get(n, {}))) for n in names]
+        check_chain(configs)
+        check_stages(configs, command="batch")
+        _check_input(input)
     except ValueError as exc:
         raise fail(str(exc)) from None
+    if "detect" in names:  # its actors log to files only in a batch job: the note is said here, once
+        from sensorium.stages.detect.stage import shipped_weights_note
+
+        note = shipped_weights_note(dict(configs)["detect"].weights)
+        if note:
+            console.print(f"[yellow]note:[/yellow] {escape(note)}", soft_wrap=True)
     from sensorium.pipeline.batch.job import BatchStage, run_batch
 
     storage_options = {}
@@ -68,6 +79,15 @@ def batch(
             raise fail(str(exc)) from None
     typer.echo(json.dumps({"images": summary.total, "already_done": summary.skipped, "written": summary.written,
                            "failed": summary.failed, "seconds": round(summary.seconds, 1), "output": str(output)}))
+
+
+def _check_input(spec: str) -> None:
+    """A local ``--input`` that is neither a glob nor there is a typo, not a job of one failed
+    image: refused before a job folder is written or Ray starts."""
+    from sensorium.pipeline.batch.storage import is_remote
+
+    if not is_remote(spec) and not any(c in spec for c in "*?[") and not Path(spec).exists():
+        raise ValueError(f"--input {spec}: no such file or folder")
 
 
 @app.command("search")

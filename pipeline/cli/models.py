@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperCommand
 
 from sensorium.pipeline.cli.common import setup_logging
 
@@ -68,11 +69,16 @@ def models_list(
                                              help="Weights cache (default: $SENSORIUM_CACHE or ~/.cache/sensorium/weights)."),
     as_json: bool = typer.Option(False, "--json", help="Print the list as JSON."),
 ) -> None:
-    """Every registered set of weights: file, whether it is here, where from, sha256 check, licence."""
+    """Every registered set of weights: file, whether it is here, where from, sha256 check, licence,
+    and whether ``sensorium export`` takes it (under the same name: one name per model)."""
     from sensorium.models.hub.weights import list_weights, status
 
     from sensorium.models.hub.weights import PackageFile, Url, default_cache_dir
 
+    try:
+        exportable = {n for n, trained in exportable_models() if trained}
+    except ImportError:  # no torch/onnxscript here: nothing exports
+        exportable = set()
     rows = []
     for entry in list_weights():
         st = status(entry.name, cache_dir=cache_dir)
@@ -82,17 +88,17 @@ def models_list(
                else "not pinned" if st.present else "-")
         rows.append({"name": entry.name, "file": entry.filename, "format": entry.format, "present": st.present,
                      "path": str(st.path) if st.path else None, "source": st.source, "detail": st.detail, "get": get,
-                     "sha256": sha, "license": entry.license})
+                     "sha256": sha, "license": entry.license, "export": entry.name in exportable})
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
     table = Table(title="registered weights")
-    for col in ("weights", "file", "present", "source", "sha256", "licence"):
+    for col in ("weights", "file", "present", "source", "sha256", "licence", "export"):
         table.add_column(col, overflow="fold")
     for r in rows:
         present = "[green]yes[/]" if r["present"] else "[bold red]bad file[/]" if r["sha256"] == "MISMATCH" else "[yellow]no[/]"
         source = r["source"] if r["present"] else f"missing: {r['get']}" if r["get"] else "missing"
-        table.add_row(r["name"], r["file"], present, source, r["sha256"], r["license"])
+        table.add_row(r["name"], r["file"], present, source, r["sha256"], r["license"], f"sensorium export {r['name']}" if r["export"] else "-")
     out = Console()
     out.print(table)
     if not all(r["present"] for r in rows):
@@ -102,16 +108,40 @@ def models_list(
             out.print(f"[bold red]{escape(r['name'])}:[/] {escape(r['detail'])}")
 
 
-@app.command("export")
+class _ExportCommand(TyperCommand):
+    """``export``'s command: its help lists what can be exported, read from the model registry
+    when the help is shown (the registry imports torch, which ``sensorium --help`` must not)."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        try:
+            self.epilog = "Exportable models: " + "; ".join(
+                f"{n} ({'trained weights' if w else 'no trained weights: needs --untrained'})" for n, w in exportable_models())
+        except ImportError as exc:  # torch/onnxscript missing: say so instead of listing nothing
+            self.epilog = f"Model export is not available here: {exc}"
+        super().format_help(ctx, formatter)
+
+
+def exportable_models() -> list[tuple[str, bool]]:
+    """(name, has trained weights) of every registered model, the names ``export`` takes."""
+    from sensorium.models.hub.registry import get_model, list_models
+
+    return [(n, get_model(n).weights is not None) for n in list_models()]
+
+
+@app.command("export", cls=_ExportCommand)
 def export(
-    name: str = typer.Argument(..., help="Registered model name."),
+    name: str = typer.Argument(..., help="Registered model name: one name for a model and its weights, as `sensorium models list` "
+                               "and `--set detect.weights=` say it (the list is at the end of this help)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder for the .onnx file(s)."),
     opset: Optional[int] = typer.Option(None, help="ONNX opset (default: the model's)."),
     fp16: bool = typer.Option(False, "--fp16", help="Also write an fp16 copy (GPU)."),
     int8: bool = typer.Option(False, "--int8", help="Also write a dynamically quantised int8 copy (CPU speed)."),
+    untrained: bool = typer.Option(False, "--untrained", help="Export a model that has no trained weights (random parameters: "
+                                   "for testing a runtime or a deployment path, not for use)."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Export a registered model to ONNX in OUT."""
+    """Export a registered model to ONNX in OUT (with its trained weights; a model without any is
+    refused unless --untrained, since an ONNX file of random parameters looks like a model)."""
     setup_logging(verbose, logging.ERROR)
     err = Console(stderr=True)
     try:
@@ -120,9 +150,35 @@ def export(
         err.print(f"[red]error:[/red] model export is not available: {escape(str(exc))}")
         raise typer.Exit(2)
     try:
+        trained = _check_exportable(name, untrained)
         path = export_model(name, out, opset=opset, fp16=fp16, int8=int8)
     except (ValueError, KeyError, FileNotFoundError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)  # KeyError's str() adds quotes
         err.print(f"[red]error:[/red] {escape(str(message))}")
         raise typer.Exit(2)
     Console().print(escape(f"exported {name} to {path}"))
+    if not trained:
+        err.print(f"[bold yellow]note:[/] {escape(name)} has no trained weights: {escape(str(path))} computes nothing meaningful "
+                  "(random parameters, exported because --untrained was given)")
+
+
+def _check_exportable(name: str, untrained: bool) -> bool:
+    """Whether ``name`` exports with trained weights; ValueError for a name ``export`` does not
+    take (registered weights with no model to build, e.g. an ONNX or TFLite file) or for a model
+    without trained weights unless ``untrained``."""
+    from sensorium.models.hub.registry import get_model, list_models
+    from sensorium.models.hub.weights import list_weights
+
+    models = dict(exportable_models())
+    if name not in models:
+        entry = next((w for w in list_weights() if w.name == name), None)
+        if entry is not None:
+            raise ValueError(f"{name!r} are registered weights ({entry.format}, {entry.filename}) with no model to export: "
+                             f"{'use the file as it is' if entry.format == 'onnx' else 'sensorium runs it through its own stage'}; "
+                             f"export takes {', '.join(list_models())}")
+        get_model(name)  # raises, naming the known ones (and a near spelling)
+    if not models[name] and not untrained:
+        raise ValueError(f"model {name!r} has no trained weights: its export would hold random parameters. Pass --untrained to "
+                         "export the graph anyway (to test a runtime or a deployment path); models with trained weights: "
+                         f"{', '.join(n for n, w in models.items() if w) or 'none'}")
+    return models[name]

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from rich.markup import escape
 
+from sensorium.pipeline.cli.checks import check_sources, check_stages, unfed_stage
 from sensorium.pipeline.cli.common import console, fail, parse_sets, setup_logging
 from sensorium.pipeline.cli.zones import with_zones
 
@@ -28,14 +29,14 @@ RUN_RECONNECT = {"max_delay_s": 10.0, "give_up_after_s": 60.0}
 
 @app.command()
 def run(
-    source: List[str] = typer.Option([], "--source", "-s", help="Video file, webcam index, rtsp/http URL, image folder or glob, rgbd:FOLDER, or 'sample' (repeat for several sources). Default: the bundled synthetic sample."),
+    source: List[str] = typer.Option([], "--source", "-s", help="Video file, webcam index, rtsp/http URL, image folder or glob, rgbd:FOLDER, or 'sample' (repeat for several sources); NAME=SPEC names it (default: the file stem, cam0, host/path). Default: the bundled synthetic sample."),
     left: Optional[str] = typer.Option(None, help="Left image/folder/video of a stereo pair."),
     right: Optional[str] = typer.Option(None, help="Right image/folder/video of a stereo pair."),
     side_by_side: Optional[str] = typer.Option(None, "--side-by-side", help="A source whose frames hold left|right halves."),
     calib: Optional[Path] = typer.Option(None, help="Stereo calibration (OpenCV YAML/XML or JSON: K1 D1 K2 D2 R T). None: the pair is taken as rectified."),
     stages: Optional[str] = typer.Option(None, help="Comma-separated stage names. Default: every available stage."),
     out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder."),
-    sinks: str = typer.Option("jsonl,npz,video,ply", help="Comma-separated sinks: jsonl, npz, video, ply, tsdf."),
+    sinks: Optional[str] = typer.Option(None, help="Comma-separated sinks: jsonl, npz, video, ply, tsdf. Default: jsonl,npz,video, and ply when a stage makes point clouds (depth.point_cloud=true)."),
     config: Optional[Path] = typer.Option(None, help="Pipeline YAML (stages with options, replicas, resources, batching)."),
     set_: List[str] = typer.Option([], "--set", help="Stage option override STAGE.OPTION=VALUE (repeatable)."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Existing Ray cluster address; default starts a local Ray."),
@@ -68,9 +69,13 @@ def run(
         cfg = _pipeline_config(config, stages, set_, ray_address=ray_address, metrics_port=metrics_port,
                                max_in_flight=max_in_flight, drop_policy=drop_policy)
         cfg = _with_stop_policy(cfg, reconnect_attempts, reconnect_max_backoff, source_timeout, drain_timeout)
+        check_stages([(s.name, s.config) for s in cfg.stages], command="run")
         srcs = _open_sources(source, left, right, side_by_side, calib, reconnect=cfg.reconnect)
+        if config is None and stages is None:  # "every available stage": those the sources can feed
+            cfg = _fed_stages(cfg, srcs)
         cfg = with_zones(cfg, zone, line, [s.source_id for s in srcs])
-        sink_objs = build_sinks([s.strip() for s in sinks.split(",") if s.strip()], out)
+        check_sources([s.name for s in cfg.stages], srcs)
+        sink_objs = build_sinks(_sink_names(sinks, cfg), out)
     except (ValueError, FileNotFoundError) as exc:
         raise fail(str(exc)) from None
 
@@ -124,21 +129,49 @@ def _pipeline_config(config: Optional[Path], stages: Optional[str], sets: List[s
     stage's config object is built (typed, validated) on the way: a ConfigError names the option."""
     from dataclasses import replace
 
-    from sensorium.pipeline.stream.config import PipelineConfig, StageSpec
+    from sensorium.pipeline.stream.config import PipelineConfig, StageSpec, merge_options
 
+    options = parse_sets(sets)
     if config is not None:
         cfg = PipelineConfig.from_file(config)
+        names = [s.name for s in cfg.stages]
     else:
         names = [n.strip() for n in stages.split(",") if n.strip()] if stages else [n for n in _available_stage_names() if n != "zones"]  # zones: with --zone/--line
+    for stage_name in options:
+        if stage_name not in names:
+            raise typer.BadParameter(f"--set names stage {stage_name!r}, which is not in this run ({', '.join(names)})")
+    if config is None:  # the --set options go in as the specs are made: the chain is checked with them (track.of=pose)
         # resources are left to the engine's planner: one CPU per actor, or a share of a smaller machine
-        cfg = PipelineConfig(stages=tuple(StageSpec(n) for n in names))
+        cfg = PipelineConfig(stages=tuple(StageSpec(n, options=options.get(n, {})) for n in names))
+    elif options:  # all stages at once, so no half-applied chain is checked
+        cfg = replace(cfg, stages=tuple(replace(s, options=merge_options(s.options, options[s.name])) if s.name in options else s for s in cfg.stages))
     cfg = replace(cfg, ray_address=ray_address or cfg.ray_address, metrics_port=metrics_port if metrics_port is not None else cfg.metrics_port,
                   max_in_flight=max_in_flight, drop_policy=drop_policy or cfg.drop_policy)
-    for stage_name, opts in parse_sets(sets).items():
-        if stage_name not in [s.name for s in cfg.stages]:
-            raise typer.BadParameter(f"--set names stage {stage_name!r}, which is not in this run ({', '.join(s.name for s in cfg.stages)})")
-        cfg = cfg.with_stage_options(stage_name, **opts)
     return cfg
+
+
+def _fed_stages(cfg: Any, srcs: list[Any]) -> Any:
+    """``cfg`` without the stages that need more than these sources give (depth on a mono
+    video), saying so on stderr as for stages that are not available."""
+    from dataclasses import replace
+
+    kept = []
+    for spec in cfg.stages:
+        why = unfed_stage(spec.name, srcs)
+        if why:
+            console.print(f"[yellow]stage {spec.name} skipped: {escape(why)}[/yellow]", soft_wrap=True)
+        else:
+            kept.append(spec)
+    return replace(cfg, stages=tuple(kept)) if kept else cfg
+
+
+def _sink_names(sinks: Optional[str], cfg: Any) -> list[str]:
+    """``--sinks`` as given, else jsonl, npz and video, plus ply when a stage is asked for point
+    clouds (a ply sink with nothing to write only adds a folder of nothing and an Open3D import)."""
+    if sinks is not None:
+        return [s.strip() for s in sinks.split(",") if s.strip()]
+    clouds = any(getattr(s.config, "point_cloud", False) for s in cfg.stages)
+    return ["jsonl", "npz", "video", *(["ply"] if clouds else [])]
 
 
 def _available_stage_names() -> list[str]:
@@ -156,20 +189,22 @@ def _open_sources(source: List[str], left: Optional[str], right: Optional[str], 
                   *, reconnect: Any = None) -> list[Any]:
     """The run's sources: a stereo pair, a side-by-side source, each ``--source``; the bundled
     sample when none. Live ones (cameras, streams) get the ``reconnect`` policy."""
-    from sensorium.pipeline.io.sources import is_live_spec, open_source, open_stereo
+    from sensorium.pipeline.io.sources import is_live_spec, open_source, open_stereo, source_name, source_names
 
     def live(*specs: Any) -> dict[str, Any]:
         return {"reconnect": reconnect} if reconnect is not None and all(is_live_spec(s) for s in specs) else {}
 
     srcs = []
+    # readable ids for every source, unique among them all: "L+R" for a pair, the stem of a side-by-side file
+    ids, specs = source_names([*([side_by_side] if side_by_side else []), *source])
     if left or right:
         if not (left and right):
             raise typer.BadParameter("--left and --right come together")
-        srcs.append(open_stereo(left, right, calib=calib, **live(left, right)))
+        srcs.append(open_stereo(left, right, calib=calib, source_id=f"{source_name(left)}+{source_name(right)}", **live(left, right)))
     if side_by_side:
-        srcs.append(open_stereo(side_by_side, None, calib=calib, side_by_side=True, **live(side_by_side)))
-    for i, spec in enumerate(source):
-        sid = None if len(source) == 1 else f"src{i}"
+        sid, ids, specs = ids[0], ids[1:], specs[1:]
+        srcs.append(open_stereo(side_by_side, None, calib=calib, side_by_side=True, source_id=sid, **live(side_by_side)))
+    for sid, spec in zip(ids, specs):
         # --calib belongs to stereo input; a stereo folder (left/ + right/) takes it too
         options = {"calib": calib} if calib else live(spec)
         srcs.append(open_source(spec, source_id=sid, **options))

@@ -147,6 +147,7 @@ class DepthStage(Stage):
     """
 
     name: ClassVar[str] = "depth"
+    frame_needs: ClassVar[tuple[str, ...]] = ("right", "sensor_depth")  # a stereo pair or RGB-D
     Config: ClassVar[type] = DepthConfig
     config: DepthConfig
 

@@ -165,6 +165,32 @@ def lift_to_depth(dets: Detections, depth: Depth, image_shape: tuple[int, int]) 
     return replace(lifted, boxes=dets.boxes)
 
 
+#: what the shipped detector knows, said once per process when it runs (stage set-up)
+SHIPPED_NOTE = ("detect: the shipped detector {name!r} is trained on generated shapes only ({classes}) and finds those, "
+                "not people, cars or other real objects; for real classes pass --set detect.weights=PATH, a DETR "
+                "checkpoint of this architecture trained on your data (a .pt with its .json: DetrConfig and labels)")
+_noted: set[str] = set()
+
+
+def shipped_weights_note(weights: str) -> str | None:
+    """:data:`SHIPPED_NOTE` for the shipped weights, None for any other (a user's own)."""
+    from sensorium.models.hub.weights import get_weights
+
+    if weights != DetectConfig.weights:
+        return None
+    return SHIPPED_NOTE.format(name=weights, classes=", ".join(get_weights(weights).labels))
+
+
+def note_shipped_weights(weights: str) -> str | None:
+    """Log :func:`shipped_weights_note` as a warning the first time this process runs the
+    shipped weights (not again per actor call or per frame); the note, or None."""
+    note = shipped_weights_note(weights)
+    if note and weights not in _noted:
+        _noted.add(weights)
+        log.warning(note)
+    return note
+
+
 class DetectStage(Stage):
     """Frames → ``Detections`` (DETR on onnxruntime; 3D when a ``depth`` result is present)."""
 
@@ -180,12 +206,12 @@ class DetectStage(Stage):
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
-        """Available when the default weights are on disk (they ship in the repository)."""
-        from sensorium.models.zoo.detr_shapes import WEIGHTS_NAME
+        """Available when the default weights are on disk (they ship in the repository); looked up
+        without importing torch, so the command line can ask before Ray starts."""
         from sensorium.models.hub.weights import WeightsNotFoundError, resolve
 
         try:
-            resolve(WEIGHTS_NAME)
+            resolve(DetectConfig.weights)
         except (WeightsNotFoundError, ValueError) as exc:
             return False, str(exc)
         return True, ""
@@ -196,6 +222,7 @@ class DetectStage(Stage):
         from sensorium.models.zoo.detr_shapes import normalisation_for_weights, onnx_for_weights
         from sensorium.models.hub.runtime import OnnxModel, RuntimeConfig
 
+        note_shipped_weights(self.config.weights)
         path, self._labels = onnx_for_weights(self.config.weights, self.config.onnx, precision=self.config.precision)
         mean, std = normalisation_for_weights(self.config.weights)  # the weights' contract, not a constant here
         self._norm = {"mean": mean, "std": std}

@@ -9,7 +9,7 @@ is a batch of one when live. InsightFace's ``FaceAnalysis`` runs each model face
 Result per frame: :class:`~sensorium.stages.results.Faces` with boxes, scores, landmarks,
 quality, embeddings and similarity; ``data`` holds ``identity`` (None: unknown; no forced
 match), ``low_quality``, ``size``, ``blur``, ``yaw``, ``roll``, ``align_matrix`` (N, 2, 3)
-image → chip, and ``chip`` (the aligned crops) when ``keep_chips``.
+image → chip, and ``chip`` (the aligned crops) when ``keep_chips`` (default off).
 """
 
 from __future__ import annotations
@@ -45,7 +45,9 @@ class FaceConfig(StageConfig):
     backend's calibrated default). gallery: SQLite gallery file, None for no identification.
     identify_low_quality: also name faces flagged low quality (off: a profile or blurred face
     stays unknown, since that is where strangers score closest to enrolled people).
-    keep_chips: put the aligned crops on the result. max_pixels: larger frames are refused."""
+    keep_chips: put the aligned crops on the result (``data["chip"]``; the JSONL sink writes them
+    as PNG files beside its lines, never inside them); off by default, since no stage reads them
+    and 112x112x3 bytes per face dwarf the rest of a result. max_pixels: larger frames are refused."""
 
     detector: str = "yunet_s"
     max_side: int = 640
@@ -59,7 +61,7 @@ class FaceConfig(StageConfig):
     match_top_k: int = 3
     identify_low_quality: bool = False
     quality: QualityConfig = field(default_factory=QualityConfig)
-    keep_chips: bool = True
+    keep_chips: bool = False
     max_pixels: int = 100_000_000
     providers: tuple[Provider, ...] = ("cpu",)
     threads: int = 0

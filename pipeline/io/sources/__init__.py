@@ -17,13 +17,14 @@ in a thread with a bounded queue and a drop policy.
 
 One module per kind: :mod:`.base` (the Source contract), :mod:`.files`, :mod:`.video`,
 :mod:`.capture` (cameras, streams), :mod:`.stereo`, :mod:`.rgbd`, :mod:`.sample`, and
-:mod:`.open` (specs → sources). Image decoding is :mod:`sensorium.pipeline.io.images`.
+:mod:`.open` (specs → sources), :mod:`.naming` (specs → readable source ids). Image decoding is :mod:`sensorium.pipeline.io.images`.
 """
 
 from sensorium.pipeline.io.images import ImageError, decode_image, read_depth, read_image
 from sensorium.pipeline.io.sources.base import ReconnectPolicy, Source, SourceItem, SourceState
 from sensorium.pipeline.io.sources.capture import STREAM_SCHEMES, CaptureSource
 from sensorium.pipeline.io.sources.files import ImageFilesSource
+from sensorium.pipeline.io.sources.naming import source_name, source_names, split_source_name
 from sensorium.pipeline.io.sources.open import is_live_spec, open_source, open_stereo
 from sensorium.pipeline.io.sources.rgbd import (REDWOOD_DEPTH_SCALE, TUM_DEPTH_SCALE, RGBDEntry, RGBDSource, associate,
                                                 open_rgbd, rgbd_layout)
@@ -35,5 +36,5 @@ __all__ = [
     "CaptureSource", "ImageError", "ImageFilesSource", "REDWOOD_DEPTH_SCALE", "RGBDEntry", "RGBDSource", "ReconnectPolicy",
     "STEREO_CALIB_NAMES", "STREAM_SCHEMES", "SampleSource", "SideBySideSource", "Source", "SourceItem", "SourceState",
     "StereoSource", "TUM_DEPTH_SCALE", "VideoFileSource", "associate", "decode_image", "is_live_spec", "open_rgbd", "open_source",
-    "open_stereo", "read_depth", "read_image", "rgbd_layout",
+    "open_stereo", "read_depth", "read_image", "rgbd_layout", "source_name", "source_names", "split_source_name",
 ]

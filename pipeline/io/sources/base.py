@@ -139,6 +139,13 @@ class Source(ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.source_id!r}, state={self.state.value})"
 
+    @property
+    def extras(self) -> frozenset[str]:
+        """The :class:`Frame` fields besides ``image`` this source's frames carry (``right`` for a
+        stereo pair, ``sensor_depth`` for RGB-D): what the command line checks a stage's
+        ``frame_needs`` against before anything runs. Default: none (single images)."""
+        return frozenset()
+
     def __enter__(self) -> "Source":
         return self
 

@@ -48,6 +48,10 @@ class RGBDSource(Source):
             raise ValueError(f"source {source_id}: depth_scale must be positive, got {depth_scale}")
         self.entries, self.depth_scale, self.intrinsics = list(entries), float(depth_scale), intrinsics
 
+    @property
+    def extras(self) -> frozenset[str]:
+        return frozenset({"sensor_depth"})
+
     def __len__(self) -> int:
         return len(self.entries)
 

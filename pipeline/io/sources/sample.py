@@ -24,6 +24,10 @@ class SampleSource(Source):
             raise ValueError(f"sample source: mode must be one of {', '.join(self.MODES)}, got {mode!r}")
         self.n_frames, self.width, self.height, self.seed, self.mode = n_frames, width, height, seed, mode
 
+    @property
+    def extras(self) -> frozenset[str]:
+        return frozenset({"right"} if self.mode == "stereo" else {"sensor_depth"} if self.mode == "rgbd" else {"right", "sensor_depth"})
+
     def __len__(self) -> int:
         return self.n_frames
 

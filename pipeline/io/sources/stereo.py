@@ -81,6 +81,10 @@ class StereoSource(Source):
             return SourceItem(error="; ".join(problems), meta=meta)
         return SourceItem(image=lf.image, right=rf.image, calib=self.calib, timestamp=lf.timestamp, meta=meta)
 
+    @property
+    def extras(self) -> frozenset[str]:
+        return frozenset({"right"})
+
 
 class SideBySideSource(Source):
     """Stereo from one source whose frames hold the left view in the left half, the right in the right half."""
@@ -115,3 +119,7 @@ class SideBySideSource(Source):
             frames.close()
         if self.inner.state is SourceState.ERROR:
             self._fail(self.inner.error or f"{self.inner.source_id} failed")
+
+    @property
+    def extras(self) -> frozenset[str]:
+        return frozenset({"right"})

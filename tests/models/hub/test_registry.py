@@ -54,6 +54,11 @@ def test_global_registry_rejects_a_builtin_name():
     assert get_model("vit-tiny") is original
 
 
+def test_a_near_spelling_is_suggested():
+    with pytest.raises(ValueError, match=r"unknown model 'detr-spp-shapes' \(did you mean 'detr_spp_shapes'\?\)"):
+        get_model("detr-spp-shapes")
+
+
 def test_unknown_name_lists_the_known_ones():
     with pytest.raises(ValueError, match="unknown model 'resnet-9000'; known: .*cnn-small.*vit-tiny"):
         get_model("resnet-9000")
@@ -66,6 +71,8 @@ def test_unknown_name_lists_the_known_ones():
         ({"name": "Toy Model"}, pytest.raises(ValueError, match="model name")),
         ({"name": "toy.v2"}, pytest.raises(ValueError, match="model name")),
         ({"output_names": ("images",)}, pytest.raises(ValueError, match="distinct")),
+        ({"name": "toy", "weights": "toy"}, does_not_raise()),
+        ({"name": "toy-net", "weights": "toy_net"}, pytest.raises(ValueError, match="model 'toy-net' carries weights 'toy_net'.* one name")),
         ({"dynamic_axes": {"images": {0: "batch"}}}, pytest.raises(ValueError, match="axis 0 .* 'logits' must be dynamic")),
         ({"dynamic_axes": {"images": {2: "h"}, "logits": {0: "batch"}}}, pytest.raises(ValueError, match="'images' must be dynamic")),
         ({"dynamic_axes": {"images": {0: "batch"}, "logits": {0: "batch"}, "boxes": {0: "batch"}}},

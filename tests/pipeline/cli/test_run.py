@@ -50,6 +50,8 @@ def test_run_with_no_arguments_processes_the_bundled_sample(tmp_path):
         assert np.median(rel) < tol, (sid, float(np.median(rel)))
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["frames"] == {"sample": 8, "sample-rgbd": 8}
+    # no stage made point clouds (depth.point_cloud is off by default): no ply sink among the defaults
+    assert [s["sink"] for s in summary["sinks"].values()] == ["jsonl", "npz", "video"] and not (tmp_path / "clouds").exists()
     cap = cv2.VideoCapture(str(tmp_path / "sample.mp4"))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 8
     cap.release()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from sensorium.pipeline.io.sources import source_name
 from tests.pipeline.conftest import MJPEGServer
 
 CLI = str(Path(sys.executable).parent / "sensorium")
@@ -103,10 +104,10 @@ def test_a_signal_stops_a_live_run_cleanly(tmp_path, sig):
     stop = summary["stop"]
     assert stop["reason"] == sig.name and stop["requested"] and not stop["forced"]
     assert stop["dropped_in_flight"] == 0 and stop["finished_in_flight"] == stop["in_flight_at_stop"]
-    assert summary["exit_code"] == 0 and summary["source_states"] == {server.url: "ended"} and not summary["source_errors"]
+    assert summary["exit_code"] == 0 and summary["source_states"] == {source_name(server.url): "ended"} and not summary["source_errors"]
     frames = _lines(out / "frames.jsonl")
-    assert summary["frames"][server.url] == len(frames) >= 3
-    assert summary["stages"]["detect"]["calls"] >= 1 and summary["reconnects"] == {server.url: 0}
+    assert summary["frames"][source_name(server.url)] == len(frames) >= 3
+    assert summary["stages"]["detect"]["calls"] >= 1 and summary["reconnects"] == {source_name(server.url): 0}
     assert [f["seq"] for f in frames] == sorted({f["seq"] for f in frames})
     assert f"stopped on {sig.name}" in " ".join(stdout.split()) and "Traceback" not in stderr
     assert {"raylet", "gcs_server"} <= set(ray_procs.values()), ray_procs  # the run did start its own Ray
@@ -166,8 +167,8 @@ def test_a_dead_stream_ends_the_run_by_its_policy_with_the_error_named(tmp_path)
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 3, stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["exit_code"] == 3 and summary["source_states"] == {url: "error"}
-    assert "gave up after 2 retries" in summary["source_errors"][url]
+    assert summary["exit_code"] == 3 and summary["source_states"] == {source_name(url): "error"}
+    assert "gave up after 2 retries" in summary["source_errors"][source_name(url)]
     assert "gave up after 2 retries" in " ".join(stderr.split())
     assert summary["stop"]["reason"] == "sources ended" and summary["frames"] == {}
     assert time.monotonic() - started < 240
@@ -185,9 +186,9 @@ def test_a_stream_that_drops_once_is_reconnected_and_counted(tmp_path):
     assert proc.returncode == 0, stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert server.connections == 2
-    assert summary["reconnects"] == {server.url: 1} and summary["stop"]["reason"] == "max_frames"
-    assert summary["frames"][server.url] == len(_lines(out / "frames.jsonl")) == 20
-    assert summary["source_states"] == {server.url: "ended"} and summary["exit_code"] == 0
+    assert summary["reconnects"] == {source_name(server.url): 1} and summary["stop"]["reason"] == "max_frames"
+    assert summary["frames"][source_name(server.url)] == len(_lines(out / "frames.jsonl")) == 20
+    assert summary["source_states"] == {source_name(server.url): "ended"} and summary["exit_code"] == 0
 
 
 @pytest.mark.parametrize("args, message", [

@@ -231,3 +231,22 @@ def test_int8_stage_keeps_the_fp32_accuracy_on_a_held_out_split(tmp_path_factory
     assert abs(scores["int8"]["mAP50"] - scores["fp32"]["mAP50"]) <= 0.05, scores
     with pytest.raises(ValueError, match="precision: expected fp32 or int8, got 'fp16'"):
         DetectConfig(precision="fp16")
+
+
+@needs_weights
+def test_the_shipped_detector_says_once_per_process_that_it_knows_generated_shapes_only(caplog, monkeypatch):
+    import logging
+
+    from sensorium.stages.detect import stage as detect_module
+
+    monkeypatch.setattr(detect_module, "_noted", set())  # as in a fresh process
+    image = np.zeros((96, 128, 3), np.uint8)
+    with caplog.at_level(logging.WARNING, logger=detect_module.__name__):
+        for _ in range(2):  # two stages (two actors' worth of set-up), two frames each
+            stage = DetectStage({"threads": 1})
+            stage([Frame("cam", 0, 0.0, image=image), Frame("cam", 1, 0.0, image=image)])
+    notes = [r.getMessage() for r in caplog.records if "trained on generated shapes only" in r.getMessage()]
+    assert len(notes) == 1
+    assert "'detr_spp_shapes'" in notes[0] and "circle, square, triangle, star, ring, cross" in notes[0]
+    assert "--set detect.weights=PATH" in notes[0]
+    assert detect_module.note_shipped_weights("/my/own/detr.pt") is None  # other weights: nothing to say

@@ -39,9 +39,13 @@ def gallery(tmp_path_factory, data_dir):
 
 @pytest.fixture(scope="module")
 def stage(gallery):
-    s = FaceStage({"recognizer": "dlib", "gallery": str(gallery)})
+    s = FaceStage({"recognizer": "dlib", "gallery": str(gallery), "keep_chips": True})
     s.setup()
     return s
+
+
+def test_aligned_crops_are_kept_only_when_asked():
+    assert FaceStage.Config().keep_chips is False  # crops stay off results (and JSONL) by default
 
 
 def test_registered_as_builtin():

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from sensorium.pipeline.io.sinks import JsonlSink, build_sinks, frame_stem
+from sensorium.pipeline.io.sinks.base import safe_name
 from sensorium.stages.frame import Frame
 from sensorium.stages.results import Depth, Gaze, Keypoints
 from tests.pipeline.io.sinks.conftest import SRC, make_frames
@@ -90,3 +91,36 @@ def test_jsonl_round_trips_keypoints_and_gaze_with_and_without_sigma(data_dir: P
             assert type(back.results[name]) is type(frame.results[name])
     assert Frame.from_dict(lines[0]).results["pose"].names == ("nose", "left_eye", "right_eye", "mouth")
     assert Frame.from_dict(lines[0]).results["pose"].metadata["skeleton"] == [[0, 1], [0, 2], [0, 3]]
+
+
+def _faces_frame(data_dir: Path, keep_chips: bool) -> Frame:
+    from sensorium.stages.face.stage import FaceStage
+
+    image = cv2.cvtColor(cv2.imread(str(data_dir / "faces" / "two_people.jpg")), cv2.COLOR_BGR2RGB)
+    stage = FaceStage({"recognizer": "none", "threads": 1, **({"keep_chips": True} if keep_chips else {})})
+    return stage([Frame("lobby cam", 7, 0.0, image=image)])[0]
+
+
+def test_face_chips_are_png_files_beside_the_lines_not_inside_them(tmp_path, data_dir):
+    frame = _faces_frame(data_dir, keep_chips=True)
+    chips = frame.results["face"].data["chip"]
+    assert chips.shape[0] == 2 and chips.dtype == np.uint8
+    with JsonlSink(tmp_path) as sink:
+        sink.write(frame)
+    (line,) = [json.loads(ln) for ln in (tmp_path / "frames.jsonl").read_text().splitlines()]
+    paths = line["results"]["face"]["data"]["chip"]["str"]
+    assert paths == [f"chips/{safe_name('lobby cam')}/000007_face_{i}.png" for i in range(2)]
+    for path, chip in zip(paths, chips):
+        png = cv2.cvtColor(cv2.imread(str(tmp_path / path)), cv2.COLOR_BGR2RGB)
+        np.testing.assert_array_equal(png, chip)  # PNG is lossless: the file is the crop
+    back = Frame.from_dict(line)
+    assert back.results["face"].data["chip"].tolist() == paths and len(back.results["face"]) == 2
+    assert frame.results["face"].data["chip"] is chips  # the frame itself keeps its crops for other sinks
+
+
+def test_face_chips_stay_out_of_the_jsonl_by_default(tmp_path, data_dir):
+    frame = _faces_frame(data_dir, keep_chips=False)
+    assert "chip" not in frame.results["face"].data and len(frame.results["face"]) == 2
+    with JsonlSink(tmp_path) as sink:
+        sink.write(frame)
+    assert "chip" not in (tmp_path / "frames.jsonl").read_text() and not (tmp_path / "chips").exists()
