@@ -281,18 +281,24 @@ def compute_right_disparity(left: np.ndarray, right: np.ndarray, params: SGBMPar
     return np.ascontiguousarray(_sgbm(a, b, params)[:, ::-1])
 
 
-def compute_right_disparity_downscaled(left: np.ndarray, right: np.ndarray, params: SGBMParams, downscale: int) -> np.ndarray:
-    """:func:`compute_right_disparity` matched at 1/``downscale`` size, back at full size and in
-    full-resolution pixels ((H, W) float32, -1 unknown; nearest-neighbour upsampling, so unknown
-    pixels do not bleed). For the LR check only: the round trip needs the right view's
-    disparity to within a pixel or so, not its detail, and at half size it costs an eighth."""
-    if downscale == 1:
+#: how the right view for the LR check is matched: (1/fx, 1/fy) of the image's width and height
+LR_SCALES = {"full": (1, 1), "half_width": (2, 1), "half": (2, 2)}
+
+
+def compute_right_disparity_scaled(left: np.ndarray, right: np.ndarray, params: SGBMParams, fx: int, fy: int = 1) -> np.ndarray:
+    """:func:`compute_right_disparity` matched at 1/``fx`` width and 1/``fy`` height, back at full
+    size and in full-resolution pixels ((H, W) float32, -1 unknown; nearest-neighbour upsampling,
+    so unknown pixels do not bleed). For the LR check only: the round trip needs the right view's
+    disparity to within a pixel or so, not its detail. Halving the width halves the pixels *and*
+    the disparities to search (a quarter of the cost, rows kept: measured better than halving
+    both axes at an eighth, see docs/benchmarks.md)."""
+    if (fx, fy) == (1, 1):
         return compute_right_disparity(left, right, params)
     h, w = left.shape[:2]
-    small = (max(w // downscale, 1), max(h // downscale, 1))
+    small = (max(w // fx, 1), max(h // fy, 1))
     ls, rs = (cv2.resize(img, small, interpolation=cv2.INTER_AREA) for img in (left, right))
-    lo = params.min_disparity // downscale
-    hi = -(-(params.min_disparity + params.num_disparities) // downscale)
+    lo = params.min_disparity // fx
+    hi = -(-(params.min_disparity + params.num_disparities) // fx)
     p = replace(params, min_disparity=lo, num_disparities=max(16, -(-(hi - lo) // 16) * 16))
     dr = compute_right_disparity(ls, rs, p)
     up = cv2.resize(dr, (w, h), interpolation=cv2.INTER_NEAREST) * np.float32(w / small[0])
@@ -500,15 +506,15 @@ def match(
     lr_check: bool = True,
     max_lr_diff: float = 1.0,
     fill: bool = True,
-    lr_downscale: int = 1,
+    lr_scale: str = "full",
     fill_filter: str = "guided",
 ) -> StereoMaps:
     """SGBM on a rectified pair, then LR check, confidence and hole filling.
 
     left, right: rectified (H, W, 3) uint8 RGB or (H, W) uint8, same shape. The LR check
-    matches the pair a second time, mirrored (about the cost of SGBM itself; an eighth with
-    ``lr_downscale=2``, which matches the right view at half size and allows half a pixel
-    more round-trip error): SGBM's built-in ``disp12MaxDiff`` check is free but, measured on
+    matches the pair a second time, mirrored: about the cost of SGBM itself at ``lr_scale``
+    ``full``, a quarter at ``half_width`` (the right view at half width, full height), an eighth
+    at ``half``; each halving allows half a pixel more round-trip error. SGBM's built-in ``disp12MaxDiff`` check is free but, measured on
     OpenCV 4.13, removes nothing in 3-way mode, while the mirrored check halves the > 1 px
     error rate of the surviving matches. ``fill_filter``: how holes are filled after the
     scan-line fill, ``none`` (kept as they are), ``guided`` (guided filter on the fill) or
@@ -517,16 +523,19 @@ def match(
     _check_pair(left, right)
     if fill_filter not in ("none", "guided", "wls"):
         raise ValueError(f"fill_filter: expected none, guided or wls, got {fill_filter!r}")
-    if lr_downscale not in (1, 2, 4):
-        raise ValueError(f"lr_downscale: expected 1, 2 or 4, got {lr_downscale}")
+    if lr_scale not in LR_SCALES:
+        raise ValueError(f"lr_scale: expected one of {', '.join(LR_SCALES)}, got {lr_scale!r}")
+    fx, fy = LR_SCALES[lr_scale]
+    if left.shape[1] // fx < 128 or left.shape[0] // fy < 64:  # too small to shrink: SGBM needs room to match
+        fx = fy = 1
     grey = to_grey(left)
     if not params.use_colour:  # convert once, not in every matcher call
         left, right = grey, to_grey(right)
     disp = compute_disparity(left, right, params)
     lr_error = None
-    tolerance = max_lr_diff + 0.5 * (lr_downscale - 1)
+    tolerance = max_lr_diff + 0.5 * (fx - 1)
     if lr_check:
-        lr_error = lr_consistency(disp, compute_right_disparity_downscaled(left, right, params, lr_downscale))
+        lr_error = lr_consistency(disp, compute_right_disparity_scaled(left, right, params, fx, fy))
         disp[lr_error > tolerance] = -1.0
     texture = texture_confidence(grey, params.block_size)
     conf = confidence_map(disp, grey, lr_error, tolerance, params.block_size, texture=texture)

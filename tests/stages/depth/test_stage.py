@@ -318,7 +318,8 @@ def test_wide_ranges_match_at_half_size(sample: SampleSequence, options: dict, s
     d: Depth = frame.results["depth"]
     assert d.metadata["match_scale"] == scale and d.disparity.shape == (480, 640)
     est = d.disparity > 0
-    assert np.abs(d.disparity - sample.disparities[0])[est].mean() < (0.3 if scale == 1 else 0.6)
+    # dense output (filled holes included); the half-width LR check leaves a few more holes to fill
+    assert np.abs(d.disparity - sample.disparities[0])[est].mean() < (0.35 if scale == 1 else 0.6)
 
 
 def test_video_range_follows_a_near_object_within_one_frame(sample: SampleSequence) -> None:
