@@ -13,6 +13,7 @@ import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -305,6 +306,15 @@ def compute_right_disparity_scaled(left: np.ndarray, right: np.ndarray, params: 
     return np.where(up > 0, up, np.float32(-1)).astype(np.float32)
 
 
+@lru_cache(maxsize=8)
+def _pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) float32 coordinate maps of an (h, w) image, read-only (shared between calls)."""
+    xs = np.repeat(np.arange(w, dtype=np.float32)[None, :], h, axis=0)
+    ys = np.repeat(np.arange(h, dtype=np.float32)[:, None], w, axis=1)
+    xs.flags.writeable = ys.flags.writeable = False
+    return xs, ys
+
+
 def lr_consistency(disp_left: np.ndarray, disp_right: np.ndarray) -> np.ndarray:
     """Left-right error |dL(x) - dR(x - dL(x))| per left pixel: (H, W) float32, inf where undefined.
 
@@ -313,11 +323,13 @@ def lr_consistency(disp_left: np.ndarray, disp_right: np.ndarray) -> np.ndarray:
     if disp_left.shape != disp_right.shape:
         raise ValueError(f"left and right disparities differ in shape: {disp_left.shape} vs {disp_right.shape}")
     h, w = disp_left.shape
-    xr = np.rint(np.arange(w, dtype=np.float32)[None, :] - disp_left).astype(np.int32)
-    inside = (disp_left > 0) & (xr >= 0) & (xr < w)
-    dr = np.take_along_axis(disp_right, np.clip(xr, 0, w - 1), axis=1)
+    # a nearest-neighbour remap does the gather in one OpenCV call (~2x faster than numpy's);
+    # outside the right image it reads -1, which marks the pixel undefined below
+    xs, ys = _pixel_grid(h, w)
+    dr = cv2.remap(np.ascontiguousarray(disp_right, dtype=np.float32), (xs - disp_left).astype(np.float32, copy=False), ys, cv2.INTER_NEAREST,
+                   borderMode=cv2.BORDER_CONSTANT, borderValue=-1.0)
     err = np.abs(disp_left - dr)
-    err[~inside | (dr <= 0)] = np.inf
+    err[(disp_left <= 0) | (dr <= 0)] = np.inf
     return err
 
 
@@ -369,18 +381,18 @@ def confidence_map(
     # texture: a precomputed texture_confidence(grey, block_size, texture_floor), to share it
     conf = texture_confidence(grey, block_size, texture_floor) if texture is None else texture.copy()
     if lr_error is not None:
-        e = np.where(np.isfinite(lr_error), lr_error, 1e3).astype(np.float32) / np.float32(max(max_lr_diff, 1e-3))
-        conf *= np.exp(-0.5 * e * e)
+        e = np.minimum(lr_error, np.float32(1e3)) * np.float32(1 / max(max_lr_diff, 1e-3))  # inf: undefined
+        conf *= np.exp(np.float32(-0.5) * e * e)
     # local std of the valid disparities (normalised box filters)
-    d = np.where(valid, disparity, 0).astype(np.float32)
+    d = np.where(valid, disparity, np.float32(0)).astype(np.float32, copy=False)
     w = valid.astype(np.float32)
     k = (window, window)
-    n = np.maximum(cv2.blur(w, k), 1e-6)
+    n = np.maximum(cv2.blur(w, k), np.float32(1e-6))
     mean = cv2.blur(d, k) / n
-    var = np.maximum(cv2.blur(d * d, k) / n - mean * mean, 0)
+    var = np.maximum(cv2.blur(d * d, k) / n - mean * mean, np.float32(0))
     conf *= np.exp(-np.sqrt(var))
     conf[~valid] = 0
-    return np.clip(conf, 0, 1).astype(np.float32)
+    return np.clip(conf, 0, 1, out=conf)
 
 
 # --- hole filling -------------------------------------------------------------------------------
@@ -397,19 +409,22 @@ def _scanline_fill(disp: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.
     smoothing.
     """
     h, w = disp.shape
-    cols = np.arange(w, dtype=np.int32)
-    left_idx = np.maximum.accumulate(np.where(valid, cols, -1), axis=1)
-    right_idx = np.minimum.accumulate(np.where(valid, cols, w)[:, ::-1], axis=1)[:, ::-1]
-    # flat indexing beats take_along_axis by ~3x here
-    flat = np.ascontiguousarray(disp, dtype=np.float32).ravel()
-    base = (np.arange(h, dtype=np.int32) * w)[:, None]
+    cols = np.arange(w, dtype=np.int16 if w < 2**15 else np.int32)
+    left_idx = np.maximum.accumulate(np.where(valid, cols, cols.dtype.type(-1)), axis=1)
+    right_idx = np.minimum.accumulate(np.where(valid, cols, cols.dtype.type(w))[:, ::-1], axis=1)[:, ::-1]
+    # gather at the holes only (a few % of the image), not at every pixel
+    ys, xs = np.nonzero(~valid)
+    li, ri = left_idx[ys, xs].astype(np.int32), right_idx[ys, xs].astype(np.int32)
     inf = np.float32(np.inf)
-    left_val = np.where(left_idx >= 0, flat[base + np.maximum(left_idx, 0)], inf)
-    right_val = np.where(right_idx < w, flat[base + np.minimum(right_idx, w - 1)], inf)
-    unfillable = left_idx < 0
-    fill = np.where(unfillable, right_val, np.minimum(left_val, right_val))
-    fill = np.where(np.isfinite(fill), fill, np.float32(0))
-    return np.where(valid, disp, fill).astype(np.float32, copy=False), unfillable & ~valid
+    left_val = np.where(li >= 0, disp[ys, np.maximum(li, 0)], inf)
+    right_val = np.where(ri < w, disp[ys, np.minimum(ri, w - 1)], inf)
+    unfillable_at = li < 0
+    fill = np.where(unfillable_at, right_val, np.minimum(left_val, right_val))
+    out = disp.astype(np.float32, copy=True)
+    out[ys, xs] = np.where(np.isfinite(fill), fill, np.float32(0))
+    unfillable = np.zeros_like(valid)
+    unfillable[ys[unfillable_at], xs[unfillable_at]] = True
+    return out, unfillable
 
 
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int = 4, eps: float = 100.0) -> np.ndarray:
