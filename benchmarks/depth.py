@@ -3,7 +3,7 @@
     python benchmarks/depth.py [--repeats 30] [--threads N]
 
 Prints the machine, the cost of each step of the default stage (coarse range pass, SGBM 3-way
-over the automatic range, the LR check, confidence, hole filling, the whole stage) in ms per
+over the automatic range, the LR check at half width and at full size, confidence, hole filling, the whole stage) in ms per
 640x480 frame with ratios to plain SGBM-64 timed in the same interleaved run, and end-point
 error / bad-pixel rates / coverage of each step on the synthetic sample, Middlebury Motorcycle
 (scikit-image's copy) and Motorcycle shifted to disparities beyond 64 px, against plain SGBM
@@ -19,6 +19,7 @@ import os
 import platform
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import cv2
@@ -105,15 +106,18 @@ def print_speed(left: np.ndarray, right: np.ndarray, seq, repeats: int) -> None:
         ("SGBM 3-way, 64 disparities (OpenCV as is)", lambda: p64.matcher().compute(grey_l, grey_r)),
         ("range: coarse pass at 1/4 scale, [-192, 320)", lambda: disparity_range.coarse_estimate(grey_l, grey_r, 320)),
         (f"SGBM 3-way, auto range [{rng.min_disparity}, {rng.max_disparity}), full width", lambda: stereo.compute_disparity(grey_l, grey_r, pauto)),
-        ("LR check: mirrored right-view SGBM + consistency", lambda: stereo.lr_consistency(disp, stereo.compute_right_disparity(grey_l, grey_r, pauto))),
+        ("LR check: right view at half width + consistency (default)", lambda: stereo.lr_consistency(disp, stereo.compute_right_disparity_scaled(grey_l, grey_r, pauto, 2))),
+        ("  right view at full size (lr_scale=full)", lambda: stereo.lr_consistency(disp, stereo.compute_right_disparity(grey_l, grey_r, pauto))),
+        ("  match + half-width right view in two threads", lambda: _two_threads(grey_l, grey_r, pauto)),
         ("confidence map", lambda: stereo.confidence_map(checked, grey_l, lr_err)),
         ("hole fill: scan line (the default)", lambda: stereo.fill_holes(checked, grey_l, smooth=False)),
         ("  + guided filter (fill_filter=guided)", lambda: stereo.fill_holes(checked, grey_l)),
         ("  WLS edge-aware filter instead (fill_filter=wls)", lambda: wls_filter(grey_l, checked, np.ones_like(checked))),
         ("DepthStage, defaults (auto range, LR, fill, depth)", stage_frame()),
+        ("DepthStage, defaults, lr_scale=full", stage_frame(lr_scale="full")),
         ("DepthStage, num_disparities=64 (the old default)", stage_frame(num_disparities=64)),
         ("DepthStage, defaults, no LR check, no fill", stage_frame(lr_check=False, fill_holes=False)),
-        ("DepthStage, defaults, LR check at half size (lr_downscale=2)", stage_frame(lr_downscale=2)),
+        ("DepthStage, defaults, LR check at half size (lr_scale=half)", stage_frame(lr_scale="half")),
         ("DepthStage, defaults, downscale 2", stage_frame(downscale=2)),
     ]
     print(f"\n## speed, ms per 640x480 frame ({repeats} round-robin runs; ratio of minima to SGBM-64's)")
@@ -122,6 +126,16 @@ def print_speed(left: np.ndarray, right: np.ndarray, seq, repeats: int) -> None:
     base = timings[0][1]
     for (name, _), (med, best) in zip(rows, timings):
         print(f"{name:58s} {med:7.1f} {best:7.1f} {best / base:10.2f}")
+
+
+_POOL = ThreadPoolExecutor(1)
+
+
+def _two_threads(grey_l: np.ndarray, grey_r: np.ndarray, params: stereo.SGBMParams) -> object:
+    """The left match and the half-width right one at once (OpenCV releases the GIL)."""
+    right = _POOL.submit(stereo.compute_right_disparity_scaled, grey_l, grey_r, params, 2)
+    disp = stereo.compute_disparity(grey_l, grey_r, params)
+    return stereo.lr_consistency(disp, right.result())
 
 
 def _shifted(left: np.ndarray, right: np.ndarray, gt: np.ndarray, s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -143,11 +157,14 @@ def print_accuracy(seq) -> None:
             ("plain SGBM 3-way, true range (OpenCV as is)", lambda a, b, gt: stereo.compute_disparity(
                 a, b, stereo.SGBMParams(_true_range(gt), full_width=False))),
             ("auto range, SGBM (full width)", lambda a, b, gt: stereo.match(a, b, DepthConfig().sgbm(auto_range_of(a, b)), lr_check=False, fill=False).disparity),
-            ("auto range, SGBM + LR check", lambda a, b, gt: stereo.match(a, b, DepthConfig().sgbm(auto_range_of(a, b)), fill=False).disparity),
+            ("auto range, SGBM + LR check (half width)", lambda a, b, gt: stereo.match(
+                a, b, DepthConfig().sgbm(auto_range_of(a, b)), fill=False, lr_scale="half_width").disparity),
+            ("auto range, SGBM + LR check (full size)", lambda a, b, gt: stereo.match(a, b, DepthConfig().sgbm(auto_range_of(a, b)), fill=False).disparity),
             ("DepthStage defaults (auto range, LR, fill)", lambda a, b, gt: _stage({}, a, b)),
             ("  fill_filter=guided (the old fill)", lambda a, b, gt: _stage({"fill_filter": "guided"}, a, b)),
             ("  fill_filter=wls", lambda a, b, gt: _stage({"fill_filter": "wls"}, a, b)),
-            ("  lr_downscale=2 (LR check at half size)", lambda a, b, gt: _stage({"lr_downscale": 2}, a, b)),
+            ("  lr_scale=full (LR check at full size)", lambda a, b, gt: _stage({"lr_scale": "full"}, a, b)),
+            ("  lr_scale=half (LR check at half size)", lambda a, b, gt: _stage({"lr_scale": "half"}, a, b)),
             ("DepthStage, num_disparities=64 (the old default)", lambda a, b, gt: _stage({"num_disparities": 64}, a, b)),
         ]
         for label, fn in rows:

@@ -44,13 +44,15 @@ class DepthConfig(StageConfig):
     max_disparity); ``range_shrink``: fraction of the gap by which the range narrows per frame;
     ``saturation_warning``: share of the image nearer than the range can see above which the
     result says so (``metadata["saturated"]``) and the stage warns once per source.
-    Matching: ``block_size`` (odd, 3-7 typical), ``uniqueness_ratio``,
+    Matching: ``block_size`` (odd; 3 measured best on Motorcycle, its shifted copy and the
+    sample alike, at the same cost as 5; see docs/benchmarks.md), ``uniqueness_ratio``,
     ``speckle_window``/``speckle_range``, ``use_colour`` (match RGB instead of grey),
     ``full_width`` (also match the left border band), ``downscale`` (match at 1/n
     resolution: ~n^2 faster, coarser depth; at 1, a range wider than ``full_res_disparities``
     is matched at half resolution all the same). ``lr_check``/``max_lr_diff`` (pixels at the
-    matching resolution) drop matches that fail the round trip (``lr_downscale``: match the
-    right view for it at 1/n size, an eighth of the cost at 2); ``fill_holes`` fills holes
+    matching resolution) drop matches that fail the round trip (``lr_scale``: match the
+    right view for it at ``half_width``, the default, a quarter of a full-size check's cost
+    for the same checked pixels; ``full``; or ``half``, an eighth); ``fill_holes`` fills holes
     (with low confidence): background-first along scan lines, then ``fill_filter``: ``none``,
     ``guided`` (He et al.'s guided filter; smoother, measured less accurate) or ``wls``
     (confidence-weighted WLS, edge_filter.py; ~10x slower, measured less accurate).
@@ -68,7 +70,7 @@ class DepthConfig(StageConfig):
     range_shrink: float = 0.1
     saturation_warning: float = 0.05
     full_res_disparities: int = 160
-    block_size: int = 5
+    block_size: int = 3
     uniqueness_ratio: int = 10
     speckle_window: int = 100
     speckle_range: int = 2
@@ -76,7 +78,7 @@ class DepthConfig(StageConfig):
     full_width: bool = True
     downscale: int = 1
     lr_check: bool = True
-    lr_downscale: int = 1
+    lr_scale: Literal["full", "half_width", "half"] = "half_width"
     max_lr_diff: float = 1.0
     fill_holes: bool = True
     fill_filter: Literal["none", "guided", "wls"] = "none"
@@ -107,8 +109,8 @@ class DepthConfig(StageConfig):
             raise ValueError(f"range_shrink and saturation_warning: expected fractions in (0, 1], got {self.range_shrink}, {self.saturation_warning}")
         if self.downscale not in (1, 2, 4):
             raise ValueError(f"downscale: expected 1, 2 or 4, got {self.downscale}")
-        if self.lr_downscale not in (1, 2, 4):
-            raise ValueError(f"lr_downscale: expected 1, 2 or 4, got {self.lr_downscale}")
+        if self.lr_scale not in stereo.LR_SCALES:
+            raise ValueError(f"lr_scale: expected one of {', '.join(stereo.LR_SCALES)}, got {self.lr_scale!r}")
         if self.max_lr_diff <= 0:
             raise ValueError(f"max_lr_diff: expected > 0 pixels, got {self.max_lr_diff}")
         if not 0 <= self.min_depth_m < self.max_depth_m:
@@ -330,13 +332,13 @@ class DepthStage(Stage):
         n = self._match_scale(rng)
         if n == 1:
             return stereo.match(left, right, cfg.sgbm(rng), lr_check=cfg.lr_check, max_lr_diff=cfg.max_lr_diff, fill=cfg.fill_holes,
-                                lr_downscale=cfg.lr_downscale, fill_filter=cfg.fill_filter)
+                                lr_scale=cfg.lr_scale, fill_filter=cfg.fill_filter)
         h, w = left.shape[:2]
         small = (max(w // n, 1), max(h // n, 1))
         ls, rs = (cv2.resize(img, small, interpolation=cv2.INTER_AREA) for img in (left, right))
         # the LR tolerance stays in matching pixels: sub-pixel noise does not shrink with the image
         m = stereo.match(ls, rs, cfg.sgbm(rng, n), lr_check=cfg.lr_check, max_lr_diff=cfg.max_lr_diff, fill=cfg.fill_holes,
-                         lr_downscale=cfg.lr_downscale if n == 1 else 1, fill_filter=cfg.fill_filter)
+                         lr_scale=cfg.lr_scale if n == 1 else "full", fill_filter=cfg.fill_filter)
 
         def up(a: np.ndarray) -> np.ndarray:
             # nearest keeps "unknown" (<= 0) pixels from bleeding into their neighbours

@@ -268,6 +268,23 @@ def test_defaults_reach_the_best_range(motorcycle, shift: int) -> None:
         assert old.metadata["saturated"] and old.metadata["saturated_fraction"] > 0.9 and _epe(old, gt)[0] > 20
 
 
+@pytest.mark.parametrize("case", ["motorcycle", "sample"])
+def test_measured_pixels_beat_plain_sgbm_with_the_true_range(motorcycle, sample: SampleSequence, case: str) -> None:
+    """With defaults but no hole filling, the pixels the stage measured and checked have lower
+    EPE and bad-2 than OpenCV's SGBM 3-way given the true range, at about its coverage or more.
+    (The dense output, filled holes included, does not: docs/benchmarks.md.)"""
+    from sensorium.stages.depth import stereo
+    from sensorium.stages.depth.evaluate import evaluate_disparity
+
+    left, right, gt = motorcycle if case == "motorcycle" else (sample.lefts[0], sample.rights[0], sample.disparities[0])
+    n = int(np.ceil((np.nanmax(gt[np.isfinite(gt)]) + 1) / 16) * 16)
+    plain = evaluate_disparity(stereo.compute_disparity(left, right, stereo.SGBMParams(n, full_width=False)), gt)
+    measured = evaluate_disparity(_run({"fill_holes": False}, left, right).disparity, gt)
+    # measured (Motorcycle): 86.7% / 0.738 px / 4.35% against plain 86.4% / 1.050 / 6.10%
+    assert measured.epe < plain.epe and measured.bad2 < plain.bad2, (measured, plain)
+    assert measured.coverage > plain.coverage - 0.01, (measured, plain)
+
+
 def test_saturation_warns_once_per_source(motorcycle, caplog) -> None:
     left, right, _ = motorcycle
     stage = DepthStage({"num_disparities": 16})  # the motorcycle is nearer than 16 px can see
@@ -318,7 +335,8 @@ def test_wide_ranges_match_at_half_size(sample: SampleSequence, options: dict, s
     d: Depth = frame.results["depth"]
     assert d.metadata["match_scale"] == scale and d.disparity.shape == (480, 640)
     est = d.disparity > 0
-    assert np.abs(d.disparity - sample.disparities[0])[est].mean() < (0.3 if scale == 1 else 0.6)
+    # dense output (filled holes included); the half-width LR check leaves a few more holes to fill
+    assert np.abs(d.disparity - sample.disparities[0])[est].mean() < (0.35 if scale == 1 else 0.6)
 
 
 def test_video_range_follows_a_near_object_within_one_frame(sample: SampleSequence) -> None:
