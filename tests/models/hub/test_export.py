@@ -239,7 +239,8 @@ def register_torch_weights(monkeypatch, tmp_path, spec, **contract) -> str:
     path = tmp_path / "tiny.pt"
     torch.save(spec.build().state_dict(), path)
     entry = weights.WeightsEntry(
-        name="tiny-test", filename=path.name, sha256=sha256_file(path), sources=(weights.LocalPath(str(path)),),
+        # a model with trained weights is named as they are
+        name=spec.name, filename=path.name, sha256=sha256_file(path), sources=(weights.LocalPath(str(path)),),
         license="test", description="test weights", format="torch", **contract,
     )
     monkeypatch.setitem(weights._REGISTRY, entry.name, entry)  # undone after the test
@@ -265,7 +266,7 @@ def test_weights_whose_contract_disagrees_are_refused(tmp_path, monkeypatch, tin
     name = register_torch_weights(monkeypatch, tmp_path, tiny, input_size=(64, 64), mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
     spec = dataclasses.replace(tiny, weights=name)
     monkeypatch.setattr(export, "get_model", lambda _: spec)
-    with pytest.raises(ValueError, match="its mean .* disagrees with weights 'tiny-test'"):
+    with pytest.raises(ValueError, match="its mean .* disagrees with weights 'tiny-cnn'"):
         export_model(spec.name, tmp_path / "out")
 
 
