@@ -25,18 +25,18 @@ def _hf(repo: str, filename: str) -> Url:
     return Url(f"https://huggingface.co/{repo}/resolve/main/{filename}")
 
 
-def _detr(name: str, filename: str, prefix: str | None, url: Url, what: str, mb: int) -> None:
+def _detr(name: str, filename: str, prefix: str | None, url: Url, what: str, mb: int, backbone: str = "resnet50") -> None:
     register_weights(WeightsEntry(
         name=name, filename=filename, sha256=None, sha256_prefix=prefix, sources=(url,),
         license="Apache-2.0", description=f"DETR {what} on COCO (91-id label map with N/A gaps), about {mb} MB; "
                                           "imported on first use with a zero-initialised SPP block (identical outputs)",
         input_size=(800, 1333), mean=IMAGENET_MEAN, std=IMAGENET_STD, labels=COCO91, format="torch",
-        importer="detr", provenance=_DETR if url.url.startswith(_FB) else "facebook/detr-resnet-50 on the Hugging Face hub",
+        importer=f"detr:{backbone}", provenance=_DETR if url.url.startswith(_FB) else "facebook/detr-resnet-50 on the Hugging Face hub",
     ))
 
 
 _detr("detr-r50-coco", "detr-r50-e632da11.pth", "e632da11", Url(_FB + "detr-r50-e632da11.pth"), "ResNet-50 (42.0 AP)", 159)
-_detr("detr-r101-coco", "detr-r101-2c7b67e5.pth", "2c7b67e5", Url(_FB + "detr-r101-2c7b67e5.pth"), "ResNet-101 (43.5 AP)", 232)
+_detr("detr-r101-coco", "detr-r101-2c7b67e5.pth", "2c7b67e5", Url(_FB + "detr-r101-2c7b67e5.pth"), "ResNet-101 (43.5 AP)", 232, "resnet101")
 _detr("detr-resnet-50-hf", "facebook-detr-resnet-50.safetensors", None, _hf("facebook/detr-resnet-50", "model.safetensors"),
       "ResNet-50, Hugging Face layout (timm backbone)", 167)
 
