@@ -70,7 +70,9 @@ def _hf_config(folder: Path) -> tuple[DetrConfig, tuple[str, ...]]:
         raise ValueError(f"{folder / 'config.json'}: expected model_type 'detr', got {cfg.get('model_type')!r}")
     if cfg.get("dilation"):
         raise ValueError(f"{folder}: DC5 (dilated) DETR is not supported; use detr-resnet-50 or -101")
-    backbone = cfg.get("backbone") or "resnet50"
+    # the hub's config.json says "backbone"; transformers 5 writes it under backbone_config;
+    # neither: transformers' own default, resnet50
+    backbone = cfg.get("backbone") or (cfg.get("backbone_config") or {}).get("backbone") or "resnet50"
     if backbone not in BACKBONES:
         raise ValueError(f"{folder}: backbone {backbone!r} is not supported; expected one of {', '.join(BACKBONES)}")
     id2label = {int(k): v for k, v in (cfg.get("id2label") or {}).items()}
