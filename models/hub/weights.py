@@ -271,25 +271,36 @@ def _locate(entry: WeightsEntry, cache: Path) -> tuple[Path, str] | list[str]:
 Progress = Callable[[int, "int | None"], None]  # (bytes so far, total bytes or None)
 
 
-def _download(entry: WeightsEntry, url: str, dest: Path, progress: Progress | None = None) -> Path:
-    """Stream ``url`` into the cache through a temporary file; it becomes ``dest`` only once
-    complete (Content-Length) and verified, so a reader never sees a partial file. Weights with
-    no published hash get theirs recorded beside the file (trust on first use)."""
+def _stream(url: str, fd: int, size: int | None, progress: Progress | None) -> tuple[int, int | None]:
+    """Copy ``url`` into the open file ``fd``: (bytes written, bytes announced or expected).
+    A connection that ends early is a WeightsChecksumError (truncated), like a short body."""
+    import http.client
     import urllib.request
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    log.info("downloading weights %s from %s to %s", entry.name, url, dest)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{entry.filename}.", suffix=".part")
+    done = 0
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - registry URLs
-            total = response.headers.get("Content-Length")
-            total = int(total) if total and total.isdigit() else entry.size
-            done = 0
+            length = response.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else size
             for chunk in iter(lambda: response.read(1 << 20), b""):
                 out.write(chunk)
                 done += len(chunk)
                 if progress is not None:
                     progress(done, total)
+    except http.client.HTTPException as exc:  # IncompleteRead and friends are not OSErrors
+        raise WeightsChecksumError(f"{url}: the transfer broke off after {done} bytes ({type(exc).__name__}): truncated") from None
+    return done, total
+
+
+def _download(entry: WeightsEntry, url: str, dest: Path, progress: Progress | None = None) -> Path:
+    """Stream ``url`` into the cache through a temporary file; it becomes ``dest`` only once
+    complete (Content-Length) and verified, so a reader never sees a partial file. Weights with
+    no published hash get theirs recorded beside the file (trust on first use)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    log.info("downloading weights %s from %s to %s", entry.name, url, dest)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{entry.filename}.", suffix=".part")
+    try:
+        done, total = _stream(url, fd, entry.size, progress)
         if total is not None and done != total:
             raise WeightsChecksumError(f"weights {entry.name!r}: {url} sent {done} of {total} bytes (truncated)")
         _verify(entry, Path(tmp))
