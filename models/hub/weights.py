@@ -320,7 +320,7 @@ def _not_found(entry: WeightsEntry, cache: Path, looked: list[str], download_err
     urls = [s.url for s in entry.sources if isinstance(s, Url)]
     fixes.append(f"put the file at {cache / entry.filename}" + (f" (download it from {urls[0]})" if urls else ""))
     if urls and not download_errors:
-        fixes.append(f"let sensorium fetch it: sensorium models pull {entry.name} (or --allow-download)")
+        fixes.append(f"let sensorium fetch it: sensorium models pull {entry.name}")
     lines = [f"weights {entry.name!r} ({entry.filename}) not found. Looked in:", *(f"  - {x}" for x in looked)]
     lines += [f"  - download failed: {e}" for e in download_errors]
     lines.append("To fix: " + ", or ".join(fixes) + ".")
