@@ -235,8 +235,14 @@ def export(
         err.print(f"[red]error:[/red] model export is not available: {escape(str(exc))}")
         raise typer.Exit(2)
     try:
-        trained = _check_exportable(name, untrained)
-        path = export_model(name, out, opset=opset, fp16=fp16, int8=int8)
+        clip = _open_clip_weights(name)
+        if clip is not None:  # two towers, two graphs: open_clip has no ONNX export of its own
+            from sensorium.models.zoo.importers.open_clip import export_imported
+
+            trained, path = True, export_imported(clip, out)
+        else:
+            trained = _check_exportable(name, untrained)
+            path = export_model(name, out, opset=opset, fp16=fp16, int8=int8)
     except (ValueError, KeyError, FileNotFoundError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)  # KeyError's str() adds quotes
         err.print(f"[red]error:[/red] {escape(str(message))}")
@@ -245,6 +251,24 @@ def export(
     if not trained:
         err.print(f"[bold yellow]note:[/] {escape(name)} has no trained weights: {escape(str(path))} computes nothing meaningful "
                   "(random parameters, exported because --untrained was given)")
+
+
+def _open_clip_weights(name: str) -> str | None:
+    """The imported ``.pt`` behind ``name`` when it is open_clip weights (a registered tag, imported
+    on first use, or a ``.pt`` written by ``models import open_clip``), else None."""
+    from sensorium.models.hub.weights import list_weights
+
+    if Path(name).suffix == ".pt":
+        meta = Path(name).with_suffix(".json")
+        if meta.is_file() and json.loads(meta.read_text()).get("source", {}).get("layout") == "open_clip":
+            return name
+        return None
+    entry = next((w for w in list_weights() if w.name == name), None)
+    if entry is None or not (entry.importer or "").startswith("open_clip:"):
+        return None
+    from sensorium.models.zoo.importers.prepared import prepare
+
+    return prepare(name)
 
 
 def _check_exportable(name: str, untrained: bool) -> bool:

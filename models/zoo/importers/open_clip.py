@@ -57,3 +57,27 @@ def import_open_clip(path: str | Path, out: str | Path, *, model: str | None = N
         "context_length": meta["context_length"], "license": license, "source": source_record(Path(path), "open_clip"),
     }
     return write_imported(clip.state_dict(), contract, Path(out))
+
+
+def export_imported(weights: str | Path, out_dir: str | Path) -> Path:
+    """Export an imported open_clip checkpoint's towers to ``out_dir/{image,text}.onnx`` (open_clip
+    has no ONNX export of its own: open_clip#186), each checked against torch at batch 1 and 3,
+    and record both with their parity, the source and the preprocessing in ``out_dir/clip.manifest.json``."""
+    from sensorium.models.arch.clip import export_towers
+    from sensorium.models.hub.files import sha256_file
+
+    pt = Path(weights)
+    contract = json.loads(pt.with_suffix(".json").read_text())
+    clip, meta = build_clip(ClipSpec(model=contract["model"], family=contract["family"], weights=str(pt), config=contract["config"]))
+    report = export_towers(clip, meta, out_dir)
+    out = Path(out_dir)
+    manifest = {
+        "towers": {name: {"file": Path(r["path"]).name, "sha256": sha256_file(r["path"]), "max_abs_error": r["max_abs_error"],
+                          "input": "images (B, 3, H, W) float32, normalised" if name == "image" else "tokens (B, L) int64"}
+                   for name, r in report.items()},
+        "contract": {k: contract[k] for k in ("model", "family", "input_size", "mean", "std", "context_length", "license", "source")},
+        "parity_reference": "open_clip encode_image/encode_text (normalised) in torch fp32 vs onnxruntime CPU",
+    }
+    path = out / "clip.manifest.json"
+    path.write_text(json.dumps(manifest, indent=2))
+    return path

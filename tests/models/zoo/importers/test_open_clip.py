@@ -69,3 +69,16 @@ def test_a_checkpoint_of_another_architecture_is_refused_naming_the_keys(tmp_pat
         import_open_clip(path, tmp_path / "x.pt", config_json=cfg)
     result = runner.invoke(app, ["models", "import", "open_clip", str(path)])
     assert result.exit_code == 2 and "--model" in result.output
+
+
+@pytest.mark.slow
+def test_an_imported_checkpoint_exports_its_two_towers_with_parity_recorded(tmp_path):
+    _, path, cfg = _open_clip_checkpoint(tmp_path, "clip")
+    out = import_open_clip(path, tmp_path / "imported.pt", config_json=cfg, license="MIT")
+    result = runner.invoke(app, ["export", str(out), "--out", str(tmp_path / "onnx")])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "onnx" / "clip.manifest.json").read_text())
+    assert set(manifest["towers"]) == {"image", "text"}
+    for tower in manifest["towers"].values():
+        assert (tmp_path / "onnx" / tower["file"]).is_file() and 0 <= tower["max_abs_error"] <= 1e-4
+    assert manifest["contract"]["license"] == "MIT" and len(manifest["contract"]["source"]["sha256"]) == 64
