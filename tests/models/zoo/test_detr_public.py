@@ -50,5 +50,7 @@ def test_a_public_detr_checkpoint_exports_with_parity(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["export", "detr-export-test", "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "out" / "detr-export-test.manifest.json").read_text())
-    assert "detr-export-test.onnx" in json.dumps(manifest) and "max_abs_error" in json.dumps(manifest)
-    assert manifest["meta"]["labels"][1] == "person" if "meta" in manifest else True
+    assert manifest["model"] == "detr-export-test.onnx" and manifest["weights"]["name"] == "detr-export-test"
+    parity = manifest["files"][0]["parity"]
+    assert parity["max_abs_error"] and all(e <= parity["tolerance"] for e in parity["max_abs_error"].values())
+    assert manifest["meta"]["labels"][1] == "person" and manifest["meta"]["labels"][12] == "N/A"
