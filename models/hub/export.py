@@ -213,7 +213,10 @@ def _build(spec: ModelSpec) -> tuple[nn.Module, dict[str, str] | None]:
             if theirs is not None and tuple(theirs) != tuple(ours):
                 raise ValueError(f"model {spec.name}: its {key} {ours} disagrees with weights {entry.name!r} ({theirs})")
         path = weights.resolve(entry.name)
-        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        if spec.load is not None:  # a publisher's layout (facebookresearch DETR): the spec knows how to read it
+            spec.load(model, path)
+        else:
+            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         ref = {"name": entry.name, "sha256": sha256_file(path)}
     return model.eval().cpu(), ref
 

@@ -27,6 +27,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "sensorium.models.arch.cnn",
     "sensorium.models.arch.vit",
     "sensorium.models.zoo.detr_shapes",
+    "sensorium.models.zoo.detr_public",
 )
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")  # no dots: export file names append ".fp16.onnx"
@@ -99,6 +100,8 @@ class ModelSpec:
     and output and must be dynamic; other axes (sequence, height, width) where the graph allows.
     weights: name in the weights registry, or None for random init (an architecture without
     trained weights). A model with weights is named as they are: one name everywhere.
+    load: ``load(model, path)`` fills the model from the weights file when that file is not a
+    state dict in the model's own names (a public checkpoint in its publisher's layout).
     """
 
     name: str
@@ -109,6 +112,7 @@ class ModelSpec:
     dynamic_axes: Mapping[str, Mapping[int, str]]
     meta: ModelMeta
     weights: str | None = None
+    load: Callable[[nn.Module, Any], None] | None = None
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):

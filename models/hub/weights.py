@@ -20,7 +20,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Callable, Iterator, Union
 
 from sensorium.models.hub.files import sha256_file
 
@@ -66,6 +66,14 @@ class WeightsEntry:
     mean, std: per-channel normalisation of pixel values in [0, 255] (``(x - mean) / std``) in
         ``channel_order``; None when the runtime normalises inside (dlib).
     format: ``onnx``, ``dlib``, ``tflite`` or ``torch``: how to load the file.
+    sha256_prefix: the start of the sha256 when only that is published: torch hub's rule for
+        ``.pth`` names (the hex after the last ``-`` of ``detr-r50-e632da11.pth``).
+    size: the file's bytes when published (a shorter download is refused as truncated).
+    commercial: False for weights whose licence forbids commercial use; they are opt-in only
+        (``pull(..., accept_license=True)``, ``sensorium models pull NAME --accept-license``).
+    importer: how a stage turns this file into its own (``detr`` or ``open_clip:ARCH``);
+        None when the file is used as it is.
+    provenance: who published the file and where it is described.
     """
 
     name: str
@@ -81,6 +89,11 @@ class WeightsEntry:
     labels: tuple[str, ...] | None = None
     opset: int | None = None
     format: str = "onnx"
+    sha256_prefix: str | None = None
+    size: int | None = None
+    commercial: bool = True
+    importer: str | None = None
+    provenance: str = ""
 
     def __post_init__(self) -> None:
         if not self.name or not self.filename or Path(self.filename).name != self.filename:
@@ -98,6 +111,10 @@ class WeightsEntry:
             raise ValueError(f"weights {self.name!r}: expected non-zero std, got {self.std!r}")
         if self.channel_order not in ("RGB", "BGR"):
             raise ValueError(f"weights {self.name!r}: expected channel_order 'RGB' or 'BGR', got {self.channel_order!r}")
+        if self.sha256_prefix is not None and not re.fullmatch(r"[0-9a-f]{6,63}", self.sha256_prefix):
+            raise ValueError(f"weights {self.name!r}: expected sha256_prefix as 6-63 lowercase hex digits, got {self.sha256_prefix!r}")
+        if self.size is not None and self.size <= 0:
+            raise ValueError(f"weights {self.name!r}: expected size > 0 bytes or None, got {self.size!r}")
         if self.format not in ("onnx", "dlib", "tflite", "torch"):
             raise ValueError(f"weights {self.name!r}: expected format onnx, dlib, tflite or torch, got {self.format!r}")
 
@@ -119,7 +136,8 @@ _REGISTRY: dict[str, WeightsEntry] = {}
 #: Modules whose import registers weights that ship with the repository (beside their
 #: architecture), listed once so lookups find them without a file-system scan.
 WEIGHTS_MODULES: tuple[str, ...] = ("sensorium.models.zoo.detr_shapes_weights", "sensorium.models.zoo.clip_icons", "sensorium.models.zoo.pose_sigma",
-                                     "sensorium.models.zoo.gaze_sigma", "sensorium.models.zoo.rle_study")
+                                     "sensorium.models.zoo.gaze_sigma", "sensorium.models.zoo.rle_study",
+                                     "sensorium.models.zoo.public_weights")
 _builtins_loaded = False
 
 
@@ -169,13 +187,46 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("SENSORIUM_CACHE") or Path.home() / ".cache" / "sensorium" / "weights").expanduser()
 
 
+#: a pull of weights with no published sha256 writes the hash it got beside the file
+#: (trust on first use): later reads and pulls are checked against it
+RECORDED_SUFFIX = ".sha256"
+
+
+def recorded_sha256(path: Path) -> str | None:
+    """The sha256 recorded beside ``path`` on its first pull, or None."""
+    rec = path.with_name(path.name + RECORDED_SUFFIX)
+    try:
+        text = rec.read_text().split()[0] if rec.is_file() else ""
+    except (OSError, IndexError):
+        return None
+    return text if _SHA256.fullmatch(text) else None
+
+
 def _verify(entry: WeightsEntry, path: Path) -> None:
-    if entry.sha256 is None:
+    """Raise WeightsChecksumError unless ``path`` has the entry's size and sha256 (full, prefix,
+    or the one recorded on first pull); a file with none of those passes unverified."""
+    if entry.size is not None and path.stat().st_size != entry.size:
+        raise WeightsChecksumError(f"weights {entry.name!r}: {path} has {path.stat().st_size} bytes, expected {entry.size} "
+                                   "(a truncated download or another version: delete it or run sensorium models pull "
+                                   f"{entry.name})")
+    expected = entry.sha256 or recorded_sha256(path)
+    if expected is None and entry.sha256_prefix is None:
         return
     got = sha256_file(path)
-    if got != entry.sha256:
-        raise WeightsChecksumError(f"weights {entry.name!r}: {path} has sha256 {got}, expected {entry.sha256} "
-                                   f"(a partial download or another version: delete or replace the file)")
+    if (expected is not None and got != expected) or (entry.sha256_prefix is not None and not got.startswith(entry.sha256_prefix)):
+        want = expected or f"{entry.sha256_prefix}... (the prefix in the published file name)"
+        raise WeightsChecksumError(f"weights {entry.name!r}: {path} has sha256 {got}, expected {want} "
+                                   f"(a partial download or another version: delete or replace the file, or run "
+                                   f"sensorium models pull {entry.name})")
+
+
+def hash_rule(entry: WeightsEntry) -> str:
+    """How the file is checked, in words (``sensorium models list``)."""
+    if entry.sha256:
+        return "sha256 pinned"
+    if entry.sha256_prefix:
+        return f"sha256 prefix {entry.sha256_prefix} (from the file name)"
+    return "no published hash: recorded on first pull (trust on first use)"
 
 
 def _package_location(src: PackageFile) -> tuple[Path | None, str]:
@@ -217,19 +268,46 @@ def _locate(entry: WeightsEntry, cache: Path) -> tuple[Path, str] | list[str]:
     return looked
 
 
-def _download(entry: WeightsEntry, url: str, dest: Path) -> Path:
-    """Stream ``url`` into the cache through a temporary file; it becomes ``dest`` only once verified."""
+Progress = Callable[[int, "int | None"], None]  # (bytes so far, total bytes or None)
+
+
+def _stream(url: str, fd: int, size: int | None, progress: Progress | None) -> tuple[int, int | None]:
+    """Copy ``url`` into the open file ``fd``: (bytes written, bytes announced or expected).
+    A connection that ends early is a WeightsChecksumError (truncated), like a short body."""
+    import http.client
     import urllib.request
 
+    done = 0
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - registry URLs
+            length = response.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else size
+            for chunk in iter(lambda: response.read(1 << 20), b""):
+                out.write(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total)
+    except http.client.HTTPException as exc:  # IncompleteRead and friends are not OSErrors
+        raise WeightsChecksumError(f"{url}: the transfer broke off after {done} bytes ({type(exc).__name__}): truncated") from None
+    return done, total
+
+
+def _download(entry: WeightsEntry, url: str, dest: Path, progress: Progress | None = None) -> Path:
+    """Stream ``url`` into the cache through a temporary file; it becomes ``dest`` only once
+    complete (Content-Length) and verified, so a reader never sees a partial file. Weights with
+    no published hash get theirs recorded beside the file (trust on first use)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     log.info("downloading weights %s from %s to %s", entry.name, url, dest)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{entry.filename}.", suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - registry URLs
-            shutil.copyfileobj(response, out, 1 << 20)
+        done, total = _stream(url, fd, entry.size, progress)
+        if total is not None and done != total:
+            raise WeightsChecksumError(f"weights {entry.name!r}: {url} sent {done} of {total} bytes (truncated)")
         _verify(entry, Path(tmp))
         if entry.sha256 is None:
-            log.warning("weights %s: downloaded from %s without a pinned sha256: not verified", entry.name, url)
+            got = sha256_file(tmp, fresh=True)
+            log.warning("weights %s: %s has no published sha256; recorded %s on this first pull", entry.name, url, got)
+            dest.with_name(dest.name + RECORDED_SUFFIX).write_text(f"{got}  {entry.filename}  {url}\n")
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):
@@ -242,32 +320,47 @@ def _not_found(entry: WeightsEntry, cache: Path, looked: list[str], download_err
     urls = [s.url for s in entry.sources if isinstance(s, Url)]
     fixes.append(f"put the file at {cache / entry.filename}" + (f" (download it from {urls[0]})" if urls else ""))
     if urls and not download_errors:
-        fixes.append("let sensorium fetch it: resolve(..., allow_download=True)")
+        fixes.append(f"let sensorium fetch it: sensorium models pull {entry.name}")
     lines = [f"weights {entry.name!r} ({entry.filename}) not found. Looked in:", *(f"  - {x}" for x in looked)]
     lines += [f"  - download failed: {e}" for e in download_errors]
     lines.append("To fix: " + ", or ".join(fixes) + ".")
     return WeightsNotFoundError("\n".join(lines))
 
 
-def resolve(name: str, *, cache_dir: str | Path | None = None, allow_download: bool = False) -> Path:
-    """Path of the weights file ``name``, its sha256 verified (when pinned).
+class LicenseNotAcceptedError(PermissionError):
+    """Weights whose licence forbids commercial use, fetched without ``accept_license``."""
+
+
+def resolve(name: str, *, cache_dir: str | Path | None = None, allow_download: bool = False,
+            progress: Progress | None = None, accept_license: bool = False) -> Path:
+    """Path of the weights file ``name``, its size and sha256 verified (when known).
 
     Looks in the cache dir, then package files, then local paths, in the entry's order; with
-    ``allow_download`` it fetches the first working URL into the cache. Raises
-    WeightsNotFoundError (missing everywhere), WeightsChecksumError (a file with the wrong
-    sha256), UnknownWeightsError (no such entry).
+    ``allow_download`` it fetches the first working URL into the cache, replacing a cached file
+    that fails verification (without it, that file is refused: WeightsChecksumError).
+    Non-commercial weights download only with ``accept_license``. Raises
+    WeightsNotFoundError (missing everywhere), WeightsChecksumError, UnknownWeightsError,
+    LicenseNotAcceptedError.
     """
     entry = get_weights(name)
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    found = _locate(entry, cache)
+    try:
+        found = _locate(entry, cache)
+    except WeightsChecksumError:
+        if not allow_download or not any(isinstance(s, Url) for s in entry.sources):
+            raise
+        found = [f"cache: {cache / entry.filename} (failed verification: re-fetching)"]
     if isinstance(found, tuple):
         return found[0]
     errors: list[str] = []
     if allow_download:
+        if not entry.commercial and not accept_license:
+            raise LicenseNotAcceptedError(f"weights {entry.name!r} are licensed {entry.license}: not for commercial use, so "
+                                          f"they download only when asked: sensorium models pull {entry.name} --accept-license")
         for src in entry.sources:
             if isinstance(src, Url):
                 try:
-                    return _download(entry, src.url, cache / entry.filename)
+                    return _download(entry, src.url, cache / entry.filename, progress)
                 except (OSError, WeightsChecksumError) as exc:  # URLError, timeouts, disk, another version: next URL
                     errors.append(f"{src.url}: {exc}")
     raise _not_found(entry, cache, found, errors)

@@ -30,6 +30,26 @@ def check_stages(stages: Sequence[tuple[str, Any]], *, command: str) -> None:
         ok, why = cls.available()
         if not ok and _is_default(cls, config):
             raise ValueError(f"stage {name!r} cannot run here: {why}")
+        _check_named_weights(name, config)
+
+
+def _check_named_weights(stage: str, config: Any) -> None:
+    """A stage option ``weights`` that names registered weights (``detect.weights=detr-r50-coco``)
+    must be here and verified: missing, it says which file, its URL and the cache path to put it
+    in (``sensorium models pull NAME``); nothing downloads here."""
+    from pathlib import Path
+
+    from sensorium.models.hub.weights import UnknownWeightsError, resolve
+
+    name = getattr(config, "weights", None)
+    if not isinstance(name, str) or Path(name).suffix or Path(name).exists():
+        return
+    try:
+        resolve(name)
+    except UnknownWeightsError:
+        return  # not a registered name: the stage's own set-up says what it expected
+    except FileNotFoundError as exc:
+        raise ValueError(f"stage {stage!r}: {exc}") from None
 
 
 def _is_default(cls: type, config: Any) -> bool:

