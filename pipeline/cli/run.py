@@ -136,7 +136,7 @@ def _pipeline_config(config: Optional[Path], stages: Optional[str], sets: List[s
         cfg = PipelineConfig.from_file(config)
         names = [s.name for s in cfg.stages]
     else:
-        names = [n.strip() for n in stages.split(",") if n.strip()] if stages else [n for n in _available_stage_names() if n != "zones"]  # zones: with --zone/--line
+        names = [n.strip() for n in stages.split(",") if n.strip()] if stages else _default_stage_names()
     for stage_name in options:
         if stage_name not in names:
             raise typer.BadParameter(f"--set names stage {stage_name!r}, which is not in this run ({', '.join(names)})")
@@ -172,6 +172,15 @@ def _sink_names(sinks: Optional[str], cfg: Any) -> list[str]:
         return [s.strip() for s in sinks.split(",") if s.strip()]
     clouds = any(getattr(s.config, "point_cloud", False) for s in cfg.stages)
     return ["jsonl", "npz", "video", *(["ply"] if clouds else [])]
+
+
+def _default_stage_names() -> list[str]:
+    """Every available stage but ``zones`` (it runs with --zone/--line), the ordered ones (tracking)
+    last, as the engine needs them, whatever order plugins registered in."""
+    from sensorium.stages.base import get_stage_class
+
+    names = [n for n in _available_stage_names() if n != "zones"]
+    return sorted(names, key=lambda n: get_stage_class(n).ordered)
 
 
 def _available_stage_names() -> list[str]:

@@ -84,3 +84,21 @@ def test_set_options_count_when_the_chain_is_checked(tmp_path):
     yaml.write_text("stages:\n  - name: pose\n  - name: track\n    options: {of: pose}\n")
     cfg = _pipeline_config(yaml, None, ["track.of=pose", "track.min_hits=2"], ray_address=None, metrics_port=None, max_in_flight=4, drop_policy=None)
     assert (cfg.stages[1].config.of, cfg.stages[1].config.min_hits) == ("pose", 2)
+
+
+def test_every_available_stage_puts_the_ordered_ones_last(monkeypatch):
+    """A plugin stage registered after ``track`` still runs before it when ``--stages`` is left out
+    (the engine runs ordered stages last); without the sort, run refused its own default chain."""
+    from sensorium.pipeline.cli.run import _default_stage_names
+    from sensorium.stages import base
+
+    class _Late(base.Stage):
+        name = "zz_late_parallel"
+
+        def process(self, frames):
+            return [None for _ in frames]
+
+    monkeypatch.setitem(base._registered, _Late.name, _Late)
+    names = _default_stage_names()
+    assert names.index("track") > names.index("zz_late_parallel") and "zones" not in names
+    assert [base.get_stage_class(n).ordered for n in names] == sorted(base.get_stage_class(n).ordered for n in names)
