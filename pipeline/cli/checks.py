@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from sensorium.stages.base import get_stage_class
+from sensorium.stages.base import get_stage_class, refuse_ordered
 
 #: a Frame field a stage may need → (what it is, how ``sensorium run`` is given one)
 HOW_TO_GIVE: dict[str, tuple[str, str]] = {
@@ -22,11 +22,11 @@ def check_stages(stages: Sequence[tuple[str, Any]], *, command: str) -> None:
     a source's frames (``ordered``) outside ``run``, or one whose ``available()`` is false while
     it runs with its default options (other options, such as ``embed.weights=PATH``, may supply
     what the defaults lack: their own set-up says so if not)."""
+    if command != "run":  # the library's own check (batch, /v1/perceive), so every way in says the same
+        refuse_ordered({name: get_stage_class(name) for name, _ in stages},
+                       f"'sensorium {command}' treats each image alone; run it with `sensorium run` over a video or camera")
     for name, config in stages:
         cls = get_stage_class(name)
-        if cls.ordered and command != "run":
-            raise ValueError(f"stage {name!r} follows objects from frame to frame of one source, so it runs in "
-                             f"'sensorium run' on a video or stream; 'sensorium {command}' treats each image alone")
         ok, why = cls.available()
         if not ok and _is_default(cls, config):
             raise ValueError(f"stage {name!r} cannot run here: {why}")

@@ -36,7 +36,7 @@ def test_an_ordered_stage_is_one_clear_error_and_leaves_no_job_folder(tmp_path, 
     out = tmp_path / "out"
     res = runner.invoke(app, ["batch", "--input", str(data_dir / "photos"), "--stages", "h16_count", "--output", str(out)])
     assert res.exit_code == 2, res.output
-    assert "error: stage 'h16_count' follows objects from frame to frame" in " ".join(res.output.split())
+    assert "error: stage(s) 'h16_count' keep state across one source's frames" in " ".join(res.output.split())
     assert res.output.count("error") == 1 and "Traceback" not in res.output
     assert not out.exists()
 

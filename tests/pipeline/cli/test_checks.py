@@ -48,7 +48,7 @@ register_stage(_DongleStage)
 
 @pytest.mark.parametrize("stage,command,expectation", [
     ("h16_follow", "run", does_not_raise()),
-    ("h16_follow", "batch", pytest.raises(ValueError, match="stage 'h16_follow' follows objects from frame to frame.*'sensorium batch' treats each image alone")),
+    ("h16_follow", "batch", pytest.raises(ValueError, match=r"stage\(s\) 'h16_follow' keep state across one source's frames.*'sensorium batch' treats each image alone")),
     ("h16_follow", "serve", pytest.raises(ValueError, match="'sensorium serve' treats each image alone")),
     ("detect", "batch", does_not_raise()),
     ("depth", "serve", does_not_raise()),
