@@ -3,7 +3,7 @@ and ``primary_depth`` for the sinks, the stream preview and the run report.
 
 The drawing itself lives in :mod:`sensorium.pipeline.draw` (one annotator per result kind, the
 depth colour map, :class:`~sensorium.pipeline.draw.FrameAnnotator`). ``annotate`` draws one
-frame on its own; a video or a stream should hold one ``FrameAnnotator`` so its depth colours
+frame on its own; a video or a stream should hold one ``frame_annotator()`` so its depth colours
 and track trails carry from frame to frame. A result kind from outside the built-in set gets
 drawn by an annotator registered with ``register_overlay``.
 """
@@ -25,7 +25,7 @@ Overlay = Callable[[np.ndarray, Any], None]
 #: result kind → overlay, for kinds the drawing package does not know
 OVERLAYS: dict[str, Overlay] = {}
 
-__all__ = ["BLANK_SHAPE", "OVERLAYS", "Overlay", "annotate", "annotators", "colorize_depth", "primary_depth", "register_overlay"]
+__all__ = ["BLANK_SHAPE", "OVERLAYS", "Overlay", "annotate", "colorize_depth", "frame_annotator", "primary_depth", "register_overlay"]
 
 
 def register_overlay(kind: str) -> Callable[[Overlay], Overlay]:
@@ -50,9 +50,10 @@ class _OverlayAnnotator:
         return image
 
 
-def annotators(config: DrawConfig = DrawConfig()) -> Callable[[], dict[str, Any]]:
-    """A factory of one source's annotators: the built-in ones for ``config`` and the registered overlays."""
-    return lambda: {**default_annotators(config), **{k: _OverlayAnnotator(fn) for k, fn in OVERLAYS.items()}}
+def frame_annotator(config: DrawConfig = DrawConfig()) -> FrameAnnotator:
+    """A FrameAnnotator for one video or stream: the built-in annotators for ``config`` and the
+    registered overlays, colours and trails carried from frame to frame per source."""
+    return FrameAnnotator(config, lambda: {**default_annotators(config), **{k: _OverlayAnnotator(fn) for k, fn in OVERLAYS.items()}})
 
 
 def annotate(frame: Frame, *, max_depth: float | None = None) -> np.ndarray:
@@ -63,5 +64,4 @@ def annotate(frame: Frame, *, max_depth: float | None = None) -> np.ndarray:
     range; far end at ``max_depth`` metres when given) with a colour bar, to the right and
     scaled to height H. See :class:`~sensorium.pipeline.draw.FrameAnnotator`.
     """
-    config = DrawConfig(depth_adaptation=1.0, max_depth_m=max_depth)
-    return FrameAnnotator(config, annotators(config))(frame)
+    return frame_annotator(DrawConfig(depth_adaptation=1.0, max_depth_m=max_depth))(frame)
