@@ -1,0 +1,32 @@
+"""Shared helpers for the drawing tests: real photos and pixel-change counting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="session")
+def zidane(data_dir: Path) -> np.ndarray:
+    """(720, 1280, 3) uint8 RGB photo of two people."""
+    return cv2.cvtColor(cv2.imread(str(data_dir / "photos" / "zidane.jpg")), cv2.COLOR_BGR2RGB)
+
+
+def changed(a: np.ndarray, b: np.ndarray, box: tuple[int, int, int, int]) -> int:
+    """Pixels that differ between ``a`` and ``b`` inside ``box`` (x1, y1, x2, y2)."""
+    x1, y1, x2, y2 = box
+    return int(np.any(a[y1:y2, x1:x2] != b[y1:y2, x1:x2], axis=-1).sum())
+
+
+def ring(a: np.ndarray, b: np.ndarray, centre: tuple[int, int], r0: float, r1: float) -> int:
+    """Changed pixels at distance [r0, r1) from ``centre``."""
+    yy, xx = np.mgrid[: a.shape[0], : a.shape[1]]
+    d = np.hypot(xx - centre[0], yy - centre[1])
+    return int((np.any(a != b, axis=-1) & (d >= r0) & (d < r1)).sum())
+
+
+def everywhere(image: np.ndarray) -> tuple[int, int, int, int]:
+    return 0, 0, image.shape[1], image.shape[0]
