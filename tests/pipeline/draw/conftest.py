@@ -8,6 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
+from sensorium.pipeline.draw.colormap import LUT
+
 
 @pytest.fixture(scope="session")
 def zidane(data_dir: Path) -> np.ndarray:
@@ -30,3 +32,18 @@ def ring(a: np.ndarray, b: np.ndarray, centre: tuple[int, int], r0: float, r1: f
 
 def everywhere(image: np.ndarray) -> tuple[int, int, int, int]:
     return 0, 0, image.shape[1], image.shape[0]
+
+
+def _key(rgb: np.ndarray) -> np.ndarray:
+    rgb = rgb.astype(np.int64)
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+
+
+def lut_index(rgb: np.ndarray) -> np.ndarray:
+    """(H, W) colour-map row (1 far .. 255 near; 0 black) of each pixel, which must be a LUT colour."""
+    keys = _key(LUT)
+    assert len(np.unique(keys)) == len(LUT)  # every row its own colour: the inverse exists
+    order = np.argsort(keys)
+    pos = np.searchsorted(keys[order], _key(rgb)).clip(0, len(LUT) - 1)
+    assert (keys[order][pos] == _key(rgb)).all(), "a pixel that is not a colour-map colour"
+    return order[pos]

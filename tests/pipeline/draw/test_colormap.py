@@ -10,29 +10,15 @@ import cv2
 import numpy as np
 import pytest
 
-from sensorium.pipeline.draw.colormap import LUT, ColorRange, DepthColorizer, colorize_depth, colorize_disparity, robust_range
+from sensorium.pipeline.draw.colormap import ColorRange, DepthColorizer, colorize_depth, colorize_disparity, robust_range
 from sensorium.pipeline.io.calibration import read_image_list
 from sensorium.stages.depth.calibration import calibrate_stereo, find_corners
 from sensorium.stages.depth.stage import DepthStage
 from sensorium.stages.frame import Frame
 from sensorium.stages.results import Depth
+from tests.pipeline.draw.conftest import lut_index
 
 K = np.array([[500.0, 0, 160], [0, 500.0, 120], [0, 0, 1]])
-
-
-def _key(rgb: np.ndarray) -> np.ndarray:
-    rgb = rgb.astype(np.int64)
-    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
-
-
-def lut_index(rgb: np.ndarray) -> np.ndarray:
-    """(H, W) colour-map row (1 far .. 255 near; 0 black) of each pixel, which must be a LUT colour."""
-    keys = _key(LUT)
-    assert len(np.unique(keys)) == len(LUT)  # every row its own colour: the inverse exists
-    order = np.argsort(keys)
-    pos = np.searchsorted(keys[order], _key(rgb)).clip(0, len(LUT) - 1)
-    assert (keys[order][pos] == _key(rgb)).all(), "a pixel that is not a colour-map colour"
-    return order[pos]
 
 
 def scene(near: float = 0.5, far: float = 4.0) -> np.ndarray:
