@@ -57,10 +57,14 @@ class GazeAnnotator:
 
     def _cones(self, image: np.ndarray, origins: np.ndarray, yps: np.ndarray, sigmas: np.ndarray, ok: np.ndarray,
                length: float) -> None:
-        with Translucent(image, self.alpha) as layer:
-            for i in np.flatnonzero(ok & np.isfinite(sigmas).all(axis=1)):
-                edge = gaze_tip(origins[i], yps[i][None] + sigmas[i][None] * _RING, length)
-                hull = cv2.convexHull(np.round(np.vstack([origins[i][None], edge])).astype(np.int32))
-                cv2.fillConvexPoly(layer.image, hull, self.color, cv2.LINE_AA)
-                (x0, y0), (x1, y1) = hull.reshape(-1, 2).min(axis=0), hull.reshape(-1, 2).max(axis=0)
-                layer.cover(x0, y0, x1, y1)
+        hulls = []
+        for i in np.flatnonzero(ok & np.isfinite(sigmas).all(axis=1)):
+            edge = gaze_tip(origins[i], yps[i][None] + sigmas[i][None] * _RING, length)
+            hulls.append(cv2.convexHull(np.round(np.vstack([origins[i][None], edge])).astype(np.int32)).reshape(-1, 2))
+        if not hulls:
+            return
+        corners = np.vstack(hulls)
+        (x0, y0), (x1, y1) = corners.min(axis=0), corners.max(axis=0)
+        with Translucent(image, self.alpha, (x0, y0, x1, y1)) as layer:
+            for hull in hulls:
+                cv2.fillConvexPoly(layer.image, (hull - layer.origin).astype(np.int32), self.color, cv2.LINE_AA)

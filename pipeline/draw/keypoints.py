@@ -57,27 +57,32 @@ class SkeletonAnnotator:
         """Draw on ``image`` ((H, W, 3) uint8 RGB, in place) and return it."""
         st = style_for(image)
         edges, shown = skeleton_edges(kps, self.skeleton), visible(kps, self.min_score)
+        # plain ints once: per-point numpy scalars cost more than the drawing at VGA
+        pts, seen = np.round(np.nan_to_num(kps.xy)).astype(np.int64).tolist(), shown.tolist()
         if self.sigma and kps.sigma is not None:
             self._ellipses(image, kps, shown)
+        r = st.thickness + 1
         for n in range(len(kps)):
-            color = palette(n + 7)
+            color, p, ok = palette(n + 7), pts[n], seen[n]
             if kps.boxes is not None and np.isfinite(kps.boxes[n]).all():
                 cv2.rectangle(image, pt(kps.boxes[n][:2]), pt(kps.boxes[n][2:]), color, st.thickness)
-            for i, j in edges:
-                if shown[n, i] and shown[n, j]:
-                    cv2.line(image, pt(kps.xy[n, i]), pt(kps.xy[n, j]), color, st.thickness, cv2.LINE_AA)
-            for k in np.flatnonzero(shown[n]):
-                cv2.circle(image, pt(kps.xy[n, k]), st.thickness + 1, color, -1, cv2.LINE_AA)
-                cv2.circle(image, pt(kps.xy[n, k]), st.thickness + 1, BLACK, 1, cv2.LINE_AA)
+            for i, j in edges.tolist():
+                if ok[i] and ok[j]:
+                    cv2.line(image, p[i], p[j], color, st.thickness, cv2.LINE_AA)
+            for k in np.flatnonzero(shown[n]).tolist():
+                cv2.circle(image, p[k], r, color, -1, cv2.LINE_AA)
+                cv2.circle(image, p[k], r, BLACK, 1, cv2.LINE_AA)
         return image
 
     def _ellipses(self, image: np.ndarray, kps: Keypoints, shown: np.ndarray) -> None:
         cap = float(max(image.shape[:2]))  # a huge sigma still draws (and cv2 gets sane integers)
-        with Translucent(image, self.alpha) as layer:
-            for n, k in zip(*np.nonzero(shown)):
-                sigma = kps.sigma[n, k]
-                if not np.isfinite(sigma).all():
-                    continue
-                (x, y), (ax, ay) = pt(kps.xy[n, k]), (int(min(cap, max(1.0, round(float(s))))) for s in sigma)
-                cv2.ellipse(layer.image, (x, y), (ax, ay), 0, 0, 360, palette(n + 7), -1, cv2.LINE_AA)
-                layer.cover(x - ax, y - ay, x + ax, y + ay)
+        drawn = shown & np.isfinite(kps.sigma).all(axis=-1)
+        if not drawn.any():
+            return
+        n_idx, k_idx = np.nonzero(drawn)
+        centres = np.round(kps.xy[n_idx, k_idx]).astype(np.int64)
+        axes = np.clip(np.round(kps.sigma[n_idx, k_idx]), 1, cap).astype(np.int64)
+        (x0, y0), (x1, y1) = (centres - axes).min(axis=0), (centres + axes).max(axis=0)
+        with Translucent(image, self.alpha, (x0, y0, x1, y1)) as layer:
+            for n, c, a in zip(n_idx.tolist(), (centres - layer.origin).tolist(), axes.tolist()):
+                cv2.ellipse(layer.image, c, a, 0, 0, 360, palette(n + 7), -1, cv2.LINE_AA)

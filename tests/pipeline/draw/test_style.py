@@ -52,11 +52,13 @@ def test_labels_stay_on_the_image(xy):
     assert xs.max() < 640 and ys.max() < 480
 
 
-def test_translucent_mixes_only_what_was_drawn_inside_the_covered_box():
+def test_translucent_mixes_what_was_drawn_inside_its_box_only():
     img = np.full((100, 100, 3), 100, np.uint8)
-    with Translucent(img, 0.5) as layer:
-        cv2.rectangle(layer.image, (10, 10), (30, 30), (200, 200, 200), -1)
-        cv2.rectangle(layer.image, (60, 60), (80, 80), (200, 200, 200), -1)  # not covered: left out
-        layer.cover(10, 10, 30, 30)
+    with Translucent(img, 0.5, (10, 10, 30, 30)) as layer:
+        ox, oy = layer.origin
+        cv2.rectangle(layer.image, (10 - ox, 10 - oy), (30 - ox, 30 - oy), (200, 200, 200), -1)
+        cv2.rectangle(layer.image, (60 - ox, 60 - oy), (80 - ox, 80 - oy), (200, 200, 200), -1)  # outside the box: lost
     assert tuple(img[20, 20]) == (150, 150, 150)
     assert tuple(img[70, 70]) == (100, 100, 100) and tuple(img[5, 5]) == (100, 100, 100)
+    with Translucent(img, 0.5, (-50, -50, -10, -10)) as layer:  # off the image: nothing to blend
+        assert layer.image.size == 0
