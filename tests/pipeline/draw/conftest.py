@@ -17,6 +17,26 @@ def zidane(data_dir: Path) -> np.ndarray:
     return cv2.cvtColor(cv2.imread(str(data_dir / "photos" / "zidane.jpg")), cv2.COLOR_BGR2RGB)
 
 
+@pytest.fixture(scope="session")
+def rgbd(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A real Redwood frame: (480, 640, 3) uint8 RGB and (480, 640) float32 metres."""
+    root = data_dir / "rgbd" / "redwood"
+    image = cv2.cvtColor(cv2.imread(str(root / "color" / "00000.jpg")), cv2.COLOR_BGR2RGB)
+    depth = cv2.imread(str(root / "depth" / "00000.png"), cv2.IMREAD_UNCHANGED).astype(np.float32) / 1000.0
+    return image, depth
+
+
+class Fill:
+    """An annotator that fills the top-left 10x10 pixels with one colour (to see who drew last)."""
+
+    def __init__(self, color: tuple[int, int, int]) -> None:
+        self.color = color
+
+    def annotate(self, image: np.ndarray, result: object) -> np.ndarray:
+        image[:10, :10] = self.color
+        return image
+
+
 def changed(a: np.ndarray, b: np.ndarray, box: tuple[int, int, int, int]) -> int:
     """Pixels that differ between ``a`` and ``b`` inside ``box`` (x1, y1, x2, y2)."""
     x1, y1, x2, y2 = box

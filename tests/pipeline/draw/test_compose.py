@@ -10,18 +10,7 @@ import pytest
 from sensorium.pipeline.draw.boxes import BoxAnnotator, LabelAnnotator
 from sensorium.pipeline.draw.compose import Annotator, Compose, check_image
 from sensorium.stages.results import Detections
-from tests.pipeline.draw.conftest import changed
-
-
-class Fill:
-    """Fills the top-left corner with one colour (to see which annotator drew last)."""
-
-    def __init__(self, color: tuple[int, int, int]) -> None:
-        self.color = color
-
-    def annotate(self, image: np.ndarray, result: object) -> np.ndarray:
-        image[:10, :10] = self.color
-        return image
+from tests.pipeline.draw.conftest import Fill, changed
 
 
 def test_annotators_run_in_order():

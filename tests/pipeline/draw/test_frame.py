@@ -4,7 +4,6 @@ per-source state, and sizes legible from 320x240 to 4K."""
 from __future__ import annotations
 
 from contextlib import nullcontext as does_not_raise
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -15,18 +14,9 @@ from sensorium.pipeline.draw.frame import BLANK_SHAPE, DrawConfig, FrameAnnotato
 from sensorium.stages.frame import Frame
 from sensorium.stages.results import (RESULT_KINDS, Depth, Detections, Faces, Gaze, GuiAction, GuiStep, Keypoints, LineTally,
                                       Tracks, ZoneCounts, ZoneTally)
-from tests.pipeline.draw.conftest import changed, lut_index
+from tests.pipeline.draw.conftest import Fill, changed, lut_index
 
 K = np.array([[525.0, 0, 319.5], [0, 525.0, 239.5], [0, 0, 1]])
-
-
-@pytest.fixture(scope="module")
-def rgbd(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    """A real Redwood frame: (480, 640, 3) uint8 RGB and (480, 640) float32 metres."""
-    root = data_dir / "rgbd" / "redwood"
-    image = cv2.cvtColor(cv2.imread(str(root / "color" / "00000.jpg")), cv2.COLOR_BGR2RGB)
-    depth = cv2.imread(str(root / "depth" / "00000.png"), cv2.IMREAD_UNCHANGED).astype(np.float32) / 1000.0
-    return image, depth
 
 
 def make_depth(depth: np.ndarray, k: np.ndarray = K) -> Depth:
@@ -126,15 +116,6 @@ def test_a_failing_annotator_is_reported_on_the_frame(rgbd):
     draw = FrameAnnotator(annotators=lambda: {"detections": Broken()})
     out = draw(Frame("cam", 0, image=image, results={"detect": every_kind()["detect"]}))
     assert out.shape == image.shape and np.any(out[:40] != image[:40])  # the failure, written on the frame
-
-
-class Fill:
-    def __init__(self, color: tuple[int, int, int]) -> None:
-        self.color = color
-
-    def annotate(self, image: np.ndarray, result: object) -> np.ndarray:
-        image[:10, :10] = self.color
-        return image
 
 
 def test_kinds_are_drawn_in_the_annotators_order_not_the_frames(rgbd):

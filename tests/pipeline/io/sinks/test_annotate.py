@@ -6,7 +6,6 @@ from __future__ import annotations
 from contextlib import nullcontext as does_not_raise
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -14,21 +13,13 @@ from sensorium.pipeline.draw import FrameAnnotator
 from sensorium.pipeline.io.sinks import annotate as ann
 from sensorium.pipeline.io.sinks.annotate import OVERLAYS, annotate, colorize_depth, frame_annotator, primary_depth, register_overlay
 from sensorium.stages.frame import Frame
-from sensorium.stages.results import Depth, Detections, Embeddings
-
-K = np.array([[525.0, 0, 319.5], [0, 525.0, 239.5], [0, 0, 1]])
-
+from sensorium.stages.results import Detections, Embeddings
+from tests.pipeline.io.sinks.conftest import K, load_rgbd, make_depth
 
 @pytest.fixture(scope="module")
 def rgbd(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    root = data_dir / "rgbd" / "redwood"
-    image = cv2.cvtColor(cv2.imread(str(root / "color" / "00000.jpg")), cv2.COLOR_BGR2RGB)
-    depth = cv2.imread(str(root / "depth" / "00000.png"), cv2.IMREAD_UNCHANGED).astype(np.float32) / 1000.0
+    image, depth, _ = load_rgbd(data_dir / "rgbd" / "redwood", 0)
     return image, depth
-
-
-def make_depth(depth: np.ndarray) -> Depth:
-    return Depth(depth=depth, confidence=(depth > 0).astype(np.float32), K=K)
 
 
 def test_colorize_depth_keeps_its_signature(rgbd):
@@ -59,7 +50,7 @@ def test_colorize_depth_validates(depth, max_depth, expectation):
 def test_annotate_draws_one_frame_on_its_own(rgbd):
     image, depth = rgbd
     np.testing.assert_array_equal(annotate(Frame("cam", 0, image=image)), image)
-    frame = Frame("cam", 0, image=image, results={"depth": make_depth(depth)})
+    frame = Frame("cam", 0, image=image, results={"depth": make_depth(image, depth, K)})
     with_depth = annotate(frame)
     assert with_depth.shape == (480, 1280, 3)
     np.testing.assert_array_equal(with_depth[:, :640], image)
@@ -73,8 +64,8 @@ def test_annotate_draws_one_frame_on_its_own(rgbd):
 
 
 def test_primary_depth_is_the_drawing_packages(rgbd):
-    _, depth = rgbd
-    d = make_depth(depth)
+    image, depth = rgbd
+    d = make_depth(image, depth, K)
     assert primary_depth(Frame("cam", 0, results={"stereo": d})) == ("stereo", d)
 
 
