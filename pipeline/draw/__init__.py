@@ -12,7 +12,7 @@ from sensorium.pipeline.draw.colorbar import draw_colorbar
 from sensorium.pipeline.draw.colormap import LUT, ColorRange, DepthColorizer, colorize_depth, colorize_disparity, robust_range
 from sensorium.pipeline.draw.compose import Annotator, Compose
 from sensorium.pipeline.draw.faces import FaceAnnotator
-from sensorium.pipeline.draw.frame import DrawConfig, FrameAnnotator, default_annotators, primary_depth
+from sensorium.pipeline.draw.frame import DrawConfig, FrameAnnotator, default_annotators, depth_panel, primary_depth
 from sensorium.pipeline.draw.gaze import GazeAnnotator
 from sensorium.pipeline.draw.gui_actions import GuiActionAnnotator
 from sensorium.pipeline.draw.keypoints import SkeletonAnnotator
@@ -23,6 +23,6 @@ from sensorium.pipeline.draw.zones import ZoneAnnotator
 __all__ = [
     "LABEL_FIELDS", "LUT", "Annotator", "BoxAnnotator", "ColorLookup", "ColorRange", "Compose", "DepthColorizer", "DrawConfig",
     "FaceAnnotator", "FrameAnnotator", "GazeAnnotator", "GuiActionAnnotator", "LabelAnnotator", "SkeletonAnnotator",
-    "TraceAnnotator", "ZoneAnnotator", "colorize_depth", "colorize_disparity", "default_annotators", "draw_colorbar",
+    "TraceAnnotator", "ZoneAnnotator", "colorize_depth", "colorize_disparity", "default_annotators", "depth_panel", "draw_colorbar",
     "primary_depth", "robust_range", "style_for",
 ]

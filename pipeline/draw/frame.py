@@ -98,6 +98,23 @@ def primary_depth(frame: Frame) -> tuple[str, Depth] | None:
     return next(((n, r) for n, r in frame.results.items() if isinstance(r, Depth)), None)
 
 
+def depth_panel(depth: Depth, height: int | None = None, *, colorizer: DepthColorizer | None = None,
+                colorbar: bool = True) -> np.ndarray:
+    """The depth picture every view shows (video, stream preview, run report): (height, W, 3)
+    uint8 RGB of ``depth`` coloured by inverse depth (by disparity without metric depth) by
+    ``colorizer`` (a stream's; default: this map's own robust range), scaled to ``height``
+    (default: the map's; aspect kept, nearest: no invented depths), with the colour bar."""
+    panel, rng = (colorizer or DepthColorizer(1.0))(depth)
+    if height is not None and panel.shape[0] != height:
+        if height < 1:
+            raise ValueError(f"depth_panel: expected height >= 1 pixels, got {height}")
+        w = max(1, round(panel.shape[1] * height / panel.shape[0]))
+        panel = cv2.resize(panel, (w, height), interpolation=cv2.INTER_NEAREST)
+    if rng is not None and colorbar:
+        draw_colorbar(panel, rng)
+    return panel
+
+
 @dataclass
 class _SourceState:
     annotators: dict[str, Annotator]
@@ -135,18 +152,7 @@ class FrameAnnotator:
         draw_messages(canvas, messages)
         if depth is None:
             return canvas
-        return np.hstack([canvas, self.depth_panel(depth, canvas.shape[0], state.colorizer)])
-
-    def depth_panel(self, depth: Depth, height: int, colorizer: DepthColorizer) -> np.ndarray:
-        """(height, W, 3) uint8 RGB: ``depth`` coloured by ``colorizer``, scaled to ``height``
-        (aspect kept, nearest: no invented depths), with its colour bar."""
-        panel, rng = colorizer(depth)
-        if panel.shape[0] != height:
-            w = max(1, round(panel.shape[1] * height / panel.shape[0]))
-            panel = cv2.resize(panel, (w, height), interpolation=cv2.INTER_NEAREST)
-        if rng is not None and self.config.colorbar:
-            draw_colorbar(panel, rng)
-        return panel
+        return np.hstack([canvas, depth_panel(depth, canvas.shape[0], colorizer=state.colorizer, colorbar=self.config.colorbar)])
 
     def _state(self, source: str) -> _SourceState:
         state = self._sources.get(source)

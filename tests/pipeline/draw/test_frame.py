@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from sensorium.pipeline.draw.colormap import DepthColorizer
-from sensorium.pipeline.draw.frame import BLANK_SHAPE, DrawConfig, FrameAnnotator, default_annotators, primary_depth
+from sensorium.pipeline.draw.frame import BLANK_SHAPE, DrawConfig, FrameAnnotator, default_annotators, depth_panel, primary_depth
 from sensorium.stages.frame import Frame
 from sensorium.stages.results import (RESULT_KINDS, Depth, Detections, Faces, Gaze, GuiAction, GuiStep, Keypoints, LineTally,
                                       Tracks, ZoneCounts, ZoneTally)
@@ -87,6 +87,17 @@ def test_depth_goes_to_the_right_with_its_colour_bar(rgbd):
     assert np.any(panel[:, 560:] != picture[:, 560:])  # the bar
     no_bar = FrameAnnotator(DrawConfig(colorbar=False))(Frame("cam", 0, image=image, results={"depth": make_depth(depth)}))
     np.testing.assert_array_equal(no_bar[:, 640:], picture)
+
+
+def test_the_depth_panel_alone_is_what_the_report_shows(rgbd):
+    _, depth = rgbd
+    panel = depth_panel(make_depth(depth))
+    assert panel.shape == (480, 640, 3)
+    np.testing.assert_array_equal(panel[:, :480], DepthColorizer(1.0)(make_depth(depth))[0][:, :480])
+    assert depth_panel(make_depth(depth), 240).shape == (240, 320, 3)
+    np.testing.assert_array_equal(depth_panel(make_depth(depth), colorbar=False), DepthColorizer(1.0)(make_depth(depth))[0])
+    with pytest.raises(ValueError, match="height >= 1"):
+        depth_panel(make_depth(depth), 0)
 
 
 def test_a_smaller_depth_map_is_scaled_to_the_image_height(rgbd):
