@@ -23,6 +23,7 @@ DRAG_COLOR: Color = (60, 160, 255)
 TYPE_COLOR: Color = (40, 200, 120)
 #: scroll arrow directions (image x, y) by ``params["direction"]``
 _SCROLL = {"up": (0, -1), "down": (0, 1), "left": (-1, 0), "right": (1, 0)}
+_COLORS = {ActionType.RIGHT_SINGLE: RIGHT_COLOR, ActionType.DRAG: DRAG_COLOR, ActionType.TYPE: TYPE_COLOR}
 _CLICKS = {ActionType.CLICK, ActionType.LEFT_DOUBLE, ActionType.RIGHT_SINGLE, ActionType.LONG_PRESS}
 
 
@@ -71,11 +72,11 @@ class GuiActionAnnotator:
               st: Style) -> None:
         r = max(4, round(min(image.shape[:2]) / 40 * self.marker_scale))
         t = action.type
-        color = RIGHT_COLOR if t is ActionType.RIGHT_SINGLE else DRAG_COLOR if t is ActionType.DRAG else \
-            TYPE_COLOR if t is ActionType.TYPE else CLICK_COLOR
+        color = _COLORS.get(t, CLICK_COLOR)
         if t is ActionType.DRAG and q is not None:
+            tip = min(0.3, 3 * r / max(1.0, float(np.hypot(q[0] - p[0], q[1] - p[1]))))  # a head of ~3r on long drags
             cv2.circle(image, p, r // 2, color, st.thickness, cv2.LINE_AA)
-            cv2.arrowedLine(image, p, q, color, st.thickness + 1, cv2.LINE_AA, tipLength=min(0.3, 3 * r / max(1, np.hypot(q[0] - p[0], q[1] - p[1]))))
+            cv2.arrowedLine(image, p, q, color, st.thickness + 1, cv2.LINE_AA, tipLength=tip)
         elif t is ActionType.SCROLL:
             dx, dy = _SCROLL.get(str(action.params.get("direction", "down")).lower(), (0, 1))
             cv2.arrowedLine(image, p, (p[0] + 3 * r * dx, p[1] + 3 * r * dy), color, st.thickness + 1, cv2.LINE_AA, tipLength=0.35)
