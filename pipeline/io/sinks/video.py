@@ -1,7 +1,8 @@
-"""Annotated video per source (the drawing is :mod:`.annotate`)."""
+"""Annotated video per source (the drawing is :mod:`sensorium.pipeline.draw`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import Counter
 from pathlib import Path
@@ -9,28 +10,34 @@ from typing import Any
 
 import cv2
 
-from sensorium.pipeline.io.sinks.annotate import annotate, primary_depth
+from sensorium.pipeline.draw import DrawConfig
+from sensorium.pipeline.io.sinks.annotate import frame_annotator, primary_depth
 from sensorium.pipeline.io.sinks.base import BaseSink, safe_name
 from sensorium.stages.frame import Frame
 
 
 class VideoSink(BaseSink):
-    """``out_dir/<src>.mp4`` per source (mp4v), of ``annotate(frame)``.
+    """``out_dir/<src>.mp4`` per source (mp4v), of each frame drawn by one FrameAnnotator.
 
     Every frame with an image (or a depth map) is written, errors drawn in red on it. A
     source's video takes the size of its first annotated frame; later frames of another size
-    (the depth panel appearing, a resolution change) are resized to it. max_depth: metres at
-    the far end of the depth colormap; pass one for colours that mean the same in every frame.
+    (the depth panel appearing, a resolution change) are resized to it. Depth colours keep
+    their meaning along a source's video: its range starts at the first depth map's and
+    adapts slowly (``draw`` sets how; ``max_depth`` pins the far end of the colour map, metres).
     """
 
     name = "video"
 
-    def __init__(self, out_dir: str | os.PathLike[str], fps: float = 10.0, *, max_depth: float | None = None) -> None:
+    def __init__(self, out_dir: str | os.PathLike[str], fps: float = 10.0, *, max_depth: float | None = None,
+                 draw: DrawConfig | None = None) -> None:
         super().__init__(out_dir)
         if not fps > 0:
             raise ValueError(f"VideoSink: expected fps > 0, got {fps}")
         self.fps = float(fps)
-        self.max_depth = max_depth
+        config = draw or DrawConfig()
+        if max_depth is not None:
+            config = dataclasses.replace(config, max_depth_m=max_depth)
+        self._draw = frame_annotator(config)
         self._writers: dict[str, Any] = {}
         self._sizes: dict[str, tuple[int, int]] = {}
         self._counts: Counter[str] = Counter()
@@ -39,7 +46,7 @@ class VideoSink(BaseSink):
     def _write(self, frame: Frame) -> str | None:
         if frame.image is None and primary_depth(frame) is None:
             return "no image"
-        picture = annotate(frame, max_depth=self.max_depth)
+        picture = self._draw(frame)
         src = frame.source_id
         if src not in self._writers:
             h, w = picture.shape[:2]

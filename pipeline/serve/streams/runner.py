@@ -23,7 +23,7 @@ import cv2
 import ray
 
 from sensorium.pipeline.io.sinks import build_sinks
-from sensorium.pipeline.io.sinks.annotate import annotate
+from sensorium.pipeline.io.sinks.annotate import frame_annotator
 from sensorium.pipeline.io.sinks.jsonl import frame_record
 from sensorium.pipeline.io.sources import ReconnectPolicy, Source, SourceState, open_source
 from sensorium.pipeline.serve.streams.spec import StreamSpec
@@ -55,6 +55,7 @@ class StreamRunner:
         self._seq = 0
         self._preview: tuple[int, bytes] | None = None
         self._preview_at = 0.0
+        self._draw = frame_annotator()  # one per stream: depth colours stay put from frame to frame
         self._state, self._error, self._done = "starting", None, False
         self._source: Source | None = None
         self._readers: list[Any] = []
@@ -131,7 +132,7 @@ class StreamRunner:
         jpeg = None
         if now - self._preview_at >= 1.0 / self.spec.preview_fps:
             self._preview_at = now
-            jpeg = _jpeg(frame)
+            jpeg = _jpeg(frame, self._draw)
         with self._cond:
             self._seq += 1
             self._records.append((self._seq, record))
@@ -199,10 +200,10 @@ class StreamRunner:
         return "starting"
 
 
-def _jpeg(frame: Frame) -> bytes | None:
-    """The frame as the annotate sink draws it, JPEG-encoded once for every viewer."""
+def _jpeg(frame: Frame, draw: Any) -> bytes | None:
+    """The frame as ``draw`` (the stream's FrameAnnotator) renders it, JPEG-encoded once for every viewer."""
     try:
-        canvas = annotate(frame)
+        canvas = draw(frame)
         ok, buf = cv2.imencode(".jpg", cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
         return buf.tobytes() if ok else None
     except Exception:  # noqa: BLE001 - a frame that cannot be drawn has no preview; results still flow
