@@ -70,7 +70,7 @@ def _stream(url: str, fd: int, size: int | None, progress: Progress | None) -> t
     return done, total
 
 
-def download(url: str, dest: Path, *, check: Callable[[Path], None], size: int | None = None,
+def download(url: str, dest: Path, *, check: Callable[[Path], object], size: int | None = None,
              progress: Progress | None = None) -> Path:
     """Fetch ``url`` to ``dest``: streamed into ``.NAME.*.part`` beside it, ``check(tmp)`` (which
     raises on bytes it refuses), then renamed over ``dest``. On any failure the temporary file is
