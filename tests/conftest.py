@@ -121,6 +121,56 @@ def data_dir() -> Path:
     return DataPath(root)
 
 
+class Loopback:
+    """A real HTTP server on 127.0.0.1 for download tests (weights, test data): ``put(path, body)``
+    serves ``body`` at ``base + path``; ``length`` above the body's announces more than is sent and
+    closes the connection (a transfer that broke off). ``requested``: the paths asked for, in order."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.files: dict[str, tuple[bytes, int]] = {}
+        self.requested: list[str] = []
+        files, requested = self.files, self.requested
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's name
+                requested.append(self.path)
+                if self.path not in files:
+                    self.send_error(404)
+                    return
+                body, length = files[self.path]
+                self.send_response(200)
+                self.send_header("Content-Length", str(length))
+                self.end_headers()
+                self.wfile.write(body)
+                self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def put(self, path: str, body: bytes, length: int | None = None) -> str:
+        self.files[path] = (body, len(body) if length is None else length)
+        return self.base + path
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def loopback():
+    """A :class:`Loopback` HTTP server, closed after the test."""
+    server = Loopback()
+    yield server
+    server.close()
+
+
 @pytest.fixture(scope="session")
 def local_agent():
     """The GUI agent with its local OCR grounding backend, built once (its OCR engine loads once)."""

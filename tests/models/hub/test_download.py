@@ -3,37 +3,14 @@ server on loopback."""
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 from sensorium.models.hub.download import ChecksumError, check_sha256, download, mirrored
 
 
 @pytest.fixture
-def server():
-    """Serves ``files[path] = (body, announced Content-Length)``; announcing more than the body
-    sends it and closes the connection (a transfer that broke off)."""
-    files: dict[str, tuple[bytes, int]] = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's name
-            body, length = files[self.path]
-            self.send_response(200)
-            self.send_header("Content-Length", str(length))
-            self.end_headers()
-            self.wfile.write(body)
-            self.close_connection = True
-
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield files, f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+def server(loopback):
+    return loopback.files, loopback.base
 
 
 def _refuse(tmp):

@@ -7,11 +7,8 @@ weights check and before any model loads or Ray starts."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -26,29 +23,13 @@ PUBLISHED = "https://huggingface.co/laion/CLIP-ViT-B-32-laion2B-s34B-b79K/resolv
 
 
 @pytest.fixture
-def mirror(tmp_path, monkeypatch):
-    """A mirror on loopback holding the weights file; yields (its bytes, the paths requested)."""
-    www = tmp_path / "www"
-    www.mkdir()
+def mirror(tmp_path, monkeypatch, loopback):
+    """A mirror on loopback holding the weights file; returns (its bytes, the paths requested)."""
     body = os.urandom(1 << 16)
-    (www / FILE).write_bytes(body)
-    requested: list[str] = []
-
-    class Handler(SimpleHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's name
-            requested.append(self.path)
-            super().do_GET()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(www)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("SENSORIUM_MODELS_MIRROR", f"http://127.0.0.1:{server.server_address[1]}/")
+    loopback.put(f"/{FILE}", body)
+    monkeypatch.setenv("SENSORIUM_MODELS_MIRROR", loopback.base + "/")
     monkeypatch.setenv("SENSORIUM_CACHE", str(tmp_path / "cache"))
-    yield body, requested
-    server.shutdown()
-    server.server_close()
+    return body, loopback.requested
 
 
 def _command(which: str, tmp_path: Path, *extra: str) -> list[str]:

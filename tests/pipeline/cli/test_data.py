@@ -3,10 +3,7 @@ check first; ``make data`` the fetch), on a manifest of the test's own served on
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from typer.testing import CliRunner
@@ -18,16 +15,10 @@ WIDE = {"COLUMNS": "400"}
 
 
 @pytest.fixture
-def served(tmp_path):
-    """A manifest of two files, one of which the loopback server holds: (manifest path, data folder)."""
-    www = tmp_path / "www"
-    www.mkdir()
-    (www / "one.jpg").write_bytes(b"one photo")
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(www))
-    handler.log_message = lambda *a: None
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}/"
+def served(tmp_path, loopback):
+    """A manifest of two files, one of which the loopback server holds: (manifest path, data folder, base URL)."""
+    base = loopback.base + "/"
+    loopback.put("/one.jpg", b"one photo")
 
     def entry(path: str, data: bytes, origin: str) -> str:
         return f'{{ path = "{path}", from = "{origin}", size = {len(data)}, sha256 = "{hashlib.sha256(data).hexdigest()}" }}'
@@ -35,9 +26,7 @@ def served(tmp_path):
     manifest = tmp_path / "manifest.toml"
     manifest.write_text(f'[source.s]\nbase = "{base}"\nlicense = "MIT"\nchecked = "t"\nfiles = [\n'
                         f'  {entry("photos/one.jpg", b"one photo", "one.jpg")},\n  {entry("photos/two.jpg", b"two", "two.jpg")},\n]\n')
-    yield manifest, tmp_path / "data", base
-    server.shutdown()
-    server.server_close()
+    return manifest, tmp_path / "data", base
 
 
 def _text(result) -> str:

@@ -4,11 +4,9 @@ and every way a file can fail to arrive."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
 import json
-import threading
 import zipfile
 from contextlib import nullcontext as does_not_raise
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -24,25 +22,9 @@ def _sha(data: bytes) -> str:
 
 
 @pytest.fixture
-def www(tmp_path):
-    """A folder served on loopback: yields (folder, base URL, paths requested)."""
-    folder = tmp_path / "www"
-    folder.mkdir()
-    requested: list[str] = []
-
-    class Handler(SimpleHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's name
-            requested.append(self.path)
-            super().do_GET()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield folder, f"http://127.0.0.1:{server.server_address[1]}/", requested
-    server.shutdown()
-    server.server_close()
+def www(loopback):
+    """(serve(name, bytes), base URL ending in /, paths requested) of a loopback HTTP server."""
+    return (lambda name, data: loopback.put("/" + name, data)), loopback.base + "/", loopback.requested
 
 
 def _entry(path: str, data: bytes, origin: str | None = None, key: str = "from") -> dict:
@@ -89,11 +71,10 @@ def test_the_reader_names_what_is_wrong(tmp_path, source, expectation):
 
 
 def test_fetch_gets_what_is_missing_or_wrong_keeps_what_is_right_and_a_rerun_asks_for_nothing(tmp_path, www):
-    folder, base, requested = www
+    serve, base, requested = www
     one, two, three = b"one" * 100, b"two" * 100, b"three" * 100
     for name, data in (("one.bin", one), ("two.bin", two), ("sub/three.bin", three)):
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_bytes(data)
+        serve(name, data)
     manifest = load_manifest(_write(tmp_path, {"s": _source(base, _entry("a/one.bin", one, "one.bin"), _entry("a/two.bin", two, "two.bin"),
                                                             _entry("b/three.bin", three, "sub/three.bin"))}))
     root = tmp_path / "data"
@@ -121,10 +102,10 @@ def _zip(members: dict[str, bytes]) -> bytes:
 
 @pytest.mark.parametrize("archive_ok", [True, False])
 def test_members_come_out_of_an_archive_only_once_its_sha256_is_right(tmp_path, www, archive_ok):
-    folder, base, _ = www
+    serve, base, _ = www
     x, y = b"x" * 500, b"y" * 700
     wheel = _zip({"pkg/assets/x.jpg": x, "pkg/assets/y.jpg": y, "pkg/other.py": b"print()"})
-    (folder / "pkg-1.0-py3-none-any.whl").write_bytes(wheel)
+    serve("pkg-1.0-py3-none-any.whl", wheel)
     source = {"archive": base + "pkg-1.0-py3-none-any.whl", "archive_sha256": _sha(wheel if archive_ok else b"another"),
               "license": "MIT", "checked": "t",
               "files": [_entry("photos/x.jpg", x, "pkg/assets/x.jpg", "member"), _entry("photos/y.jpg", y, "pkg/assets/y.jpg", "member")]}
@@ -141,8 +122,8 @@ def test_members_come_out_of_an_archive_only_once_its_sha256_is_right(tmp_path, 
 
 
 def test_a_file_served_with_other_bytes_is_refused_named_and_not_kept(tmp_path, www):
-    folder, base, _ = www
-    (folder / "b.jpg").write_bytes(b"served bytes")
+    serve, base, _ = www
+    serve("b.jpg", b"served bytes")
     want = b"listed bytes"
     root = tmp_path / "data"
     result = fetch(load_manifest(_write(tmp_path, {"s": _source(base, _entry("a/b.jpg", want, "b.jpg"))})), root)
@@ -153,8 +134,8 @@ def test_a_file_served_with_other_bytes_is_refused_named_and_not_kept(tmp_path, 
 
 
 def test_an_unreachable_source_is_reported_per_file_and_the_others_still_arrive(tmp_path, www):
-    folder, base, _ = www
-    (folder / "ok.bin").write_bytes(b"ok")
+    serve, base, _ = www
+    serve("ok.bin", b"ok")
     closed = ThreadingHTTPServer(("127.0.0.1", 0), SimpleHTTPRequestHandler)  # a port that was open and is closed
     dead = f"http://127.0.0.1:{closed.server_address[1]}/"
     closed.server_close()
@@ -171,9 +152,8 @@ def test_an_unreachable_source_is_reported_per_file_and_the_others_still_arrive(
 
 
 def test_a_mirror_is_tried_first_and_only_files_under_only_are_fetched(tmp_path, www, monkeypatch):
-    folder, base, requested = www
-    (folder / "gui").mkdir()
-    (folder / "gui" / "1.jpg").write_bytes(b"shot")
+    serve, base, requested = www
+    serve("gui/1.jpg", b"shot")
     monkeypatch.setenv("SENSORIUM_DATA_MIRROR", base)
     manifest = load_manifest(_write(tmp_path, {"s": _source("https://example.invalid/", _entry("gui/1.jpg", b"shot", "x/1.jpg"),
                                                             _entry("video/v.avi", b"video"))}))
