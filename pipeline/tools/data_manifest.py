@@ -96,6 +96,9 @@ def _source(name: str, raw: dict) -> DataSource:
         raise ValueError(f"data manifest: source {name!r}: expected exactly one of base, archive, unavailable; got {kinds or 'none'}")
     if "archive" in kinds and not _SHA256.fullmatch(str(raw.get("archive_sha256", ""))):
         raise ValueError(f"data manifest: source {name!r}: an archive needs its archive_sha256 (64 hex digits)")
+    if "archive" in kinds and not str(raw["archive"]).endswith((".zip", ".whl")):
+        raise ValueError(f"data manifest: source {name!r}: expected a .zip or .whl archive (members are read with zipfile), "
+                         f"got {raw['archive']!r}")
     for key in ("license", "checked"):
         if not isinstance(raw.get(key), str) or not raw[key]:
             raise ValueError(f"data manifest: source {name!r}: expected {key!r} (who may use it; how its hashes were compared)")

@@ -62,6 +62,7 @@ GOOD = {"path": "a/b.jpg", "from": "b.jpg", "size": 3, "sha256": "0" * 64}
     ({"base": "https://x/", "archive": "https://y.zip", "files": [GOOD]}, pytest.raises(ValueError, match="exactly one of")),
     ({"files": [GOOD]}, pytest.raises(ValueError, match="exactly one of base, archive, unavailable; got none")),
     ({"archive": "https://y.zip", "files": [GOOD]}, pytest.raises(ValueError, match="archive_sha256")),
+    ({"archive": "https://y.tar.gz", "archive_sha256": "0" * 64, "files": [GOOD]}, pytest.raises(ValueError, match="a .zip or .whl")),
     ({"base": "https://x/", "license": "", "files": [GOOD]}, pytest.raises(ValueError, match="'license'")),
 ])
 def test_the_reader_names_what_is_wrong(tmp_path, source, expectation):
