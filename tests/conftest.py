@@ -103,7 +103,10 @@ def pytest_sessionfinish(session, exitstatus) -> None:
         line = (f"tests read {len(missing)} file(s) under SENSORIUM_DATA that {MANIFEST.relative_to(REPO)} does not list: {shown}. "
                 "Add each with its public URL, sha256 and licence, so `make data` fetches it.")
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        reporter.write_line(line, red=True, bold=True) if reporter else sys.stderr.write(line + "\n")
+        if reporter is not None:
+            reporter.write_line(line, red=True, bold=True)
+        else:
+            sys.stderr.write(line + "\n")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

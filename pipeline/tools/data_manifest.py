@@ -25,6 +25,12 @@ REPO = Path(__file__).resolve().parents[2]
 DEFAULT_MANIFEST = REPO / "data" / "manifest.toml"
 #: notes on the data folder, not data: never listed, never required
 NOT_DATA = frozenset({"README.md"})
+
+
+def is_data(rel: str) -> bool:
+    """Whether ``rel`` (relative to the data folder) is data: not a note, not hidden (what an
+    interrupted fetch may leave: ``.fetch/``, ``.NAME.*.part``)."""
+    return rel not in NOT_DATA and not any(part.startswith(".") for part in rel.split("/"))
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -156,17 +162,17 @@ def uncovered(manifest: Manifest, root: Path, paths: Iterable[str | Path]) -> li
         if rel is None or not os.path.exists(p):
             continue
         if os.path.isfile(p):
-            if rel not in listed and rel not in NOT_DATA:
+            if rel not in listed and is_data(rel):
                 out.append(rel)
             continue
         for child in sorted(Path(p).rglob("*")):
             crel = child.relative_to(root).as_posix()
-            if child.is_file() and crel not in listed and crel not in NOT_DATA:
+            if child.is_file() and crel not in listed and is_data(crel):
                 out.append(crel)
     return sorted(set(out))
 
 
-Report = Callable[[str, str], None]  # (path, what happened)
+Report = Callable[[str, str], None]  # (path, "fetched" or "failed"): progress, one line per file
 
 
 @dataclass
@@ -210,7 +216,7 @@ def _fetch_source(source: DataSource, todo: list[DataFile], root: Path, result: 
             why = (f"no public URL ({source.unavailable}); put a copy at {root / f.path}" if not urls else
                    "; ".join(errors) + f". Download {urls[-1]} yourself and put it at {root / f.path}")
             result.failed[f.path] = why
-            say(f.path, f"failed: {why}")
+            say(f.path, "failed")
         else:
             left.append(f)
     if left:
@@ -244,7 +250,7 @@ def _fetch_members(source: DataSource, files: list[DataFile], root: Path, result
             if f.path not in result.fetched:
                 result.failed[f.path] = (f"{source.archive}: {exc}. Download it yourself, take out {f.origin} "
                                          f"and put it at {root / f.path}")
-                say(f.path, f"failed: {result.failed[f.path]}")
+                say(f.path, "failed")
     finally:
         archive.unlink(missing_ok=True)
         if archive.parent.is_dir() and not any(archive.parent.iterdir()):
@@ -265,9 +271,9 @@ def _extract(zf: zipfile.ZipFile, f: DataFile, root: Path, result: FetchResult, 
         say(f.path, "fetched")
     except KeyError:
         result.failed[f.path] = f"{archive} holds no {f.origin}"
-        say(f.path, f"failed: {result.failed[f.path]}")
+        say(f.path, "failed")
     except ChecksumError as exc:
         result.failed[f.path] = str(exc)
-        say(f.path, f"failed: {exc}")
+        say(f.path, "failed")
     finally:
         tmp.unlink(missing_ok=True)
