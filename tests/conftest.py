@@ -91,6 +91,18 @@ def pytest_configure(config) -> None:
         sys._sensorium_data_audit = True
 
 
+def pytest_sessionstart(session) -> None:
+    """Say once, before any test runs, when the data folder lacks files (each test that reads it
+    fails too, through ``data_dir``, but only when its turn comes)."""
+    from sensorium.pipeline.tools.data_manifest import load_manifest, problems
+
+    bad = problems(load_manifest(MANIFEST), data_root())
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if bad and reporter is not None:
+        reporter.write_line(f"test data: {len(bad)} file(s) missing or wrong in {data_root()} (first: {bad[0]}): run `make data`; "
+                            "the tests that read it will fail", yellow=True, bold=True)
+
+
 def pytest_sessionfinish(session, exitstatus) -> None:
     """Fail the session when a test read a file under the data folder the manifest does not list."""
     if not DATA_READS:
