@@ -9,15 +9,12 @@ enough that a restart costs less than trusting a half-written one).
 
 from __future__ import annotations
 
-import logging
 import os
 import tempfile
 from pathlib import Path
 from typing import Callable
 
 from sensorium.models.hub.files import sha256_file
-
-log = logging.getLogger(__name__)
 
 Progress = Callable[[int, "int | None"], None]  # (bytes so far, total bytes or None)
 #: a base URL tried before the published ones, for users behind a proxy or with a local copy
@@ -76,7 +73,6 @@ def download(url: str, dest: Path, *, check: Callable[[Path], object], size: int
     raises on bytes it refuses), then renamed over ``dest``. On any failure the temporary file is
     deleted and ``dest`` is left as it was. Raises OSError (network, disk) or ChecksumError."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    log.info("downloading %s to %s", url, dest)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     try:
         done, total = _stream(url, fd, size, progress)

@@ -18,7 +18,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Union
+from typing import Iterator, Union
 
 from sensorium.models.hub.download import MODELS_MIRROR_ENV, ChecksumError, Progress, download, mirrored
 from sensorium.models.hub.files import sha256_file
@@ -311,8 +311,8 @@ def resolve(name: str, *, cache_dir: str | Path | None = None, allow_download: b
 
     Looks in the cache dir, then package files, then local paths, in the entry's order; with
     ``allow_download`` it fetches the first working URL (the ``SENSORIUM_MODELS_MIRROR`` first,
-    when set) into the cache, replacing a cached file
-    that fails verification (without it, that file is refused: WeightsChecksumError).
+    when set) into the cache, replacing a cached file that fails verification (without it, that
+    file is refused: WeightsChecksumError).
     Non-commercial weights download only with ``accept_license``. Raises
     WeightsNotFoundError (missing everywhere), WeightsChecksumError, UnknownWeightsError,
     LicenseNotAcceptedError.
