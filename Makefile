@@ -1,11 +1,11 @@
-# Two entry points: `make run` (bundled sample) and `make test` (the test suite).
-# Both create .venv on first use and install what they need.
+# Entry points: `make run` (bundled sample), `make data` (the real test data, fetched and verified
+# into SENSORIUM_DATA) and `make test` (the test suite). Each creates .venv on first use.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install system-deps lint bench clean
+.PHONY: run data test install system-deps lint bench clean
 
 install: system-deps $(STAMP)
 
@@ -25,7 +25,12 @@ run: install
 lint: install
 	VENV=$(VENV) bash scripts/lint-imports.sh
 
+data: install
+	$(VENV)/bin/sensorium data fetch
+
+# the data check comes first: without the data the suite would fail test by test, minutes in
 test: install
+	@$(VENV)/bin/sensorium data check
 	VENV=$(VENV) bash scripts/lint-imports.sh
 	$(PY) -m pytest -q -ra
 

@@ -16,12 +16,11 @@ import importlib.util
 import logging
 import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Union
+from typing import Iterator, Union
 
+from sensorium.models.hub.download import MODELS_MIRROR_ENV, ChecksumError, Progress, download, mirrored
 from sensorium.models.hub.files import sha256_file
 
 log = logging.getLogger(__name__)
@@ -123,7 +122,7 @@ class WeightsNotFoundError(FileNotFoundError):
     """The weights file is in none of the places its entry lists (the message says which and how to fix it)."""
 
 
-class WeightsChecksumError(ValueError):
+class WeightsChecksumError(ChecksumError):
     """A file with the right name but the wrong sha256: a partial download, another version, corruption."""
 
 
@@ -268,51 +267,26 @@ def _locate(entry: WeightsEntry, cache: Path) -> tuple[Path, str] | list[str]:
     return looked
 
 
-Progress = Callable[[int, "int | None"], None]  # (bytes so far, total bytes or None)
-
-
-def _stream(url: str, fd: int, size: int | None, progress: Progress | None) -> tuple[int, int | None]:
-    """Copy ``url`` into the open file ``fd``: (bytes written, bytes announced or expected).
-    A connection that ends early is a WeightsChecksumError (truncated), like a short body."""
-    import http.client
-    import urllib.request
-
-    done = 0
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - registry URLs
-            length = response.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else size
-            for chunk in iter(lambda: response.read(1 << 20), b""):
-                out.write(chunk)
-                done += len(chunk)
-                if progress is not None:
-                    progress(done, total)
-    except http.client.HTTPException as exc:  # IncompleteRead and friends are not OSErrors
-        raise WeightsChecksumError(f"{url}: the transfer broke off after {done} bytes ({type(exc).__name__}): truncated") from None
-    return done, total
-
-
 def _download(entry: WeightsEntry, url: str, dest: Path, progress: Progress | None = None) -> Path:
-    """Stream ``url`` into the cache through a temporary file; it becomes ``dest`` only once
-    complete (Content-Length) and verified, so a reader never sees a partial file. Weights with
-    no published hash get theirs recorded beside the file (trust on first use)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    """Fetch ``url`` into the cache (:func:`download`: whole and verified, or not at all). Weights
+    with no published hash get theirs recorded beside the file (trust on first use)."""
     log.info("downloading weights %s from %s to %s", entry.name, url, dest)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{entry.filename}.", suffix=".part")
-    try:
-        done, total = _stream(url, fd, entry.size, progress)
-        if total is not None and done != total:
-            raise WeightsChecksumError(f"weights {entry.name!r}: {url} sent {done} of {total} bytes (truncated)")
-        _verify(entry, Path(tmp))
+
+    def check(tmp: Path) -> None:
+        _verify(entry, tmp)
         if entry.sha256 is None:
             got = sha256_file(tmp, fresh=True)
             log.warning("weights %s: %s has no published sha256; recorded %s on this first pull", entry.name, url, got)
+            dest.parent.mkdir(parents=True, exist_ok=True)
             dest.with_name(dest.name + RECORDED_SUFFIX).write_text(f"{got}  {entry.filename}  {url}\n")
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return dest
+
+    return download(url, dest, check=check, size=entry.size, progress=progress)
+
+
+def _urls(entry: WeightsEntry) -> list[str]:
+    """Where to download from, in order: the mirror (``SENSORIUM_MODELS_MIRROR``/FILENAME) when
+    one is set, then the entry's published URLs. Every one is verified the same way."""
+    return mirrored(MODELS_MIRROR_ENV, entry.filename) + [s.url for s in entry.sources if isinstance(s, Url)]
 
 
 def _not_found(entry: WeightsEntry, cache: Path, looked: list[str], download_errors: list[str]) -> WeightsNotFoundError:
@@ -336,8 +310,9 @@ def resolve(name: str, *, cache_dir: str | Path | None = None, allow_download: b
     """Path of the weights file ``name``, its size and sha256 verified (when known).
 
     Looks in the cache dir, then package files, then local paths, in the entry's order; with
-    ``allow_download`` it fetches the first working URL into the cache, replacing a cached file
-    that fails verification (without it, that file is refused: WeightsChecksumError).
+    ``allow_download`` it fetches the first working URL (the ``SENSORIUM_MODELS_MIRROR`` first,
+    when set) into the cache, replacing a cached file that fails verification (without it, that
+    file is refused: WeightsChecksumError).
     Non-commercial weights download only with ``accept_license``. Raises
     WeightsNotFoundError (missing everywhere), WeightsChecksumError, UnknownWeightsError,
     LicenseNotAcceptedError.
@@ -347,7 +322,7 @@ def resolve(name: str, *, cache_dir: str | Path | None = None, allow_download: b
     try:
         found = _locate(entry, cache)
     except WeightsChecksumError:
-        if not allow_download or not any(isinstance(s, Url) for s in entry.sources):
+        if not allow_download or not _urls(entry):
             raise
         found = [f"cache: {cache / entry.filename} (failed verification: re-fetching)"]
     if isinstance(found, tuple):
@@ -357,12 +332,11 @@ def resolve(name: str, *, cache_dir: str | Path | None = None, allow_download: b
         if not entry.commercial and not accept_license:
             raise LicenseNotAcceptedError(f"weights {entry.name!r} are licensed {entry.license}: not for commercial use, so "
                                           f"they download only when asked: sensorium models pull {entry.name} --accept-license")
-        for src in entry.sources:
-            if isinstance(src, Url):
-                try:
-                    return _download(entry, src.url, cache / entry.filename, progress)
-                except (OSError, WeightsChecksumError) as exc:  # URLError, timeouts, disk, another version: next URL
-                    errors.append(f"{src.url}: {exc}")
+        for url in _urls(entry):
+            try:
+                return _download(entry, url, cache / entry.filename, progress)
+            except (OSError, ChecksumError) as exc:  # URLError, timeouts, disk, truncated, another version: next URL
+                errors.append(f"{url}: {exc}")
     raise _not_found(entry, cache, found, errors)
 
 

@@ -35,6 +35,7 @@ def batch(
     storage_option: List[str] = typer.Option([], "--storage-option", help="Object-store option KEY=VALUE for pyarrow's "
                                              "S3FileSystem/GcsFileSystem, e.g. endpoint_override=http://127.0.0.1:9000, "
                                              "region=eu-west-1, anonymous=true (repeatable; default: the AWS_*/GCS environment)."),
+    allow_download: bool = typer.Option(False, "--allow-download", help="Fetch registered weights a stage names that are not here yet (verified by sha256) before the job starts; without it a missing one is an error naming the file, its URL and the cache path."),
 ) -> None:
     """Run stages over an image collection on Ray Data; rerun to resume after an interruption.
     An image that cannot be read is a line in failures.jsonl (and not tried again); exit code 0
@@ -51,7 +52,7 @@ def batch(
     try:  # every stage's options typed and validated, and each stage able to run in a batch, before Ray starts
         configs = [(n, build_config(n, options.get(n, {}))) for n in names]
         check_chain(configs)
-        check_stages(configs, command="batch")
+        check_stages(configs, command="batch", allow_download=allow_download)
         _check_input(input)
     except ValueError as exc:
         raise fail(str(exc)) from None

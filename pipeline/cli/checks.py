@@ -16,12 +16,13 @@ HOW_TO_GIVE: dict[str, tuple[str, str]] = {
 }
 
 
-def check_stages(stages: Sequence[tuple[str, Any]], *, command: str) -> None:
+def check_stages(stages: Sequence[tuple[str, Any]], *, command: str, allow_download: bool = False) -> None:
     """Raise ValueError naming the first stage of ``stages`` ((name, built config) in order) that
     cannot run under ``command`` (``run``, ``batch``, ``serve``): a stage that keeps state across
     a source's frames (``ordered``) outside ``run``, or one whose ``available()`` is false while
     it runs with its default options (other options, such as ``embed.weights=PATH``, may supply
-    what the defaults lack: their own set-up says so if not)."""
+    what the defaults lack: their own set-up says so if not). ``allow_download``: registered
+    weights that are not here are fetched now (``--allow-download``), before Ray starts."""
     if command != "run":  # the library's own check (batch, /v1/perceive), so every way in says the same
         refuse_ordered({name: get_stage_class(name) for name, _ in stages},
                        f"'sensorium {command}' treats each image alone; run it with `sensorium run` over a video or camera")
@@ -30,16 +31,16 @@ def check_stages(stages: Sequence[tuple[str, Any]], *, command: str) -> None:
         ok, why = cls.available()
         if not ok and _is_default(cls, config):
             raise ValueError(f"stage {name!r} cannot run here: {why}")
-        _check_named_weights(name, config)
+        _check_named_weights(name, config, allow_download)
 
 
-def _check_named_weights(stage: str, config: Any) -> None:
+def _check_named_weights(stage: str, config: Any, allow_download: bool = False) -> None:
     """A stage option ``weights`` that names registered weights (``detect.weights=detr-r50-coco``)
     must be here and verified: missing, it says which file, its URL and the cache path to put it
-    in (``sensorium models pull NAME``); nothing downloads here."""
+    in (``sensorium models pull NAME``), unless ``allow_download`` fetches it (verified) now."""
     from pathlib import Path
 
-    from sensorium.models.hub.weights import UnknownWeightsError, resolve
+    from sensorium.models.hub.weights import LicenseNotAcceptedError, UnknownWeightsError, resolve
 
     name = getattr(config, "weights", None)
     if not isinstance(name, str) or Path(name).suffix or Path(name).exists():
@@ -48,8 +49,15 @@ def _check_named_weights(stage: str, config: Any) -> None:
         resolve(name)
     except UnknownWeightsError:
         return  # not a registered name: the stage's own set-up says what it expected
-    except FileNotFoundError as exc:
-        raise ValueError(f"stage {stage!r}: {exc}") from None
+    except (FileNotFoundError, ValueError) as exc:  # missing, or a cached file that fails its sha256
+        if not allow_download:
+            raise ValueError(f"stage {stage!r}: {exc}\nOr let this command fetch it: --allow-download") from None
+        from sensorium.pipeline.cli.models import pull_weights
+
+        try:
+            pull_weights(name)
+        except (FileNotFoundError, ValueError, LicenseNotAcceptedError) as exc:
+            raise ValueError(f"stage {stage!r}: {exc}") from None
 
 
 def _is_default(cls: type, config: Any) -> bool:

@@ -122,23 +122,32 @@ def models_pull(
     name's prefix, or recorded on this first pull), renamed into place only when whole. A
     cached file that fails verification is fetched again. Exits 2 when it cannot."""
     setup_logging(verbose, logging.WARNING)
+    from sensorium.models.hub import weights as registry
+
+    try:
+        entry, path = pull_weights(name, cache_dir=cache_dir, accept_license=accept_license)
+    except (registry.UnknownWeightsError, registry.WeightsNotFoundError, registry.WeightsChecksumError,
+            registry.LicenseNotAcceptedError) as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2)
+    Console().print(escape(f"{name}: {path} ({registry.hash_rule(entry)}; licence {entry.license})"))
+
+
+def pull_weights(name: str, *, cache_dir: Optional[Path] = None, accept_license: bool = False) -> tuple[Any, Path]:
+    """(entry, path) of registered weights ``name``, fetched into the cache with a progress bar on
+    stderr when they are not here (verified, as :func:`~sensorium.models.hub.weights.resolve`
+    does); its errors pass through. ``models pull`` and ``run/batch --allow-download`` use it."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
     from sensorium.models.hub import weights as registry
 
-    err = Console(stderr=True)
-    try:
-        entry = registry.get_weights(name)
-        with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                      console=err, transient=True) as bar:
-            task = bar.add_task(name, total=entry.size)
-            path = registry.resolve(name, cache_dir=cache_dir, allow_download=True, accept_license=accept_license,
-                                    progress=lambda done, total: bar.update(task, completed=done, total=total))
-    except (registry.UnknownWeightsError, registry.WeightsNotFoundError, registry.WeightsChecksumError,
-            registry.LicenseNotAcceptedError) as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}")
-        raise typer.Exit(2)
-    Console().print(escape(f"{name}: {path} ({registry.hash_rule(entry)}; licence {entry.license})"))
+    entry = registry.get_weights(name)
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(name, total=entry.size)
+        path = registry.resolve(name, cache_dir=cache_dir, allow_download=True, accept_license=accept_license,
+                                progress=lambda done, total: bar.update(task, completed=done, total=total))
+    return entry, path
 
 
 import_app = typer.Typer(help="Import checkpoints you already have into sensorium's weights format.", no_args_is_help=True)

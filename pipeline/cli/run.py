@@ -50,6 +50,7 @@ def run(
     drain_timeout: Optional[float] = typer.Option(None, "--drain-timeout", help="On SIGINT/SIGTERM: seconds the frames in flight may take to finish before the rest are dropped. Default 10."),
     zone: List[str] = typer.Option([], "--zone", help="Polygon zone SOURCE:NAME=x1,y1,x2,y2,x3,y3,... counting tracks inside, entering, leaving (pixels, or fractions of the image when all in 0..1; SOURCE: optional with one source; repeatable). Adds the zones stage (needs track). docs/zones.md."),
     line: List[str] = typer.Option([], "--line", help="Counting line SOURCE:NAME=x1,y1,x2,y2: tracks crossing it in (onto its left, start to end as drawn) and out. Repeatable; as --zone."),
+    allow_download: bool = typer.Option(False, "--allow-download", help="Fetch registered weights a stage names that are not here yet (verified by sha256) before the run starts; without it a missing one is an error naming the file, its URL and the cache path."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Run stages over sources (default: the bundled synthetic stereo + RGB-D sample) into OUT.
@@ -69,7 +70,7 @@ def run(
         cfg = _pipeline_config(config, stages, set_, ray_address=ray_address, metrics_port=metrics_port,
                                max_in_flight=max_in_flight, drop_policy=drop_policy)
         cfg = _with_stop_policy(cfg, reconnect_attempts, reconnect_max_backoff, source_timeout, drain_timeout)
-        check_stages([(s.name, s.config) for s in cfg.stages], command="run")
+        check_stages([(s.name, s.config) for s in cfg.stages], command="run", allow_download=allow_download)
         srcs = _open_sources(source, left, right, side_by_side, calib, reconnect=cfg.reconnect)
         if config is None and stages is None:  # "every available stage": those the sources can feed
             cfg = _fed_stages(cfg, srcs)

@@ -223,36 +223,9 @@ def test_shipped_weights_are_listed_without_importing_their_modules_first():
 # --- downloads from a real HTTP server on loopback -----------------------------------------------
 
 @pytest.fixture
-def http_files():
-    """A loopback HTTP server: ``files[path] = (body, announced Content-Length)``; a length above
-    the body's sends the body and closes the connection (a transfer that broke off)."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    files: dict[str, tuple[bytes, int]] = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's name
-            if self.path not in files:
-                self.send_error(404)
-                return
-            body, length = files[self.path]
-            self.send_response(200)
-            self.send_header("Content-Length", str(length))
-            self.end_headers()
-            self.wfile.write(body)
-            self.close_connection = True
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    files["base"] = (b"", 0)
-    yield files, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+def http_files(loopback):
+    """(``files[path] = (body, announced Content-Length)``, base URL) of a loopback HTTP server."""
+    return loopback.files, loopback.base
 
 
 def _served(files, base, path, body, length=None) -> Url:
