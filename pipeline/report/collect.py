@@ -97,14 +97,16 @@ class RunRecorder:
     def thumbs(self) -> list[Thumb]:
         """The contact sheet, annotated now: first frames, the slowest (slowest first), frames
         with errors."""
-        slow = [(frame, ms) for ms, _, frame in sorted(self.slowest, key=lambda item: item[:2], reverse=True)]
-        chosen = [*(("first", f, _compute_ms(f)) for f in self.first.values()), *(("slowest", f, ms) for f, ms in slow),
-                  *(("error", f, _compute_ms(f)) for f in self.failed)]
+        slow = [frame for _, _, frame in sorted(self.slowest, key=lambda item: item[:2], reverse=True)]
+        reasons: dict[int, tuple[Frame, list[str]]] = {}  # a frame kept for two reasons is shown once
+        for why, frames in (("first", self.first.values()), ("slowest", slow), ("error", self.failed)):
+            for frame in frames:
+                reasons.setdefault(id(frame), (frame, []))[1].append(why)
         out = []
-        for why, frame, ms in chosen:
+        for frame, whys in reasons.values():
             jpeg = self._thumbnail(frame)
             if jpeg is not None:
-                out.append(Thumb(frame.source_id, frame.seq, why, ms, dict(frame.errors), jpeg))
+                out.append(Thumb(frame.source_id, frame.seq, ", ".join(whys), _compute_ms(frame), dict(frame.errors), jpeg))
         return out
 
     def _events(self, frame: Frame, t: float) -> None:

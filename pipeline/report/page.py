@@ -43,8 +43,8 @@ def write_report(out_dir: str | os.PathLike[str], recorder: RunRecorder, summary
                  or '<p class="note">No per-stage timings in this run.</p>'),
         _section("Throughput", _plot(plots.throughput(recorder.frames), "throughput")),
         _section("Sources: drops, reconnects, errors", _plot(plots.timeline(recorder.frames, recorder.events), "timeline")),
-        _section("Depth and scores", _plot(plots.histogram(recorder.depths, xlabel="depth (m)", log_x=True), "depth")
-                 + _plot(plots.histogram(recorder.scores, xlabel="detection / face score"), "scores")
+        _section("Depth and scores", _row(_plot(plots.histogram(recorder.depths, xlabel="depth (m)", log_x=True), "depth")
+                                          + _plot(plots.histogram(recorder.scores, xlabel="detection / face score"), "scores"))
                  or '<p class="note">No depth maps or detections in this run.</p>'),
         _section("Contact sheet", _contact_sheet(recorder.thumbs())),
     ]
@@ -63,6 +63,10 @@ def write_report(out_dir: str | os.PathLike[str], recorder: RunRecorder, summary
 
 def _section(title: str, body: str) -> str:
     return f"<section><h2>{html.escape(title)}</h2>{body}</section>" if body else ""
+
+
+def _row(plots_html: str) -> str:
+    return f'<div class="plots">{plots_html}</div>' if plots_html else ""
 
 
 def _plot(svg: str, name: str) -> str:

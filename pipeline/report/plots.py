@@ -8,7 +8,9 @@ import re
 from collections import defaultdict
 from typing import Iterable, Mapping, Sequence
 
+import matplotlib
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 #: event kind → (marker, colour) on the timeline
 EVENT_STYLE = {"drop": ("v", "#e08000"), "reconnect": ("|", "#1f5fbf"), "error": ("x", "#d62728")}
@@ -16,9 +18,10 @@ EVENT_STYLE = {"drop": ("v", "#e08000"), "reconnect": ("|", "#1f5fbf"), "error":
 
 def to_svg(fig: Figure) -> str:
     """``fig`` as an ``<svg>`` element to inline in HTML (no XML prolog, doctype or date; text
-    drawn as paths, so no font is fetched)."""
+    as ``<text>`` in a generic font family, so no font is fetched)."""
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # <text> in the page's own fonts: smaller, selectable
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     text = buf.getvalue()
     return text[text.index("<svg"):]
 
@@ -48,7 +51,8 @@ def latency_histograms(latency: Mapping[str, Sequence[float]]) -> str:
 
 
 def throughput(frames: Iterable[tuple[str, float, bool]]) -> str:
-    """Frames per second over the run, per source (bins of about a 40th of the run, >= 0.5 s)."""
+    """Frames per second over the run, per source, in 30 bins (at least 10 ms each), as the
+    sinks received them."""
     import numpy as np
 
     by_source: dict[str, list[float]] = defaultdict(list)
@@ -57,10 +61,8 @@ def throughput(frames: Iterable[tuple[str, float, bool]]) -> str:
     if not by_source:
         return ""
     end = max(max(ts) for ts in by_source.values())
-    width = max(0.5, end / 40)
-    edges = np.arange(0.0, end + width, width)
-    if len(edges) < 2:
-        edges = np.array([0.0, width])
+    width = max(end / 30, 0.01)
+    edges = np.arange(0.0, end + 2 * width, width)
     fig = Figure(figsize=(7.5, 2.4))
     ax = fig.add_subplot()
     for source, ts in by_source.items():
@@ -123,6 +125,8 @@ def histogram(values: Sequence[float], *, xlabel: str, bins: int = 40, log_x: bo
     ax.hist(v, bins=edges, color="#55a868")
     if log_x:
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(xlabel, fontsize=8)
     ax.set_ylabel("count", fontsize=8)
     ax.tick_params(labelsize=7)
