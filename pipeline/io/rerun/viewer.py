@@ -9,9 +9,9 @@ it. The child hosts the web viewer over HTTP and a gRPC proxy the recording stre
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import subprocess
-import sys
 import time
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ class WebViewer:
     def __init__(self, web_port: int = 9090, grpc_port: int = 9876, *, start_timeout_s: float = 30.0) -> None:
         self.web_port = web_port or free_port()
         self.grpc_port = grpc_port or free_port()
-        cmd = [sys.executable, "-m", "rerun", "--serve-web", "--bind", "127.0.0.1", "--port", str(self.grpc_port),
+        cmd = [rerun_binary(), "--serve-web", "--bind", "127.0.0.1", "--port", str(self.grpc_port),
                "--web-viewer-port", str(self.web_port), "--expect-data-soon"]
         self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
@@ -69,6 +69,18 @@ class WebViewer:
         if self._proc.stderr:
             self._proc.stderr.close()
         return self._proc.returncode
+
+
+def rerun_binary() -> str:
+    """The ``rerun`` executable of the installed rerun-sdk (``RERUN_CLI_PATH`` overrides it, as for
+    the ``rerun`` command). Run directly: ``python -m rerun`` starts it as a grandchild, which
+    stopping the child would leave running."""
+    import rerun_cli
+
+    path = os.environ.get("RERUN_CLI_PATH") or os.path.join(os.path.dirname(rerun_cli.__file__), "rerun")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"rerun viewer binary not found at {path} (reinstall rerun-sdk, or set RERUN_CLI_PATH)")
+    return path
 
 
 def free_port() -> int:
