@@ -94,7 +94,7 @@ def test_calibrated_stereo_pair_records_its_cameras_and_point_cloud(tmp_path, ra
     points = np.array(points)
     assert len(points) > 1000 and len(colors) == len(points)
     assert 0.2 < np.median(points[:, 2]) < 2.0  # the board and the wall, a metre or so away
-    assert rows(rrd, root, "ViewCoordinates:xyz") == [[5, 2, 3]]  # static: X right, Y down, Z forward
+    assert rows(rrd, root, "ViewCoordinates:xyz") == [[[3, 2, 5]]]  # static, Rerun codes for X right, Y down, Z forward
     assert (out / "report.html").exists()  # the report is on unless --no-report
 
 
