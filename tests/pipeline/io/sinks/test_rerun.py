@@ -15,7 +15,7 @@ from rerun.chunk import RrdReader
 from typer.testing import CliRunner
 
 from sensorium.pipeline.cli.run import app
-from sensorium.pipeline.io.rerun.entities import source_path
+from sensorium.pipeline.io.sinks.rerun.entities import source_path
 from sensorium.pipeline.io.sinks import RerunSink, build_sinks
 from sensorium.pipeline.io.sources import read_image
 from sensorium.stages.camera import Intrinsics

@@ -1,6 +1,6 @@
 """A Rerun recording of the run (``rerun-sdk``, imported when the sink is built): images,
 depth, cameras, point clouds, boxes, tracks, keypoints, gaze and stage latency on one
-``frame`` timeline per source. The entity layout is :mod:`sensorium.pipeline.io.rerun.entities`."""
+``frame`` timeline per source. The entity layout is :mod:`sensorium.pipeline.io.sinks.rerun.entities`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sensorium.stages.frame import Frame
 
 
 class RerunSink(BaseSink):
-    """``out_dir/run.rrd``: every frame logged with :func:`~sensorium.pipeline.io.rerun.entities.log_frame`.
+    """``out_dir/run.rrd``: every frame logged with :func:`~sensorium.pipeline.io.sinks.rerun.entities.log_frame`.
 
     serve: also stream the recording to Rerun's web viewer, started on 127.0.0.1 (``web_port``
     for the page, ``grpc_port`` for the data; 0 picks a free one) and stopped at ``close``;
@@ -43,7 +43,7 @@ class RerunSink(BaseSink):
         self.viewer = None
         self.rec = rr.RecordingStream(application_id, recording_id=uuid.uuid4())
         if serve:
-            from sensorium.pipeline.io.rerun.viewer import WebViewer
+            from sensorium.pipeline.io.sinks.rerun.viewer import WebViewer
 
             self.viewer = WebViewer(web_port, grpc_port)
             self.rec.set_sinks(rr.FileSink(str(self.path)), rr.GrpcSink(self.viewer.grpc_url))
@@ -58,7 +58,7 @@ class RerunSink(BaseSink):
         return None if self.viewer is None else self.viewer.url
 
     def _write(self, frame: Frame) -> str | None:
-        from sensorium.pipeline.io.rerun.entities import log_frame, log_static
+        from sensorium.pipeline.io.sinks.rerun.entities import log_frame, log_static
 
         t0 = time.perf_counter()
         if frame.source_id not in self._sources:
