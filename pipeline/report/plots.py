@@ -21,7 +21,7 @@ def to_svg(fig: Figure) -> str:
     as ``<text>`` in a generic font family, so no font is fetched)."""
     buf = io.StringIO()
     with matplotlib.rc_context({"svg.fonttype": "none"}):  # <text> in the page's own fonts: smaller, selectable
-        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+        fig.savefig(buf, format="svg", metadata={"Date": None})  # each figure is laid out tight already
     text = buf.getvalue()
     return text[text.index("<svg"):]
 

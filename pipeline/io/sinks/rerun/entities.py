@@ -13,7 +13,7 @@ Layout (``<src>`` is the source id made a path part; 3-D is metres, X right, Y d
     /<src>/camera/gaze             Arrows2D from between the eyes
     /<src>/depth                   Transform3D: the depth map's (rectified) camera → the source camera
     /<src>/depth/camera            Pinhole of the depth map
-    /<src>/depth/camera/depth      DepthImage (meter=1: values are metres)
+    /<src>/depth/camera/depth      DepthImage in millimetres (uint16, meter=1000; 0 unknown)
     /<src>/depth/points            Points3D, coloured
     /<src>/depth/objects           Boxes3D of the lifted detections
     /<src>/depth/trajectories      LineStrips3D of the tracks' recent 3-D positions
@@ -122,7 +122,9 @@ def _log_depth(put: Any, depth: Depth) -> None:
     to_source = depth.rectification.to_source if depth.rectification is not None else np.eye(4)
     put("depth", rr.Transform3D(mat3x3=to_source[:3, :3], translation=to_source[:3, 3]))
     put("depth/camera", rr.Pinhole(image_from_camera=depth.K, resolution=[w, h], image_plane_distance=0.5))
-    put("depth/camera/depth", rr.DepthImage(depth.depth, meter=1.0))
+    # millimetres in uint16: half the bytes of float32 metres, finer than any depth stage resolves
+    millimetres = np.clip(np.nan_to_num(depth.depth * 1000.0, nan=0.0, posinf=0.0, neginf=0.0), 0, 65535)
+    put("depth/camera/depth", rr.DepthImage(np.round(millimetres).astype(np.uint16), meter=1000.0))
     if depth.points is not None and len(depth.points):
         put("depth/points", rr.Points3D(depth.points, colors=depth.colors, radii=rr.Radius.ui_points(1.5)))
 

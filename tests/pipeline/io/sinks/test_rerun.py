@@ -54,7 +54,7 @@ def test_sample_run_records_depth_detections_faces_and_latency(tmp_path, ray_clu
                           "/latency/depth": 8, "/latency/detect": 8, "/latency/face": 8}, sid
         assert sorted(rrd[f"{root}/camera/image"]["frame"]) == list(range(8))  # the frame timeline is the source's seq
         assert 1 <= counts["/depth/objects"] <= 8  # the lifted shapes, in the frames that have some
-        assert all(m == [1.0] for m in rows(rrd, f"{root}/depth/camera/depth", "DepthImage:meter"))
+        assert all(m == [1000.0] for m in rows(rrd, f"{root}/depth/camera/depth", "DepthImage:meter"))  # millimetres
     # the rectified stereo sample: its depth camera is its own pinhole; the RGB-D one's image and depth share one
     assert rows(rrd, "/sample-rgbd/camera", "Pinhole:image_from_camera")[0] == rows(rrd, "/sample-rgbd/depth/camera", "Pinhole:image_from_camera")[0]
 
