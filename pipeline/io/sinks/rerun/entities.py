@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import cv2
 import numpy as np
 import rerun as rr
 
@@ -112,9 +113,15 @@ def _log_image(put: Any, frame: Frame, depth: Depth | None, jpeg_quality: int | 
     if camera is not None:
         K, w, h = camera
         put("camera", rr.Pinhole(image_from_camera=K, resolution=[w, h], image_plane_distance=0.5))
-    if frame.image is not None:
-        image = rr.Image(frame.image, color_model="RGB")
-        put("camera/image", image.compress(jpeg_quality=jpeg_quality) if jpeg_quality else image)
+    if frame.image is None:
+        return
+    if jpeg_quality:  # OpenCV's libjpeg-turbo: about twice as fast as rr.Image.compress (Pillow) at VGA
+        ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
+        if not ok:
+            raise RuntimeError(f"{frame.key}: OpenCV could not JPEG-encode the image")
+        put("camera/image", rr.EncodedImage(contents=jpeg.tobytes(), media_type="image/jpeg"))
+    else:
+        put("camera/image", rr.Image(frame.image, color_model="RGB"))
 
 
 def _log_depth(put: Any, depth: Depth) -> None:
