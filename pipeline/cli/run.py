@@ -94,6 +94,8 @@ def run(
     code = EXIT_SOURCE_FAILED if summary.failed_sources else EXIT_OK
     out.mkdir(parents=True, exist_ok=True)
     record = _summary_dict(summary, code)
+    if recorder is not None:  # not one of --sinks: its cost is reported under its own name
+        record["report"] = record["sinks"].pop(type(recorder).__name__, None)
     (out / "summary.json").write_text(json.dumps(record, indent=2))
     if recorder is not None:
         console.print(f"report: {write_report(out, recorder, record)}")

@@ -60,8 +60,8 @@ def test_report_renders_offline_with_plots_and_contact_sheet(sample_run, browser
 
 def test_summary_json_counts_what_collection_cost(sample_run):
     summary = json.loads((sample_run / "summary.json").read_text())
-    collected = summary["sinks"]["RunRecorder"]
-    assert collected["frames"] == 16 and 0 <= collected["collect_ms_per_frame"] < 50
+    assert [s["sink"] for s in summary["sinks"].values()] == ["jsonl"]  # the report is not one of --sinks
+    assert summary["report"]["frames"] == 16 and 0 <= summary["report"]["collect_ms_per_frame"] < 50
 
 
 def test_a_report_of_no_frames_says_so(tmp_path):
