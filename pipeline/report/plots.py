@@ -10,7 +10,7 @@ from typing import Iterable, Mapping, Sequence
 
 import matplotlib
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter, ScalarFormatter
+from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
 #: event kind → (marker, colour) on the timeline
 EVENT_STYLE = {"drop": ("v", "#e08000"), "reconnect": ("|", "#1f5fbf"), "error": ("x", "#d62728")}
@@ -125,6 +125,7 @@ def histogram(values: Sequence[float], *, xlabel: str, bins: int = 40, log_x: bo
     ax.hist(v, bins=edges, color="#55a868")
     if log_x:
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))  # 0.5, 1, 2, 5, 10 m: labels within any range
         ax.xaxis.set_major_formatter(ScalarFormatter())
         ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(xlabel, fontsize=8)

@@ -40,3 +40,8 @@ def test_timeline_counts_each_kind_in_its_legend():
     svg = plots.timeline([("cam", 0.0, True), ("cam", 5.0, True)], [("cam", 1.0, "drop", 2), ("cam", 2.0, "drop", 3), ("cam", 3.0, "error", 1)])
     texts = _texts(svg)
     assert "drop (5)" in texts and "error (1)" in texts and "reconnect" not in " ".join(texts) and "cam" in texts
+
+
+def test_depth_histogram_labels_its_log_axis_inside_a_narrow_range():
+    texts = _texts(plots.histogram(RNG.uniform(1.5, 6, 500), xlabel="depth (m)", log_x=True))
+    assert {"2.0", "5.0"} <= set(texts)  # no decade falls inside 1.5-6 m: 2 and 5 are labelled
