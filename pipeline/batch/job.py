@@ -340,7 +340,7 @@ def _dataset(todo: list[str], stages: Sequence[BatchStage], storage: Storage, ta
 def run_batch(inputs: str | Path | Sequence[str], stages: Sequence[BatchStage], output: str | Path, *, ray_address: str | None = None,
               on_progress: Callable[[int, int], None] | None = None, build_index: bool = True, max_items: int | None = None,
               storage_options: dict[str, Any] | None = None, part_rows: int = 1000, part_seconds: float = 10.0,
-              task_images: int = 64) -> BatchSummary:
+              task_images: int = 64, on_rows: Callable[[list[dict[str, Any]], list[dict[str, Any]]], None] | None = None) -> BatchSummary:
     """Run ``stages`` over ``inputs`` into ``output`` (see the module docstring); resumes.
 
     ``storage_options``: keyword arguments of the object store's pyarrow filesystem
@@ -349,7 +349,9 @@ def run_batch(inputs: str | Path | Sequence[str], stages: Sequence[BatchStage], 
     files, and a killed job redoes at most that much. ``task_images``: images per Ray Data task
     of the first stage (at least its batch size; its actor loads and runs them a stage batch at
     a time): Ray costs each task tens of ms on a 2-core machine, which small tasks pay again
-    and again while the actors wait (benchmarks.md, batch jobs)."""
+    and again while the actors wait (benchmarks.md, batch jobs). ``on_rows(rows, failures)``:
+    called in the driver with each finished batch's Parquet rows and failure lines, as they
+    come (the run report and the Rerun recording of ``sensorium batch`` are fed from it)."""
     if not stages:
         raise ValueError("a batch job needs at least one stage")
     classes = {s.name: get_stage_class(s.name) for s in stages}
@@ -374,20 +376,24 @@ def run_batch(inputs: str | Path | Sequence[str], stages: Sequence[BatchStage], 
         written = failed = 0
         if todo:
             init_ray(ray_address, log_to_driver=False)
-            written, failed = _write_results(_dataset(todo, stages, storage, task_images), output, len(todo), part_rows, part_seconds, on_progress)
+            written, failed = _write_results(_dataset(todo, stages, storage, task_images), output, len(todo), part_rows, part_seconds, on_progress,
+                                             on_rows)
         if build_index and any(_indexes(cls) for cls in classes.values()):
             rebuild_index(output)
     return BatchSummary(len(paths), len(paths) - len(todo), written, failed, time.time() - start)
 
 
 def _write_results(ds: Any, output: Path, total: int, part_rows: int, part_seconds: float,
-                   on_progress: Callable[[int, int], None] | None) -> tuple[int, int]:
+                   on_progress: Callable[[int, int], None] | None,
+                   on_rows: Callable[[list[dict[str, Any]], list[dict[str, Any]]], None] | None = None) -> tuple[int, int]:
     """Stream the dataset's batches into parts and the failure report; (rows written, failures)."""
     written = failed = 0
     pending: list[dict[str, Any]] = []
     flushed = time.monotonic()
     for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
         rows, fails = _rows(batch)
+        if on_rows is not None:
+            on_rows(rows, fails)
         pending += rows
         if fails:
             _append_failures(output, fails)

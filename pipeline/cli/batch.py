@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 import yaml
@@ -12,6 +12,9 @@ from rich.markup import escape
 
 from sensorium.pipeline.cli.checks import check_stages
 from sensorium.pipeline.cli.common import console, fail, parse_sets
+
+if TYPE_CHECKING:
+    from sensorium.pipeline.batch.frames import Feed
 
 app = typer.Typer(help="Batch jobs over image collections and search over their index.")
 
@@ -36,6 +39,8 @@ def batch(
                                              "S3FileSystem/GcsFileSystem, e.g. endpoint_override=http://127.0.0.1:9000, "
                                              "region=eu-west-1, anonymous=true (repeatable; default: the AWS_*/GCS environment)."),
     allow_download: bool = typer.Option(False, "--allow-download", help="Fetch registered weights a stage names that are not here yet (verified by sha256) before the job starts; without it a missing one is an error naming the file, its URL and the cache path."),
+    rerun: bool = typer.Option(False, "--rerun", help="Also record the job's results (and local images) in OUT/run.rrd for Rerun's viewer, item index as the frame timeline."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Write OUT/report.html at the end: totals, throughput, failures, score histograms, contact sheet."),
 ) -> None:
     """Run stages over an image collection on Ray Data; rerun to resume after an interruption.
     An image that cannot be read is a line in failures.jsonl (and not tried again); exit code 0
@@ -70,16 +75,41 @@ def batch(
         if not eq or not key:
             raise typer.BadParameter(f"expected KEY=VALUE, got {opt!r}", param_hint="--storage-option")
         storage_options[key] = yaml.safe_load(value)  # true/false, numbers, strings as in a YAML config
+    feed = _feed(output, rerun=rerun, report=report)
     specs = [BatchStage(n, options.get(n, {}), actors=actors, batch_size=batch_size, num_cpus=num_cpus, num_gpus=num_gpus) for n in names]
     with Progress(TextColumn("[bold]batch"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=console) as progress:
         task = progress.add_task("batch", total=None)
         try:
             summary = run_batch(input, specs, output, ray_address=ray_address, storage_options=storage_options, part_rows=part_rows, task_images=task_images,
-                                on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+                                on_progress=lambda done, total: progress.update(task, completed=done, total=total), on_rows=feed)
         except (ValueError, OSError) as exc:  # OSError: a bucket that cannot be listed
             raise fail(str(exc)) from None
+        finally:
+            closed = feed.close() if feed is not None else {}
+    _write_report(output, feed, {"images": summary.total, "already_done": summary.skipped, "written": summary.written,
+                                  "failed": summary.failed, "seconds": round(summary.seconds, 1), "sinks": closed})
     typer.echo(json.dumps({"images": summary.total, "already_done": summary.skipped, "written": summary.written,
                            "failed": summary.failed, "seconds": round(summary.seconds, 1), "output": str(output)}))
+
+
+def _feed(output: str, *, rerun: bool, report: bool) -> "Feed | None":
+    """What sees the job's rows as frames: the report's recorder, the Rerun sink (built at the
+    first batch, inside the job's lock); None when neither is asked."""
+    from sensorium.pipeline.batch.frames import Feed, RowFrames, frame_image
+    from sensorium.pipeline.io.sinks import build_sinks
+    from sensorium.pipeline.report import RunRecorder
+
+    if not (rerun or report):
+        return None
+    recorder = [RunRecorder(image_loader=frame_image)] if report else []
+    return Feed(RowFrames(with_images=rerun), recorder, (lambda: build_sinks(["rerun"], output)) if rerun else None)
+
+
+def _write_report(output: str, feed: "Feed | None", summary: dict) -> None:
+    from sensorium.pipeline.report import RunRecorder, write_report
+
+    for recorder in (s for s in (feed.sinks if feed is not None else []) if isinstance(s, RunRecorder)):
+        console.print(f"report: {write_report(output, recorder, summary, title='sensorium batch')}")
 
 
 def _check_input(spec: str) -> None:

@@ -36,9 +36,10 @@ def run(
     calib: Optional[Path] = typer.Option(None, help="Stereo calibration (OpenCV YAML/XML or JSON: K1 D1 K2 D2 R T). None: the pair is taken as rectified."),
     stages: Optional[str] = typer.Option(None, help="Comma-separated stage names. Default: every available stage."),
     out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder."),
-    sinks: Optional[str] = typer.Option(None, help="Comma-separated sinks: jsonl, npz, video, ply, tsdf. Default: jsonl,npz,video, and ply when a stage makes point clouds (depth.point_cloud=true)."),
+    sinks: Optional[str] = typer.Option(None, help="Comma-separated sinks: jsonl, npz, video, ply, tsdf, rerun (OUT/run.rrd; --set rerun.serve=true also serves Rerun's web viewer on 127.0.0.1 while the run goes on). Default: jsonl,npz,video, and ply when a stage makes point clouds (depth.point_cloud=true)."),
     config: Optional[Path] = typer.Option(None, help="Pipeline YAML (stages with options, replicas, resources, batching)."),
-    set_: List[str] = typer.Option([], "--set", help="Stage option override STAGE.OPTION=VALUE (repeatable)."),
+    set_: List[str] = typer.Option([], "--set", help="Stage option override STAGE.OPTION=VALUE, or a sink's SINK.OPTION=VALUE (repeatable)."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Write OUT/report.html at the end: summary, latency and throughput plots, source timeline, contact sheet."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Existing Ray cluster address; default starts a local Ray."),
     metrics_port: Optional[int] = typer.Option(None, "--metrics-port", help="Serve Prometheus metrics on this port."),
     max_frames: Optional[int] = typer.Option(None, help="Stop after this many frames in all."),
@@ -64,9 +65,11 @@ def run(
     live source gave up reconnecting, a video file was truncated): summary.json names it.
     """
     setup_logging(verbose)
-    from sensorium.pipeline.io.sinks import build_sinks
+    from sensorium.pipeline.io.sinks import build_sinks, split_sink_sets
+    from sensorium.pipeline.report import RunRecorder, write_report
 
     try:  # every stage's options are typed and validated here, before a source opens or Ray starts
+        set_, sink_sets = split_sink_sets(set_)
         cfg = _pipeline_config(config, stages, set_, ray_address=ray_address, metrics_port=metrics_port,
                                max_in_flight=max_in_flight, drop_policy=drop_policy)
         cfg = _with_stop_policy(cfg, reconnect_attempts, reconnect_max_backoff, source_timeout, drain_timeout)
@@ -76,19 +79,27 @@ def run(
             cfg = _fed_stages(cfg, srcs)
         cfg = with_zones(cfg, zone, line, [s.source_id for s in srcs])
         check_sources([s.name for s in cfg.stages], srcs)
-        sink_objs = build_sinks(_sink_names(sinks, cfg), out)
+        sink_objs = build_sinks(_sink_names(sinks, cfg), out, sink_options=sink_sets)
     except (ValueError, FileNotFoundError) as exc:
         raise fail(str(exc)) from None
 
     console.print(f"stages: {', '.join(s.name for s in cfg.stages)}  sources: {', '.join(s.source_id for s in srcs)}  out: {out}")
+    for url in filter(None, (getattr(s, "viewer_url", None) for s in sink_objs)):
+        console.print(f"rerun web viewer: {url}")
+    recorder = RunRecorder(sources=srcs) if report else None  # beside the sinks: it sees every frame
     try:
-        summary = _run_with_progress(cfg, srcs, sink_objs, max_frames)
+        summary = _run_with_progress(cfg, srcs, [*sink_objs, *filter(None, [recorder])], max_frames)
     except (ValueError, FileNotFoundError, TimeoutError, RuntimeError) as exc:
         raise fail(str(exc), EXIT_FAILED) from None
     _print_summary(summary)
     code = EXIT_SOURCE_FAILED if summary.failed_sources else EXIT_OK
     out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").write_text(json.dumps(_summary_dict(summary, code), indent=2))
+    record = _summary_dict(summary, code)
+    if recorder is not None:  # not one of --sinks: its cost is reported under its own name
+        record["report"] = record["sinks"].pop(type(recorder).__name__, None)
+    (out / "summary.json").write_text(json.dumps(record, indent=2))
+    if recorder is not None:
+        console.print(f"report: {write_report(out, recorder, record)}")
     for sid, why in summary.source_errors.items():
         console.print(f"[red]source {escape(sid)} failed:[/red] {escape(why)}", soft_wrap=True)
     if code:

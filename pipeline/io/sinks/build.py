@@ -10,20 +10,44 @@ from sensorium.pipeline.io.sinks.base import BaseSink
 from sensorium.pipeline.io.sinks.jsonl import JsonlSink
 from sensorium.pipeline.io.sinks.npz import NpzSink
 from sensorium.pipeline.io.sinks.ply import PlySink
+from sensorium.pipeline.io.sinks.rerun import RerunSink
 from sensorium.pipeline.io.sinks.tsdf import TsdfSink
 from sensorium.pipeline.io.sinks.video import VideoSink
 
 #: sink name → class, in the order ``build_sinks`` documents
-SINKS: dict[str, type[BaseSink]] = {cls.name: cls for cls in (JsonlSink, NpzSink, VideoSink, PlySink, TsdfSink)}
+SINKS: dict[str, type[BaseSink]] = {cls.name: cls for cls in (JsonlSink, NpzSink, VideoSink, PlySink, TsdfSink, RerunSink)}
 
 
-def build_sinks(names: str | Iterable[str], out_dir: str | os.PathLike[str], **opts: Any) -> list[BaseSink]:
-    """Sinks by name (``"jsonl,npz,video,ply,tsdf"`` or a list), all writing under ``out_dir``.
+def split_sink_sets(sets: Iterable[str]) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """``--set`` entries apart: those whose first part names a sink (``rerun.serve=true``) as
+    ``{sink: {option: value}}``, values read as YAML scalars (true, 9090, text), and the rest
+    (the stages' options) as given."""
+    import yaml
+
+    rest: list[str] = []
+    per_sink: dict[str, dict[str, Any]] = {}
+    for entry in sets:
+        key, eq, value = entry.partition("=")
+        sink, dot, option = key.strip().partition(".")
+        if eq and dot and sink in SINKS:
+            if not option or "." in option:
+                raise ValueError(f"--set {entry}: expected SINK.OPTION=VALUE")
+            per_sink.setdefault(sink, {})[option.strip()] = yaml.safe_load(value)
+        else:
+            rest.append(entry)
+    return rest, per_sink
+
+
+def build_sinks(names: str | Iterable[str], out_dir: str | os.PathLike[str], *, sink_options: dict[str, dict[str, Any]] | None = None,
+                **opts: Any) -> list[BaseSink]:
+    """Sinks by name (``"jsonl,npz,video,ply,tsdf,rerun"`` or a list), all writing under ``out_dir``.
 
     Each option goes to every selected sink whose constructor takes it (``fps`` → video,
     ``voxel_length`` → tsdf, ...); options meant for unselected sinks are ignored, options no
     sink knows raise ValueError. The jsonl sink names the npz files when the npz sink is built
-    too (unless ``npz_names`` is given).
+    too (unless ``npz_names`` is given). ``sink_options``: options for one sink by name
+    (``{"rerun": {"serve": True}}``, from :func:`split_sink_sets`), over ``opts``; naming a sink
+    that is not selected, or an option it does not take, raises ValueError.
     """
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",")]
@@ -39,10 +63,16 @@ def build_sinks(names: str | Iterable[str], out_dir: str | os.PathLike[str], **o
     stray = sorted(set(opts) - known)
     if stray:
         raise ValueError(f"unknown sink option(s) {', '.join(stray)}; known: {', '.join(sorted(known))}")
+    for name, options in (sink_options or {}).items():
+        if name not in wanted:
+            raise ValueError(f"--set {name}.{next(iter(options), '')}: the {name} sink is not in this run's sinks ({', '.join(wanted)})")
+        stray = sorted(set(options) - params[name])
+        if stray:
+            raise ValueError(f"unknown {name} sink option(s) {', '.join(stray)}; known: {', '.join(sorted(params[name])) or 'none'}")
     sinks: list[BaseSink] = []
     try:
         for name in wanted:
-            kwargs = {k: v for k, v in opts.items() if k in params[name]}
+            kwargs = {k: v for k, v in opts.items() if k in params[name]} | (sink_options or {}).get(name, {})
             if name == "jsonl":
                 kwargs.setdefault("npz_names", "npz" in wanted)
             sinks.append(SINKS[name](out_dir, **kwargs))

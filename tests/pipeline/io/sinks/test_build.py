@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sensorium.pipeline.io.sinks import build_sinks
+from sensorium.pipeline.io.sinks import build_sinks, split_sink_sets
 
 
 @pytest.mark.parametrize(
@@ -26,4 +26,25 @@ def test_build_sinks(tmp_path: Path, names, opts, expectation):
     with expectation:
         sinks = build_sinks(names, tmp_path, **opts)
         for sink in sinks:
+            sink.close()
+
+
+def test_sink_sets_are_split_from_stage_sets_and_typed():
+    rest, per_sink = split_sink_sets(["depth.num_disparities=128", "rerun.serve=true", "rerun.web_port=0", "video.fps=5"])
+    assert rest == ["depth.num_disparities=128"]
+    assert per_sink == {"rerun": {"serve": True, "web_port": 0}, "video": {"fps": 5}}
+
+
+@pytest.mark.parametrize(
+    "names, sink_options, expectation",
+    [
+        ("jsonl,rerun", {"rerun": {"jpeg_quality": 50}}, does_not_raise()),
+        ("jsonl", {"rerun": {"serve": True}}, pytest.raises(ValueError, match="rerun.serve: the rerun sink is not in this run's sinks")),
+        ("rerun", {"rerun": {"fps": 5}}, pytest.raises(ValueError, match="unknown rerun sink option.*fps; known: .*serve")),
+        ("rerun", {"rerun": {"jpeg_quality": "high"}}, pytest.raises(ValueError, match="jpeg_quality expects 1-100")),
+    ],
+)
+def test_options_for_one_sink(tmp_path: Path, names, sink_options, expectation):
+    with expectation:
+        for sink in build_sinks(names, tmp_path, sink_options=sink_options):
             sink.close()
