@@ -34,7 +34,9 @@ import cv2
 import numpy as np
 import rerun as rr
 
-from sensorium.pipeline.io.sinks.annotate import KEYPOINT_MIN_SCORE, primary_depth
+from sensorium.pipeline.draw.keypoints import visible
+from sensorium.pipeline.draw.frame import DrawConfig
+from sensorium.pipeline.io.sinks.annotate import primary_depth
 from sensorium.stages.camera import Intrinsics, StereoCalibration
 from sensorium.stages.frame import Frame
 from sensorium.stages.results import Depth, Detections, Faces, Gaze, Keypoints
@@ -198,9 +200,7 @@ def _log_faces(put: Any, faces: Faces) -> None:
 
 def _log_keypoints(put: Any, kp: Keypoints, depth: Depth | None) -> None:
     xy = kp.xy.reshape(-1, 2)
-    keep = np.isfinite(xy).all(axis=1)
-    if kp.scores is not None:
-        keep &= kp.scores.reshape(-1) >= KEYPOINT_MIN_SCORE
+    keep = visible(kp, DrawConfig().keypoint_min_score).reshape(-1)  # the joints the video draws
     sigma = kp.sigma.reshape(-1, 2).mean(axis=1) if kp.sigma is not None else np.full(len(xy), 2.0)
     instance = np.repeat(np.arange(len(kp)), kp.xy.shape[1])
     put("camera/keypoints", rr.Points2D(xy[keep], radii=np.maximum(sigma[keep], 1.0), class_ids=instance[keep]))
