@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from sensorium.models.hub.weights import LocalPath, Url, WeightsEntry, register_weights
 from sensorium.models.zoo.coco_labels import COCO91
-from sensorium.models.zoo.importers.archive import ArchiveMember
+from sensorium.models.zoo.archive import ArchiveMember
 
 #: DETR's reference normalisation (ImageNet, on [0, 255] pixels) and training size
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
@@ -85,7 +85,7 @@ register_weights(WeightsEntry(
 ))
 
 #: weights published inside an archive: which member to extract (after the archive's hash is
-#: checked) and verify, by ``importers.archive.extract_member``. InsightFace publishes no
+#: checked) and verify, by ``archive.extract_member``. InsightFace publishes no
 #: sha256 for buffalo_l.zip or its members, so both are recorded on first use.
 ARCHIVES: dict[str, ArchiveMember] = {
     "arcface-w600k-r50": ArchiveMember(url=_BUFFALO_L, member=_ARCFACE_MEMBER, archive_sha256=None, member_sha256=None),

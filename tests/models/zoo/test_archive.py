@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from sensorium.models.zoo.importers.archive import extract_member
+from sensorium.models.zoo.archive import extract_member
 from sensorium.models.zoo.public_weights import ARCHIVES
 
 MODEL = b"onnx bytes of the model" * 100
