@@ -143,8 +143,13 @@ def test_train_then_eval_through_the_cli(tmp_path, coco_set, hf_detr):
     assert all(-1.0 <= metrics[k] <= 1.0 for k in ("mAP", "mAP50"))
 
 
-def test_cli_errors_name_what_was_wrong(tmp_path, coco_set):
+def test_cli_errors_name_what_was_wrong(tmp_path, coco_set, monkeypatch):
     from sensorium.deploy.cli import app
+
+    monkeypatch.setenv("SENSORIUM_CACHE", str(tmp_path / "empty-cache"))
+    res = runner.invoke(app, ["train", "detect", "--data", str(coco_set), "--out", str(tmp_path / "r0")])  # default start: detr-r50-coco
+    text = " ".join(res.output.split())
+    assert res.exit_code == 2 and "detr-r50-e632da11.pth" in text and "dl.fbaipublicfiles.com" in text, res.output
 
     res = runner.invoke(app, ["eval", "detect", "--data", str(tmp_path / "none.json")])
     assert res.exit_code == 2 and "COCO annotations not found" in res.output
