@@ -58,6 +58,7 @@ def train_detect_cmd(
     init_from: Optional[str] = typer.Option(None, help="Start from: a registered name (detr-r50-coco), an imported .pt, a checkpoint, "
                                             "a facebookresearch .pth or a Hugging Face folder. With --data, default detr-r50-coco."),
     allow_download: bool = typer.Option(False, "--allow-download", help="Fetch a registered --init-from that is not in the cache."),
+    backbone: str = typer.Option("resnet50", help="Backbone of a facebookresearch .pth --init-from (the other starts record theirs)."),
     min_size: Optional[int] = typer.Option(None, help="With --data: shorter image side to train at (default: the start model's)."),
     max_size: Optional[int] = typer.Option(None, help="With --data: longer side cap (default: 1333/800 of --min-size)."),
     steps: int = typer.Option(3000, help="DETR optimiser steps (the LR schedule is laid out over these)."),
@@ -98,7 +99,7 @@ def train_detect_cmd(
         from sensorium.pipeline.io.coco_dataset import CocoSource
         from sensorium.pipeline.tools.finetune_detect import FinetuneData, finetune_detect
 
-        source = FinetuneData(CocoSource(str(data), None if images is None else str(images)), min_size, max_size)
+        source = FinetuneData(CocoSource(str(data), None if images is None else str(images)), min_size, max_size, backbone)
         result = _with_progress(train_config.total_steps, lambda on_step: finetune_detect(
             out, data=source, init_from=init_from or "detr-r50-coco", train=train_config, resume=resume,
             checkpoint_every=checkpoint_every, allow_download=allow_download, on_step=on_step))

@@ -54,12 +54,12 @@ class StartModel:
     source: str
 
 
-def _public(path: Path) -> StartModel:
-    """A facebookresearch ``.pth`` or a Hugging Face folder/``.safetensors`` (not yet imported)."""
+def _public(path: Path, backbone: str) -> StartModel:
+    """A facebookresearch ``.pth`` (of ``backbone``) or a Hugging Face folder/``.safetensors`` (not yet imported)."""
     from sensorium.models.zoo.importers.detr import read_detr_checkpoint
     from sensorium.models.zoo.public_weights import IMAGENET_MEAN, IMAGENET_STD
 
-    state, config, labels, _ = read_detr_checkpoint(path)
+    state, config, labels, _ = read_detr_checkpoint(path, backbone=backbone)
     model = build_detr_from_config(config).eval()
     load_detr_weights(model, state, source=str(path))
     contract = DetrContract(labels=labels, mean=IMAGENET_MEAN, std=IMAGENET_STD, min_size=config.image_size,
@@ -67,20 +67,21 @@ def _public(path: Path) -> StartModel:
     return StartModel(model, config, contract, str(path))
 
 
-def load_start(init_from: str, *, allow_download: bool = False) -> StartModel:
-    """The model ``init_from`` names (see the module docstring for what it may be)."""
+def load_start(init_from: str, *, allow_download: bool = False, backbone: str = "resnet50") -> StartModel:
+    """The model ``init_from`` names (see the module docstring for what it may be); ``backbone``
+    applies to a facebookresearch ``.pth``, which does not record it."""
     from sensorium.models.zoo.importers.prepared import prepare
 
     p = Path(init_from)
     if p.is_dir() or p.suffix == ".safetensors":
-        return _public(p)
+        return _public(p, backbone)
     if p.is_file() and not p.with_suffix(".json").is_file():
         try:  # tensors and plain values only: a file from elsewhere runs no code when read
             blob = torch.load(p, map_location="cpu", weights_only=True)
         except Exception:  # noqa: BLE001 - not one of ours; the public reader names what is wrong
             blob = None
         if not (isinstance(blob, dict) and "config" in blob):
-            return _public(p)  # no contract of ours: a published checkpoint
+            return _public(p, backbone)  # no contract of ours: a published checkpoint
     elif not p.is_file() and p.suffix in (".pt", ".pth"):
         raise FileNotFoundError(f"--init-from: no such file: {p}")
     weights = prepare(init_from, allow_download=allow_download)  # a registered name: imported into the cache once
@@ -136,11 +137,13 @@ def coco_batches(ds: CocoDataset, contract: DetrContract, *, seed: int, batch_si
 
 @dataclasses.dataclass(frozen=True)
 class FinetuneData:
-    """The data set and the resize to train at (None: the start model's own)."""
+    """The data set and the resize to train at (None: the start model's own); backbone: of a
+    facebookresearch ``.pth`` start (it does not record it)."""
 
     source: CocoSource
     min_size: int | None = None
     max_size: int | None = None
+    backbone: str = "resnet50"
 
 
 def _record(data: FinetuneData, ds: CocoDataset, contract: DetrContract) -> dict[str, Any]:
@@ -169,7 +172,7 @@ def _prepare_run(out: Path, data: FinetuneData, init_from: str, train: TrainConf
         return model, config, ds, record, blob
     if ckpt.exists():
         raise FileExistsError(f"{ckpt} exists: pass --resume to continue it, or choose another --out")
-    start = load_start(init_from, allow_download=allow_download)
+    start = load_start(init_from, allow_download=allow_download, backbone=data.backbone)
     min_size = data.min_size or start.contract.min_size
     contract = dataclasses.replace(start.contract, min_size=min_size, max_size=data.max_size or default_max_size(min_size))
     torch.manual_seed(train.seed)
