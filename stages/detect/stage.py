@@ -176,8 +176,9 @@ def lift_to_depth(dets: Detections, depth: Depth, image_shape: tuple[int, int]) 
 
 #: what the shipped detector knows, said once per process when it runs (stage set-up)
 SHIPPED_NOTE = ("detect: the shipped detector {name!r} is trained on generated shapes only ({classes}) and finds those, "
-                "not people, cars or other real objects; for real classes pass --set detect.weights=PATH, a DETR "
-                "checkpoint of this architecture trained on your data (a .pt with its .json: DetrConfig and labels)")
+                "not people, cars or other real objects; for COCO's 80 classes pass --set detect.weights=detr-r50-coco "
+                "(`sensorium models pull detr-r50-coco` fetches it), for your own classes weights fine-tuned with "
+                "`sensorium train detect --data instances.json`")
 _noted: set[str] = set()
 
 
