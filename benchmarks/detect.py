@@ -65,7 +65,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     model, _ = load_trained_detr(args.weights)
-    cfg = DetectConfig()
+    cfg = DetectConfig(min_size=192, max_size=320)  # the shipped weights' own size
     rc = RuntimeConfig(providers=("cpu",), intra_op_threads=args.threads, warmup_runs=1)
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = export_detr_onnx(model, Path(tmp) / "detr.onnx")

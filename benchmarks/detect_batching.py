@@ -54,7 +54,7 @@ def video_frames(root: Path, n: int = 8) -> list[np.ndarray]:
 def padded_run(stage: DetectStage, images: list[np.ndarray]) -> list:
     """The stage's detect as it was: one run over the batch padded to its largest image."""
     c = stage.config
-    batch, mask = preprocess(images, min_size=c.min_size, max_size=c.max_size, max_pixels=c.max_pixels, **stage._norm)
+    batch, mask = preprocess(images, min_size=stage.resize[0], max_size=stage.resize[1], max_pixels=c.max_pixels, **stage._norm)
     out = stage._model.run({"images": batch, "mask": mask})
     return from_detr(out["logits"], out["boxes"], [img.shape[:2] for img in images], stage._labels,
                      score_threshold=c.score_threshold, max_detections=c.max_detections)
@@ -76,8 +76,7 @@ def main() -> None:
     images = load_images(root) if args.images == "mixed" else video_frames(root)
     stage = DetectStage(DetectConfig(threads=args.threads))
     stage.setup()
-    c = stage.config
-    shapes = [resized_shape(*im.shape[:2], c.min_size, c.max_size) for im in images]
+    shapes = [resized_shape(*im.shape[:2], *stage.resize) for im in images]
     print(f"{len(images)} images, {len(set(shapes))} resized shapes: {sorted(set(shapes))}")
     configs = {"padded (before)": lambda ims: padded_run(stage, ims), "grouped (now)": stage.detect}
     for fn in configs.values():  # warm-up

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -103,6 +103,10 @@ def stream_batch(seed: int, step: int, batch_size: int, *, flip: bool = True, sh
     return collate([ds[i] for i in range(batch_size)])
 
 
+#: a training batch as a function of its stream index: (images (B, 3, H, W), mask (B, H, W), targets)
+Batches = Callable[[int], tuple[torch.Tensor, torch.Tensor, list[dict]]]
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """steps: DETR steps (after ``pretrain_steps`` dense backbone steps at ``pretrain_lr``,
@@ -155,13 +159,15 @@ def lr_factor(step: int, cfg: TrainConfig) -> float:
 
 def train_steps(model: nn.Module, criterion: SetCriterion, optimizer: torch.optim.Optimizer, cfg: TrainConfig,
                 *, start: int = 0, stop: int | None = None, shapes: ShapesConfig = ShapesConfig(),
-                head: DenseHead | None = None) -> Iterator[dict[str, float]]:
+                head: DenseHead | None = None, batches: Batches | None = None) -> Iterator[dict[str, float]]:
     """Run steps ``start .. stop-1`` (default ``cfg.steps``), yielding after each one
     ``{"step", "lr", "loss", "cls", "l1", "giou", "grad_norm"}`` (floats; step is the number of
     steps done). The caller may checkpoint between yields; resuming at ``start`` is exact
     given the model, optimiser and torch RNG states of that moment. DETR step k reads stream
     batch ``pretrain_steps + k``. With ``head`` and ``dense_weight`` > 0 the dense loss is added
-    (and reported as ``dense``); ``head``'s parameters must be in ``optimizer``."""
+    (and reported as ``dense``); ``head``'s parameters must be in ``optimizer``. ``batches``
+    replaces the shapes stream with another pure function of the stream index (a user's COCO
+    data set, ``pipeline/tools/finetune_detect.py``), so resuming stays exact."""
     stop = cfg.steps if stop is None else stop
     if any("initial_lr" not in g for g in optimizer.param_groups):
         raise ValueError("optimizer param groups need 'initial_lr' (use make_optimizer)")
@@ -170,7 +176,10 @@ def train_steps(model: nn.Module, criterion: SetCriterion, optimizer: torch.opti
         f = lr_factor(step, cfg)
         for g in optimizer.param_groups:
             g["lr"] = g["initial_lr"] * f
-        images, mask, targets = stream_batch(cfg.seed, cfg.pretrain_steps + step, cfg.batch_size, flip=cfg.flip, shapes=shapes)
+        if batches is None:
+            images, mask, targets = stream_batch(cfg.seed, cfg.pretrain_steps + step, cfg.batch_size, flip=cfg.flip, shapes=shapes)
+        else:
+            images, mask, targets = batches(cfg.pretrain_steps + step)
         out = model.forward_train(images, mask)
         losses = criterion(out, targets)
         if head is not None and cfg.dense_weight > 0:

@@ -185,11 +185,16 @@ def _spec(name: str, weights: str | None) -> ModelSpec:
 register_model(_spec(WEIGHTS_NAME, WEIGHTS_NAME))  # one name for model and weights
 
 
-def export_detr_onnx(model: DETR, path: str | Path, *, opset: int = 18) -> Path:
-    """Export ``model`` (eval, CPU) to ``path`` with the dynamo exporter: inputs ``images``
-    (B, 3, H, W) float32 and ``mask`` (B, H, W) bool, outputs ``logits``, ``boxes``; batch,
-    height and width dynamic. Written to a temporary name and renamed, so readers never see
-    half a file."""
+def export_detr_onnx(model: DETR, path: str | Path, *, opset: int = 18, dynamo: bool = False) -> Path:
+    """Export ``model`` (eval, CPU) to ``path``: inputs ``images`` (B, 3, H, W) float32 and
+    ``mask`` (B, H, W) bool, outputs ``logits``, ``boxes``; batch, height and width dynamic.
+    Written to a temporary name and renamed, so readers never see half a file.
+
+    The TorchScript exporter by default: on the paper's DETR it took 27 s where the dynamo
+    exporter took 439 s on this (loaded) machine, with the same parity against torch at two
+    input shapes (within 2e-6); the graph has no data-dependent control flow for tracing to
+    freeze (the SPP bins are slices computed from the traced shape). ``dynamo=True`` keeps
+    the other exporter one argument away."""
     import contextlib
     import io
     import os
@@ -200,13 +205,15 @@ def export_detr_onnx(model: DETR, path: str | Path, *, opset: int = 18) -> Path:
     spec = _spec("detr-export-tmp", None)
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")  # the exporter narrates with print() and warns about internals
-        program = torch.onnx.export(
-            model.eval().cpu(), _example_inputs(2, seed=0), dynamo=True, opset_version=opset,
-            input_names=list(spec.input_names), output_names=list(spec.output_names),
-            dynamic_shapes=tuple(dict(spec.dynamic_axes[n]) for n in spec.input_names), optimize=True,
-        )
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    program.save(tmp, external_data=False)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        names = {"input_names": list(spec.input_names), "output_names": list(spec.output_names)}
+        if dynamo:
+            program = torch.onnx.export(model.eval().cpu(), _example_inputs(2, seed=0), dynamo=True, opset_version=opset, optimize=True,
+                                        dynamic_shapes=tuple(dict(spec.dynamic_axes[n]) for n in spec.input_names), **names)
+            program.save(tmp, external_data=False)
+        else:
+            torch.onnx.export(model.eval().cpu(), _example_inputs(2, seed=0), tmp, dynamo=False, opset_version=opset,
+                              dynamic_axes={k: dict(v) for k, v in spec.dynamic_axes.items()}, **names)
     os.replace(tmp, path)
     return path
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from sensorium.models.hub.weights import LocalPath, Url, WeightsEntry, register_weights
 from sensorium.models.zoo.coco_labels import COCO91
+from sensorium.models.zoo.archive import ArchiveMember
 
 #: DETR's reference normalisation (ImageNet, on [0, 255] pixels) and training size
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
@@ -21,8 +22,16 @@ _FB = "https://dl.fbaipublicfiles.com/detr/"
 _DETR = "facebookresearch/detr (hubconf.py), trained on COCO 2017 train, 500 epochs"
 
 
+#: Hugging Face revisions the files are fetched at. A commit hash pins the bytes; "main" does
+#: not, and is used where the commit could not be looked up here (no network while this was
+#: written): for those the sha256 is recorded on the first pull and checked on every use after.
+HF_REVISIONS: dict[str, str] = {
+    "facebook/detr-resnet-50": "main",  # commit not known here: trust on first use (see above)
+}
+
+
 def _hf(repo: str, filename: str) -> Url:
-    return Url(f"https://huggingface.co/{repo}/resolve/main/{filename}")
+    return Url(f"https://huggingface.co/{repo}/resolve/{HF_REVISIONS.get(repo, 'main')}/{filename}")
 
 
 def _detr(name: str, filename: str, prefix: str | None, url: Url, what: str, mb: int, backbone: str = "resnet50") -> None:
@@ -62,6 +71,9 @@ _open_clip("mobileclip-s1-datacompdr", "MobileCLIP-S1", "datacompdr", "apple/Mob
            "apple-amlr (Apple ML Research model licence: research use only)", 343, 256, (0.0,) * 3, (255.0,) * 3,
            commercial=False)
 
+_BUFFALO_L = "https://github.com/deepinsight/insightface/releases/download/v0.7/buffalo_l.zip"
+_ARCFACE_MEMBER = "w600k_r50.onnx"
+
 register_weights(WeightsEntry(
     name="arcface-w600k-r50", filename="w600k_r50.onnx", sha256=None,
     sources=(LocalPath("weights/w600k_r50.onnx"),),
@@ -69,5 +81,12 @@ register_weights(WeightsEntry(
     description="ArcFace ResNet-50 trained on WebFace600K (InsightFace buffalo_l), 112x112 aligned RGB chip → 512-d; "
                 "opt-in only: unpack w600k_r50.onnx from buffalo_l.zip yourself and put it in the cache",
     input_size=(112, 112), mean=(127.5,) * 3, std=(127.5,) * 3, format="onnx",
-    provenance="https://github.com/deepinsight/insightface/releases/download/v0.7/buffalo_l.zip (w600k_r50.onnx inside)",
+    provenance=f"{_BUFFALO_L} ({_ARCFACE_MEMBER} inside)",
 ))
+
+#: weights published inside an archive: which member to extract (after the archive's hash is
+#: checked) and verify, by ``archive.extract_member``. InsightFace publishes no
+#: sha256 for buffalo_l.zip or its members, so both are recorded on first use.
+ARCHIVES: dict[str, ArchiveMember] = {
+    "arcface-w600k-r50": ArchiveMember(url=_BUFFALO_L, member=_ARCFACE_MEMBER, archive_sha256=None, member_sha256=None),
+}

@@ -1,4 +1,5 @@
-"""COCO mAP of a trained shapes DETR on a held-out generated split (pycocotools).
+"""COCO mAP of a DETR (pycocotools): the shapes model on a held-out generated split, or any
+DETR weights on a user's COCO-format set (:func:`evaluate_coco`).
 
 A split is a seed: ``make_image(split_seed, i)`` for i < n, drawn with the data config the
 model was trained on (from its checkpoint or the JSON beside the shipped weights). Training
@@ -11,7 +12,7 @@ import contextlib
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -19,6 +20,9 @@ import torch
 from sensorium.models.zoo.detr_shapes import SHAPES, load_trained_detr, weights_config_path
 from sensorium.models.data.shapes import CLASSES, ShapesConfig, make_image
 from sensorium.stages.detect.stage import from_detr, preprocess, to_coco
+
+if TYPE_CHECKING:
+    from sensorium.pipeline.io.coco_dataset import CocoSource
 
 METRIC_NAMES = ("mAP", "mAP50", "mAP75", "AP_small", "AP_medium", "AP_large")
 
@@ -94,3 +98,40 @@ def evaluate_detr(weights: str | Path, *, split_seed: int = 1000, n: int = 200, 
     shapes = _shapes_for(weights)
     metrics = evaluate_model(model, size=config.image_size, shapes=shapes, split_seed=split_seed, n=n, batch_size=batch_size)
     return {**metrics, "weights": str(weights), "split_seed": split_seed, "n": n, "spp": config.spp}
+
+
+def evaluate_coco(weights: str, source: "CocoSource", *, min_size: int | None = None, max_size: int | None = None,
+                  batch_size: int = 4, allow_download: bool = False) -> dict[str, Any]:
+    """COCO metrics of ``weights`` (a registered name, an imported/shipped/fine-tuned ``.pt``
+    with its JSON, or a training checkpoint) on a COCO-format set. Images are resized and
+    normalised as the weights' contract says (``min_size``/``max_size`` override it); a
+    predicted class counts as the data set's category of the same name, and classes the set
+    does not have (COCO's "N/A" gaps) are dropped."""
+    from sensorium.models.zoo.detr_contract import contract_for_weights
+    from sensorium.models.zoo.importers.prepared import prepare
+    from sensorium.pipeline.io.coco_dataset import CocoDataset
+
+    ds = CocoDataset(source)
+    pt = prepare(weights, allow_download=allow_download)
+    if not Path(pt).is_file():
+        from sensorium.models.hub import weights as registry
+
+        pt = str(registry.resolve(pt, allow_download=allow_download))
+    contract = contract_for_weights(pt, CLASSES)
+    model, config = load_trained_detr(pt)
+    size = (min_size or contract.min_size, max_size or max(contract.max_size, min_size or 0))
+    by_name = dict(zip(ds.labels, ds.category_ids))
+    category_ids = [by_name.get(name, -1) for name in contract.labels]
+    results = []
+    with torch.inference_mode():
+        for s in range(0, len(ds), batch_size):
+            images = [ds.image(i) for i in range(s, min(len(ds), s + batch_size))]
+            batch, mask = preprocess(images, min_size=size[0], max_size=size[1], mean=contract.mean, std=contract.std)
+            logits, boxes = model(torch.from_numpy(batch), torch.from_numpy(mask))
+            dets = from_detr(logits.numpy(), boxes.numpy(), [im.shape[:2] for im in images], contract.labels,
+                             score_threshold=0.0, max_detections=logits.shape[1])
+            for i, d in zip(range(s, s + len(images)), dets):
+                results += [r for r in to_coco(d, ds.image_ids[i], category_ids=category_ids) if r["category_id"] >= 0]
+    metrics = coco_map(ds.ground_truth(), results)
+    return {**metrics, "weights": str(weights), "data": source.annotations, "n": len(ds), "min_size": size[0], "max_size": size[1],
+            "spp": config.spp, "matched_classes": sum(c >= 0 for c in category_ids)}

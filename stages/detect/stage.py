@@ -47,8 +47,10 @@ class DetectConfig(StageConfig):
     ``detr-r50-coco``, fetched by ``sensorium models pull``, which wants min_size 800, max_size
     1333) or a path to a trained or imported ``.pt`` (with its ``.json``).
     onnx: an already exported graph of those weights; None exports once into the weights cache.
-    min_size/max_size: resize so the shorter side is min_size, the longer at most max_size
-    (the shipped model is trained on 192 px images). score_threshold: keep detections at or
+    min_size/max_size: resize so the shorter side is min_size, the longer at most max_size;
+    None (the default): the weights' own, from their contract (the shipped model 192/320, a
+    public or imported DETR 800/1333, :mod:`sensorium.models.zoo.detr_contract`); a value set
+    here wins. score_threshold: keep detections at or
     above it; max_detections: at most this many per frame, best first. max_pixels: frames
     above it are refused. providers/threads: onnxruntime execution (threads 0: its default).
     precision: ``fp32`` or ``int8`` (matrix products dynamically quantised: faster on CPU, mAP
@@ -58,8 +60,8 @@ class DetectConfig(StageConfig):
 
     weights: str = "detr_spp_shapes"
     onnx: str | None = None
-    min_size: int = 192
-    max_size: int = 320
+    min_size: int | None = None
+    max_size: int | None = None
     score_threshold: float = 0.5
     max_detections: int = 100
     max_pixels: int = 100_000_000
@@ -72,12 +74,17 @@ class DetectConfig(StageConfig):
         super().__post_init__()
         if self.threads < 0:
             raise ValueError(f"threads: expected >= 0 (0 = onnxruntime's default), got {self.threads}")
-        if not 16 <= self.min_size <= self.max_size:
-            raise ValueError(f"expected 16 <= min_size <= max_size, got min_size={self.min_size}, max_size={self.max_size}")
+        check_resize(self.min_size, self.max_size)
         if not 0.0 <= self.score_threshold <= 1.0:
             raise ValueError(f"score_threshold: expected a value in [0, 1], got {self.score_threshold}")
         if self.max_detections < 1 or self.max_pixels < 1:
             raise ValueError(f"expected max_detections >= 1 and max_pixels >= 1, got {self.max_detections}, {self.max_pixels}")
+
+
+def check_resize(min_size: int | None, max_size: int | None) -> None:
+    """Raise unless 16 <= min_size <= max_size (either may be None: the weights' own, checked when known)."""
+    if (min_size is not None and min_size < 16) or (max_size is not None and max_size < (min_size or 16)):
+        raise ValueError(f"expected 16 <= min_size <= max_size, got min_size={min_size}, max_size={max_size}")
 
 
 def resized_shape(h: int, w: int, min_size: int, max_size: int) -> tuple[int, int]:
@@ -169,8 +176,9 @@ def lift_to_depth(dets: Detections, depth: Depth, image_shape: tuple[int, int]) 
 
 #: what the shipped detector knows, said once per process when it runs (stage set-up)
 SHIPPED_NOTE = ("detect: the shipped detector {name!r} is trained on generated shapes only ({classes}) and finds those, "
-                "not people, cars or other real objects; for real classes pass --set detect.weights=PATH, a DETR "
-                "checkpoint of this architecture trained on your data (a .pt with its .json: DetrConfig and labels)")
+                "not people, cars or other real objects; for COCO's 80 classes pass --set detect.weights=detr-r50-coco "
+                "(`sensorium models pull detr-r50-coco` fetches it), for your own classes weights fine-tuned with "
+                "`sensorium train detect --data instances.json`")
 _noted: set[str] = set()
 
 
@@ -205,6 +213,8 @@ class DetectStage(Stage):
         self._model = None
         self._labels: tuple[str, ...] = ()
         self._norm: dict[str, tuple[float, ...]] = {}
+        #: (min_size, max_size) in use: the config's where set, else the weights' (known after setup)
+        self.resize: tuple[int, int] = (0, 0)
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
@@ -221,34 +231,37 @@ class DetectStage(Stage):
     def setup(self) -> None:
         if self._model is not None:
             return
-        from sensorium.models.zoo.detr_shapes import normalisation_for_weights, onnx_for_weights
+        from sensorium.models.zoo.detr_contract import contract_for_weights
+        from sensorium.models.zoo.detr_shapes import onnx_for_weights
         from sensorium.models.zoo.importers.prepared import prepare
         from sensorium.models.hub.runtime import OnnxModel, RuntimeConfig
 
-        note_shipped_weights(self.config.weights)
-        weights = prepare(self.config.weights)  # a public checkpoint (detr-r50-coco) imported once into the cache
-        path, self._labels = onnx_for_weights(weights, self.config.onnx, precision=self.config.precision)
-        mean, std = normalisation_for_weights(weights)  # the weights' contract, not a constant here
-        self._norm = {"mean": mean, "std": std}
+        c = self.config
+        note_shipped_weights(c.weights)
+        weights = prepare(c.weights)  # a public checkpoint (detr-r50-coco) imported once into the cache
+        contract = contract_for_weights(weights)  # the weights' normalisation and size, not constants here
+        self.resize = (c.min_size or contract.min_size, c.max_size or max(contract.max_size, c.min_size or 0))
+        check_resize(*self.resize)
+        path, self._labels = onnx_for_weights(weights, c.onnx, precision=c.precision)
+        self._norm = {"mean": contract.mean, "std": contract.std}
         self._model = OnnxModel(path, RuntimeConfig(providers=self.config.providers, intra_op_threads=self.config.threads or None, warmup_runs=0),
                                 name="detect")
 
     def detect(self, images: Sequence[np.ndarray]) -> list[Detections]:
         """Detections for RGB uint8 images (grayscale and RGBA accepted), one per image, in its pixels."""
         self.setup()
-        c = self.config
         images = [as_rgb(img, name=f"image {i}") for i, img in enumerate(images)]
         if not images:
             return []
         # one model run per resized shape: padding a frame beside a larger one changes its
         # detections (the backbone's GroupNorm and convolutions see the padding), see stages.batching
-        keys = [resized_shape(*img.shape[:2], c.min_size, c.max_size) for img in images]
+        keys = [resized_shape(*img.shape[:2], *self.resize) for img in images]
         return map_grouped(images, keys, self._detect_same_size)
 
     def _detect_same_size(self, images: list[np.ndarray]) -> list[Detections]:
         """:meth:`detect` for images whose resized shapes are equal: one run, no padding."""
         c = self.config
-        batch, mask = preprocess(images, min_size=c.min_size, max_size=c.max_size, max_pixels=c.max_pixels, **self._norm)
+        batch, mask = preprocess(images, min_size=self.resize[0], max_size=self.resize[1], max_pixels=c.max_pixels, **self._norm)
         out = self._model.run({"images": batch, "mask": mask})
         return from_detr(out["logits"], out["boxes"], [img.shape[:2] for img in images], self._labels,
                          score_threshold=c.score_threshold, max_detections=c.max_detections)

@@ -21,6 +21,7 @@ import torch
 from sensorium.models.arch.detr_checkpoint import load_detr_weights, read_state_dict
 from sensorium.models.layers.attention import unpack_in_proj
 from sensorium.models.zoo.coco_labels import COCO91
+from sensorium.models.zoo.detr_contract import default_max_size
 from sensorium.models.zoo.detr_shapes import DetrConfig, build_detr_from_config
 from sensorium.models.zoo.importers.contract import source_record, write_imported
 from sensorium.models.zoo.public_weights import IMAGENET_MEAN, IMAGENET_STD
@@ -119,5 +120,7 @@ def import_detr(path: str | Path, out: str | Path, *, backbone: str = "resnet50"
     load_detr_weights(model, state, source=str(path))
     meta: dict[str, Any] = {"config": config.to_json(), "labels": list(labels), "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD),
                             "input_size": [config.image_size, config.image_size], "license": license,
+                            # DETR's reference resize, read by the detect stage unless the user sets one
+                            "resize": {"min_size": config.image_size, "max_size": default_max_size(config.image_size)},
                             "source": source_record(Path(path), layout)}
     return write_imported(model.state_dict(), meta, Path(out))

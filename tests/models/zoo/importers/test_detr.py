@@ -5,9 +5,6 @@ in torch and, through the detect stage's ONNX export, on onnxruntime."""
 
 from __future__ import annotations
 
-import os
-import re
-
 import numpy as np
 import pytest
 import torch
@@ -19,47 +16,6 @@ from sensorium.models.zoo.importers.detr import import_detr, read_detr_checkpoin
 from sensorium.pipeline.cli.models import app
 
 runner = CliRunner()
-
-
-def _hf_detr(**overrides):
-    """transformers' DETR with random weights and randomised frozen-BN statistics (nothing downloads)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import transformers
-
-    torch.manual_seed(0)
-    kwargs = {"use_timm_backbone": True, "backbone": "resnet50", "use_pretrained_backbone": False, "num_labels": 91, **overrides}
-    cfg = transformers.DetrConfig(**kwargs)
-    hf = transformers.DetrForObjectDetection(cfg).eval()
-    with torch.no_grad():
-        for name, buf in hf.named_buffers():
-            if name.endswith("running_var"):
-                buf.uniform_(0.5, 1.5)
-            elif name.endswith("running_mean"):
-                buf.normal_(0, 0.1)
-    return hf
-
-
-def _facebookresearch_layout(saved: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """A published-layout HF state dict renamed to facebookresearch/detr's own names, the
-    ones its hub ``.pth`` files hold: ``backbone.0.body.*``, ``transformer.*``, packed in_proj."""
-    out: dict[str, torch.Tensor] = {}
-    for key, value in saved.items():
-        if key.endswith("num_batches_tracked"):
-            continue
-        k = key.replace("model.backbone.conv_encoder.model.", "backbone.0.body.").replace("model.backbone.model.", "backbone.0.body.")
-        k = k.replace("model.input_projection.", "input_proj.").replace("model.query_position_embeddings.", "query_embed.")
-        k = k.replace("model.decoder.layernorm.", "transformer.decoder.norm.")
-        k = re.sub(r"^model\.(encoder|decoder)\.layers\.", r"transformer.\1.layers.", k)
-        k = k.replace("class_labels_classifier.", "class_embed.").replace("bbox_predictor.", "bbox_embed.")
-        k = k.replace(".o_proj.", ".out_proj.").replace(".mlp.fc", ".fc").replace(".encoder_attn.", ".multihead_attn.")
-        k = k.replace(".fc1.", ".linear1.").replace(".fc2.", ".linear2.").replace(".self_attn_layer_norm.", ".norm1.")
-        k = k.replace(".encoder_attn_layer_norm.", ".norm2.")
-        k = k.replace(".final_layer_norm.", ".norm3." if ".decoder." in k else ".norm2.")
-        out[k] = value
-    for key in [k for k in out if ".q_proj." in k]:  # nn.MultiheadAttention packs q, k, v
-        prefix, kind = key.split(".q_proj.")
-        out[f"{prefix}.in_proj_{kind}"] = torch.cat([out.pop(f"{prefix}.{p}_proj.{kind}") for p in "qkv"])
-    return out
 
 
 def _inputs():
@@ -80,15 +36,15 @@ def _max_errors(hf, ours):
 
 
 @pytest.fixture(scope="module")
-def public_r50(tmp_path_factory):
+def public_r50(tmp_path_factory, make_hf_detr, to_facebookresearch):
     """(HF model, its save_pretrained folder, the same weights as a facebookresearch .pth)."""
     from safetensors.torch import load_file
 
-    hf = _hf_detr()
+    hf = make_hf_detr()
     folder = tmp_path_factory.mktemp("detr-hf")
     hf.save_pretrained(folder)
     pth = folder.parent / "detr-r50-random.pth"
-    fb = _facebookresearch_layout(load_file(str(folder / "model.safetensors")))
+    fb = to_facebookresearch(load_file(str(folder / "model.safetensors")))
     assert "transformer.decoder.layers.0.multihead_attn.in_proj_weight" in fb and "backbone.0.body.layer4.2.bn3.running_var" in fb
     torch.save({"model": fb}, pth)
     return hf, folder, pth
@@ -134,11 +90,11 @@ def test_a_checkpoint_that_is_not_detr_is_refused_naming_what_was_wrong(tmp_path
 
 
 @pytest.mark.slow
-def test_a_small_hf_detr_runs_in_the_detect_stage_and_its_onnx_matches_transformers(tmp_path, monkeypatch):
+def test_a_small_hf_detr_runs_in_the_detect_stage_and_its_onnx_matches_transformers(tmp_path, monkeypatch, make_hf_detr):
     """A save_pretrained folder (ResNet-18, 1+1 layers) → import → the detect stage (which exports
     it to ONNX once) on onnxruntime: raw outputs within 1e-4 of transformers, detections named."""
     monkeypatch.setenv("SENSORIUM_CACHE", str(tmp_path / "cache"))
-    hf = _hf_detr(backbone="resnet18", d_model=64, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+    hf = make_hf_detr(backbone="resnet18", d_model=64, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
                   decoder_attention_heads=2, encoder_ffn_dim=128, decoder_ffn_dim=128, num_queries=10)
     hf.save_pretrained(tmp_path / "hf")
     out = import_detr(tmp_path / "hf", tmp_path / "small.pt", labels=COCO91)
