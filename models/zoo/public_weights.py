@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from sensorium.models.hub.weights import LocalPath, Url, WeightsEntry, register_weights
 from sensorium.models.zoo.coco_labels import COCO91
-from sensorium.models.zoo.archive import ArchiveMember
 
 #: DETR's reference normalisation (ImageNet, on [0, 255] pixels) and training size
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
@@ -76,17 +75,11 @@ _ARCFACE_MEMBER = "w600k_r50.onnx"
 
 register_weights(WeightsEntry(
     name="arcface-w600k-r50", filename="w600k_r50.onnx", sha256=None,
-    sources=(LocalPath("weights/w600k_r50.onnx"),),
+    # InsightFace publishes no sha256 for the zip or the member: recorded on first pull (trust on first use)
+    sources=(LocalPath("weights/w600k_r50.onnx"), Url(_BUFFALO_L, member=_ARCFACE_MEMBER)),
     license="non-commercial research only (InsightFace's model licence)", commercial=False,
     description="ArcFace ResNet-50 trained on WebFace600K (InsightFace buffalo_l), 112x112 aligned RGB chip → 512-d; "
-                "opt-in only: unpack w600k_r50.onnx from buffalo_l.zip yourself and put it in the cache",
+                "opt-in only: sensorium models pull arcface-w600k-r50 --accept-license",
     input_size=(112, 112), mean=(127.5,) * 3, std=(127.5,) * 3, format="onnx",
     provenance=f"{_BUFFALO_L} ({_ARCFACE_MEMBER} inside)",
 ))
-
-#: weights published inside an archive: which member to extract (after the archive's hash is
-#: checked) and verify, by ``archive.extract_member``. InsightFace publishes no
-#: sha256 for buffalo_l.zip or its members, so both are recorded on first use.
-ARCHIVES: dict[str, ArchiveMember] = {
-    "arcface-w600k-r50": ArchiveMember(url=_BUFFALO_L, member=_ARCFACE_MEMBER, archive_sha256=None, member_sha256=None),
-}

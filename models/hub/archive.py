@@ -2,8 +2,8 @@
 ``buffalo_l.zip``): the archive's hash is checked before the zip is opened, the member's after
 it is written, and only that member is written, under the cache's own file name.
 
-The downloader (``models/hub``) calls :func:`extract_member` once the archive is in place;
-the registry says which member (:class:`ArchiveMember`, ``public_weights.ARCHIVES``).
+The downloader (``weights._download``) calls :func:`extract_member` inside its check of the
+downloaded zip; the registry says which member (``Url(url, member=...)``).
 """
 
 from __future__ import annotations
@@ -11,25 +11,12 @@ from __future__ import annotations
 import hashlib
 import os
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from sensorium.models.hub.files import sha256_file
 
 #: a member larger than this is refused (a zip bomb, or not the file the registry means)
 MAX_MEMBER_BYTES = 2 << 30
-
-
-@dataclass(frozen=True)
-class ArchiveMember:
-    """url: the published archive; archive_sha256 / member_sha256: full sha256 where known
-    (None: not published, recorded on first use by the downloader); member: the file's path
-    inside the archive."""
-
-    url: str
-    member: str
-    archive_sha256: str | None = None
-    member_sha256: str | None = None
 
 
 def extract_member(archive: str | Path, member: str, dest: str | Path, *, archive_sha256: str | None = None,
