@@ -83,6 +83,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--threads", type=int, default=None, help="cv2.setNumThreads (default: OpenCV's choice)")
+    parser.add_argument("--part", choices=("all", "speed", "accuracy"), default="all")
     args = parser.parse_args()
     if args.threads is not None:
         cv2.setNumThreads(args.threads)
@@ -94,8 +95,10 @@ def main() -> None:
 
     seq = make_sample(8)
     left, right = seq.lefts[0], seq.rights[0]
-    print_speed(left, right, seq, args.repeats)
-    print_accuracy(seq)
+    if args.part in ("all", "speed"):
+        print_speed(left, right, seq, args.repeats)
+    if args.part in ("all", "accuracy"):
+        print_accuracy(seq)
 
 
 def auto_range_of(left: np.ndarray, right: np.ndarray) -> DisparityRange:
@@ -184,7 +187,8 @@ def print_accuracy(seq) -> None:
             ("auto range, SGBM + LR check (half width)", lambda a, b, gt: stereo.match(
                 a, b, DepthConfig().sgbm(auto_range_of(a, b)), fill=False, lr_scale="half_width").disparity),
             ("auto range, SGBM + LR check (full size)", lambda a, b, gt: stereo.match(a, b, DepthConfig().sgbm(auto_range_of(a, b)), fill=False).disparity),
-            ("DepthStage defaults (auto range, LR, fill)", lambda a, b, gt: _stage({}, a, b)),
+            ("DepthStage defaults (auto range, LR, fill, keep rejected)", lambda a, b, gt: _stage({}, a, b)),
+            ("  keep_rejected=false (neighbours fill every hole)", lambda a, b, gt: _stage({"keep_rejected": False}, a, b)),
             ("  fill_filter=guided (the old fill)", lambda a, b, gt: _stage({"fill_filter": "guided"}, a, b)),
             ("  fill_filter=wls", lambda a, b, gt: _stage({"fill_filter": "wls"}, a, b)),
             ("  lr_scale=full (LR check at full size)", lambda a, b, gt: _stage({"lr_scale": "full"}, a, b)),
