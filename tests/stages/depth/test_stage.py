@@ -285,6 +285,23 @@ def test_measured_pixels_beat_plain_sgbm_with_the_true_range(motorcycle, sample:
     assert measured.coverage > plain.coverage - 0.01, (measured, plain)
 
 
+@pytest.mark.parametrize("case", ["motorcycle", "shifted", "sample"])
+def test_dense_output_keeps_the_match_where_the_lr_check_rejected_it(motorcycle, sample: SampleSequence, case: str) -> None:
+    """The default dense output (holes the LR check made keep SGBM's value) is more accurate
+    than filling every hole from the neighbours, at the same coverage, on every data set.
+    Measured: Motorcycle 1.308 px / 7.72% bad-2 against 1.391 / 8.09%, shifted 1.477 / 8.08
+    against 1.584 / 8.53, sample 0.230 / 0.68 against 0.271 / 0.95 (8 frames)."""
+    from sensorium.stages.depth.evaluate import evaluate_disparity
+
+    left, right, gt = motorcycle if case != "sample" else (sample.lefts[0], sample.rights[0], sample.disparities[0])
+    if case == "shifted":
+        left, right, gt = left[:, :-80], right[:, 80:], gt[:, :-80] + 80
+    kept = evaluate_disparity(_run({}, left, right).disparity, gt)
+    neighbours = evaluate_disparity(_run({"keep_rejected": False}, left, right).disparity, gt)
+    assert kept.epe < neighbours.epe and kept.bad2 < neighbours.bad2, (kept, neighbours)
+    assert abs(kept.coverage - neighbours.coverage) < 0.002, (kept, neighbours)
+
+
 def test_saturation_warns_once_per_source(motorcycle, caplog) -> None:
     left, right, _ = motorcycle
     stage = DepthStage({"num_disparities": 16})  # the motorcycle is nearer than 16 px can see
