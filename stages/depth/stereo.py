@@ -378,19 +378,30 @@ def confidence_map(
     matches that pass the LR check; on the synthetic sample 0.98 and 0.97.
     """
     valid = disparity > 0
-    # texture: a precomputed texture_confidence(grey, block_size, texture_floor), to share it
-    conf = texture_confidence(grey, block_size, texture_floor) if texture is None else texture.copy()
-    if lr_error is not None:
-        e = np.minimum(lr_error, np.float32(1e3)) * np.float32(1 / max(max_lr_diff, 1e-3))  # inf: undefined
-        conf *= np.exp(np.float32(-0.5) * e * e)
-    # local std of the valid disparities (normalised box filters)
+    # local std of the valid disparities (normalised box filters), in place: this runs per frame
     d = np.where(valid, disparity, np.float32(0)).astype(np.float32, copy=False)
-    w = valid.astype(np.float32)
     k = (window, window)
-    n = np.maximum(cv2.blur(w, k), np.float32(1e-6))
-    mean = cv2.blur(d, k) / n
-    var = np.maximum(cv2.blur(d * d, k) / n - mean * mean, np.float32(0))
-    conf *= np.exp(-np.sqrt(var))
+    n = cv2.blur(valid.astype(np.float32), k)
+    np.maximum(n, np.float32(1e-6), out=n)
+    mean = cv2.blur(d, k)
+    mean /= n
+    std = cv2.blur(cv2.multiply(d, d), k)
+    std /= n
+    mean *= mean
+    std -= mean
+    np.maximum(std, np.float32(0), out=std)
+    np.sqrt(std, out=std)
+    if lr_error is not None:  # the two cues' exponents add up: one exp serves both
+        e = np.minimum(lr_error, np.float32(1e3))  # inf: undefined
+        e *= np.float32(1 / max(max_lr_diff, 1e-3))
+        e *= e
+        e *= np.float32(0.5)
+        std += e
+    np.negative(std, out=std)
+    np.exp(std, out=std)
+    # texture: a precomputed texture_confidence(grey, block_size, texture_floor), to share it
+    conf = std
+    conf *= texture_confidence(grey, block_size, texture_floor) if texture is None else texture
     conf[~valid] = 0
     return np.clip(conf, 0, 1, out=conf)
 
