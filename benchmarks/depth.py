@@ -3,7 +3,7 @@
     python benchmarks/depth.py [--repeats 30] [--threads N]
 
 Prints the machine, the cost of each step of the default stage (coarse range pass, SGBM 3-way
-over the automatic range, the LR check at half width and at full size, confidence, hole
+over the automatic range, the LR check at half size, half width and full size, confidence, hole
 filling, the whole stage) in ms per 640x480 frame and as ratios to plain SGBM-64, and end-point
 error / bad-pixel rates / coverage of each step on the synthetic sample, Middlebury Motorcycle
 (scikit-image's copy) and Motorcycle shifted to disparities beyond 64 px, against plain SGBM
@@ -126,19 +126,20 @@ def print_speed(left: np.ndarray, right: np.ndarray, seq, repeats: int) -> None:
         ("SGBM 3-way, 64 disparities (the yardstick itself)", sgbm64),
         ("range: coarse pass at 1/4 scale, [-192, 320)", lambda: disparity_range.coarse_estimate(grey_l, grey_r, 320)),
         (f"SGBM 3-way, auto range [{rng.min_disparity}, {rng.max_disparity}), full width", lambda: stereo.compute_disparity(grey_l, grey_r, pauto)),
-        ("LR check: right view at half width + consistency (default)", lambda: stereo.lr_consistency(disp, stereo.compute_right_disparity_scaled(grey_l, grey_r, pauto, 2))),
+        ("LR check: right view at half size + consistency (default)", lambda: stereo.lr_consistency(disp, stereo.compute_right_disparity_scaled(grey_l, grey_r, pauto, 2, 2))),
+        ("  right view at half width (lr_scale=half_width)", lambda: stereo.lr_consistency(disp, stereo.compute_right_disparity_scaled(grey_l, grey_r, pauto, 2))),
         ("  right view at full size (lr_scale=full)", lambda: stereo.lr_consistency(disp, stereo.compute_right_disparity(grey_l, grey_r, pauto))),
-        ("  match, then half-width right view (one after the other)", lambda: _sequential(grey_l, grey_r, pauto)),
-        ("  match + half-width right view in two threads", lambda: _two_threads(grey_l, grey_r, pauto)),
+        ("  match, then half-size right view (one after the other)", lambda: _sequential(grey_l, grey_r, pauto)),
+        ("  match + half-size right view in two threads", lambda: _two_threads(grey_l, grey_r, pauto)),
         ("confidence map", lambda: stereo.confidence_map(checked, grey_l, lr_err)),
         ("hole fill: scan line (the default)", lambda: stereo.fill_holes(checked, grey_l, smooth=False)),
         ("  + guided filter (fill_filter=guided)", lambda: stereo.fill_holes(checked, grey_l)),
         ("  WLS edge-aware filter instead (fill_filter=wls)", lambda: wls_filter(grey_l, checked, np.ones_like(checked))),
         ("DepthStage, defaults (auto range, LR, fill, depth)", stage_frame()),
+        ("DepthStage, defaults, lr_scale=half_width", stage_frame(lr_scale="half_width")),
         ("DepthStage, defaults, lr_scale=full", stage_frame(lr_scale="full")),
         ("DepthStage, num_disparities=64 (the old default)", stage_frame(num_disparities=64)),
         ("DepthStage, defaults, no LR check, no fill", stage_frame(lr_check=False, fill_holes=False)),
-        ("DepthStage, defaults, LR check at half size (lr_scale=half)", stage_frame(lr_scale="half")),
         ("DepthStage, defaults, downscale 2", stage_frame(downscale=2)),
     ]
     print(f"\n## speed, ms per 640x480 frame ({repeats} rounds; each row timed next to SGBM-64, A B / B A)")
@@ -153,14 +154,14 @@ _POOL = ThreadPoolExecutor(1)
 
 
 def _sequential(grey_l: np.ndarray, grey_r: np.ndarray, params: stereo.SGBMParams) -> object:
-    """The stage's order: the left match, then the half-width right one."""
+    """The stage's order: the left match, then the half-size right one."""
     disp = stereo.compute_disparity(grey_l, grey_r, params)
-    return stereo.lr_consistency(disp, stereo.compute_right_disparity_scaled(grey_l, grey_r, params, 2))
+    return stereo.lr_consistency(disp, stereo.compute_right_disparity_scaled(grey_l, grey_r, params, 2, 2))
 
 
 def _two_threads(grey_l: np.ndarray, grey_r: np.ndarray, params: stereo.SGBMParams) -> object:
-    """The left match and the half-width right one at once (OpenCV releases the GIL)."""
-    right = _POOL.submit(stereo.compute_right_disparity_scaled, grey_l, grey_r, params, 2)
+    """The left match and the half-size right one at once (OpenCV releases the GIL)."""
+    right = _POOL.submit(stereo.compute_right_disparity_scaled, grey_l, grey_r, params, 2, 2)
     disp = stereo.compute_disparity(grey_l, grey_r, params)
     return stereo.lr_consistency(disp, right.result())
 
@@ -184,6 +185,8 @@ def print_accuracy(seq) -> None:
             ("plain SGBM 3-way, true range (OpenCV as is)", lambda a, b, gt: stereo.compute_disparity(
                 a, b, stereo.SGBMParams(_true_range(gt), full_width=False))),
             ("auto range, SGBM (full width)", lambda a, b, gt: stereo.match(a, b, DepthConfig().sgbm(auto_range_of(a, b)), lr_check=False, fill=False).disparity),
+            ("auto range, SGBM + LR check (half size, default)", lambda a, b, gt: stereo.match(
+                a, b, DepthConfig().sgbm(auto_range_of(a, b)), fill=False, lr_scale="half").disparity),
             ("auto range, SGBM + LR check (half width)", lambda a, b, gt: stereo.match(
                 a, b, DepthConfig().sgbm(auto_range_of(a, b)), fill=False, lr_scale="half_width").disparity),
             ("auto range, SGBM + LR check (full size)", lambda a, b, gt: stereo.match(a, b, DepthConfig().sgbm(auto_range_of(a, b)), fill=False).disparity),
@@ -192,7 +195,7 @@ def print_accuracy(seq) -> None:
             ("  fill_filter=guided (the old fill)", lambda a, b, gt: _stage({"fill_filter": "guided"}, a, b)),
             ("  fill_filter=wls", lambda a, b, gt: _stage({"fill_filter": "wls"}, a, b)),
             ("  lr_scale=full (LR check at full size)", lambda a, b, gt: _stage({"lr_scale": "full"}, a, b)),
-            ("  lr_scale=half (LR check at half size)", lambda a, b, gt: _stage({"lr_scale": "half"}, a, b)),
+            ("  lr_scale=half_width (LR check at half width)", lambda a, b, gt: _stage({"lr_scale": "half_width"}, a, b)),
             ("DepthStage, num_disparities=64 (the old default)", lambda a, b, gt: _stage({"num_disparities": 64}, a, b)),
         ]
         for label, fn in rows:
