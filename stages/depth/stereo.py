@@ -470,7 +470,7 @@ def fill_holes(disparity: np.ndarray, grey: np.ndarray, radius: int = 4, eps: fl
     background). Holes that reach the left image border stay unknown (see ``_scanline_fill``).
     The scan-line fill leaves horizontal streaks; with ``smooth`` a guided filter with the
     image as guide smooths them while staying on the hole's side of strong image edges. That
-    looks better but measures worse (Motorcycle dense bad-2 9.1% with it, 7.8% without; see
+    looks better but measures worse (Motorcycle dense bad-2 8.5% with it, 7.8% without; see
     docs/benchmarks.md), so the depth stage's default is ``smooth=False``.
     """
     if disparity.shape != grey.shape[:2]:
