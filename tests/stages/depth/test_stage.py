@@ -289,9 +289,8 @@ def test_measured_pixels_beat_plain_sgbm_with_the_true_range(motorcycle, sample:
 def test_dense_output_keeps_the_match_where_the_lr_check_rejected_it(motorcycle, sample: SampleSequence, case: str) -> None:
     """The default dense output (holes the LR check made keep SGBM's value) is more accurate
     than filling every hole from the neighbours, at the same coverage, on every data set.
-    Measured (right view at half width, 1% apart from the default half size): Motorcycle 1.308
-    px / 7.72% bad-2 against 1.391 / 8.09%, shifted 1.477 / 8.08 against 1.584 / 8.53, sample
-    0.230 / 0.68 against 0.271 / 0.95 (8 frames)."""
+    Measured: Motorcycle 1.315 px / 7.82% bad-2 against 1.498 / 8.63%, shifted 1.487 / 8.21
+    against 1.718 / 9.21, sample 0.228 / 0.67 against 0.262 / 0.91 (8 frames)."""
     from sensorium.stages.depth.evaluate import evaluate_disparity
 
     left, right, gt = motorcycle if case != "sample" else (sample.lefts[0], sample.rights[0], sample.disparities[0])
