@@ -3,12 +3,13 @@
     python benchmarks/depth.py [--repeats 30] [--threads N]
 
 Prints the machine, the cost of each step of the default stage (coarse range pass, SGBM 3-way
-over the automatic range, the LR check at half width and at full size, confidence, hole filling, the whole stage) in ms per
-640x480 frame with ratios to plain SGBM-64 timed in the same interleaved run, and end-point
+over the automatic range, the LR check at half size, half width and full size, confidence, hole
+filling, the whole stage) in ms per 640x480 frame and as ratios to plain SGBM-64, and end-point
 error / bad-pixel rates / coverage of each step on the synthetic sample, Middlebury Motorcycle
 (scikit-image's copy) and Motorcycle shifted to disparities beyond 64 px, against plain SGBM
-with the true range. Timings: median and minimum of ``--repeats`` round-robin
-runs after a warm-up; on a shared machine the minimum is the better estimate of the cost.
+with the true range. Timings: each row is timed next to SGBM-64 ``--repeats`` times after a
+warm-up, and the median ratio of the adjacent pairs (with its interquartile spread) is the
+cost; on a shared machine the absolute ms are inflated by the load, the ratios much less.
 """
 
 from __future__ import annotations
@@ -45,28 +46,44 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def time_rows(rows: list[tuple[str, Callable[[], object]]], repeats: int) -> list[tuple[float, float]]:
-    """(median, minimum) milliseconds per row.
+def time_against(base: Callable[[], object], rows: list[tuple[str, Callable[[], object]]], repeats: int) -> list[dict[str, float]]:
+    """Each row timed next to the yardstick, A B then B A: per row the median and minimum ms and
+    the median ratio row / yardstick of adjacent pairs with its interquartile spread.
 
-    Rows are timed round-robin, one call each per round, so a burst of load from other
-    processes hits every row alike instead of whichever happened to be running; the minimum is
-    the least disturbed estimate of the cost itself.
+    On a shared machine a burst of load hits both calls of a pair alike, so the per-pair ratio
+    is far steadier than either time; the absolute ms are inflated by the load and only the
+    ratios carry over to an unloaded machine.
     """
     for _, fn in rows:
         fn()  # warm-up: allocations, OpenCV's thread pool
+    base()
+    ratios: list[list[float]] = [[] for _ in rows]
     times: list[list[float]] = [[] for _ in rows]
-    for _ in range(repeats):
-        for (_, fn), bucket in zip(rows, times):
-            start = time.perf_counter()
-            fn()
-            bucket.append(time.perf_counter() - start)
-    return [(statistics.median(t) * 1000.0, min(t) * 1000.0) for t in times]
+    for i in range(repeats):
+        for (_, fn), ts, rs in zip(rows, times, ratios):
+            # A B in even rounds, B A in odd ones: the second call of a pair runs slower (caches,
+            # OpenCV's pool), and alternating cancels that out of the median ratio
+            first, second = (base, fn) if i % 2 == 0 else (fn, base)
+            t0 = time.perf_counter()
+            first()
+            t1 = time.perf_counter()
+            second()
+            t2 = time.perf_counter()
+            t_base, t_row = (t1 - t0, t2 - t1) if i % 2 == 0 else (t2 - t1, t1 - t0)
+            ts.append(t_row)
+            rs.append(t_row / t_base)
+    out = []
+    for ts, rs in zip(times, ratios):
+        q1, q2, q3 = np.percentile(rs, [25, 50, 75])
+        out.append({"median_ms": statistics.median(ts) * 1e3, "min_ms": min(ts) * 1e3, "ratio": float(q2), "q1": float(q1), "q3": float(q3)})
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--threads", type=int, default=None, help="cv2.setNumThreads (default: OpenCV's choice)")
+    parser.add_argument("--part", choices=("all", "speed", "accuracy"), default="all")
     args = parser.parse_args()
     if args.threads is not None:
         cv2.setNumThreads(args.threads)
@@ -78,8 +95,10 @@ def main() -> None:
 
     seq = make_sample(8)
     left, right = seq.lefts[0], seq.rights[0]
-    print_speed(left, right, seq, args.repeats)
-    print_accuracy(seq)
+    if args.part in ("all", "speed"):
+        print_speed(left, right, seq, args.repeats)
+    if args.part in ("all", "accuracy"):
+        print_accuracy(seq)
 
 
 def auto_range_of(left: np.ndarray, right: np.ndarray) -> DisparityRange:
@@ -102,38 +121,47 @@ def print_speed(left: np.ndarray, right: np.ndarray, seq, repeats: int) -> None:
         stage.setup()
         return lambda: stage.process([Frame("bench", 0, image=left, right=right, calib=seq.calib)])
 
+    sgbm64 = lambda: p64.matcher().compute(grey_l, grey_r)  # noqa: E731 - the yardstick
     rows = [
-        ("SGBM 3-way, 64 disparities (OpenCV as is)", lambda: p64.matcher().compute(grey_l, grey_r)),
+        ("SGBM 3-way, 64 disparities (the yardstick itself)", sgbm64),
         ("range: coarse pass at 1/4 scale, [-192, 320)", lambda: disparity_range.coarse_estimate(grey_l, grey_r, 320)),
         (f"SGBM 3-way, auto range [{rng.min_disparity}, {rng.max_disparity}), full width", lambda: stereo.compute_disparity(grey_l, grey_r, pauto)),
-        ("LR check: right view at half width + consistency (default)", lambda: stereo.lr_consistency(disp, stereo.compute_right_disparity_scaled(grey_l, grey_r, pauto, 2))),
+        ("LR check: right view at half size + consistency (default)", lambda: stereo.lr_consistency(disp, stereo.compute_right_disparity_scaled(grey_l, grey_r, pauto, 2, 2))),
+        ("  right view at half width (lr_scale=half_width)", lambda: stereo.lr_consistency(disp, stereo.compute_right_disparity_scaled(grey_l, grey_r, pauto, 2))),
         ("  right view at full size (lr_scale=full)", lambda: stereo.lr_consistency(disp, stereo.compute_right_disparity(grey_l, grey_r, pauto))),
-        ("  match + half-width right view in two threads", lambda: _two_threads(grey_l, grey_r, pauto)),
+        ("  match, then half-size right view (one after the other)", lambda: _sequential(grey_l, grey_r, pauto)),
+        ("  match + half-size right view in two threads", lambda: _two_threads(grey_l, grey_r, pauto)),
         ("confidence map", lambda: stereo.confidence_map(checked, grey_l, lr_err)),
         ("hole fill: scan line (the default)", lambda: stereo.fill_holes(checked, grey_l, smooth=False)),
         ("  + guided filter (fill_filter=guided)", lambda: stereo.fill_holes(checked, grey_l)),
         ("  WLS edge-aware filter instead (fill_filter=wls)", lambda: wls_filter(grey_l, checked, np.ones_like(checked))),
         ("DepthStage, defaults (auto range, LR, fill, depth)", stage_frame()),
+        ("DepthStage, defaults, lr_scale=half_width", stage_frame(lr_scale="half_width")),
         ("DepthStage, defaults, lr_scale=full", stage_frame(lr_scale="full")),
         ("DepthStage, num_disparities=64 (the old default)", stage_frame(num_disparities=64)),
         ("DepthStage, defaults, no LR check, no fill", stage_frame(lr_check=False, fill_holes=False)),
-        ("DepthStage, defaults, LR check at half size (lr_scale=half)", stage_frame(lr_scale="half")),
         ("DepthStage, defaults, downscale 2", stage_frame(downscale=2)),
     ]
-    print(f"\n## speed, ms per 640x480 frame ({repeats} round-robin runs; ratio of minima to SGBM-64's)")
-    print(f"{'step':58s} {'median':>7s} {'min':>7s} {'x SGBM-64':>10s}")
-    timings = time_rows(rows, repeats)
-    base = timings[0][1]
-    for (name, _), (med, best) in zip(rows, timings):
-        print(f"{name:58s} {med:7.1f} {best:7.1f} {best / base:10.2f}")
+    print(f"\n## speed, ms per 640x480 frame ({repeats} rounds; each row timed next to SGBM-64, A B / B A)")
+    print("ratio: median of row / SGBM-64 over adjacent pairs [25th-75th percentile]; ms are inflated by any load")
+    print(f"{'step':60s} {'median':>7s} {'min':>7s} {'x SGBM-64':>10s} {'spread':>12s}")
+    for (name, _), t in zip(rows, time_against(sgbm64, rows, repeats)):
+        print(f"{name:60s} {t['median_ms']:7.1f} {t['min_ms']:7.1f} {t['ratio']:10.2f}   [{t['q1']:.2f}-{t['q3']:.2f}]")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
 _POOL = ThreadPoolExecutor(1)
 
 
+def _sequential(grey_l: np.ndarray, grey_r: np.ndarray, params: stereo.SGBMParams) -> object:
+    """The stage's order: the left match, then the half-size right one."""
+    disp = stereo.compute_disparity(grey_l, grey_r, params)
+    return stereo.lr_consistency(disp, stereo.compute_right_disparity_scaled(grey_l, grey_r, params, 2, 2))
+
+
 def _two_threads(grey_l: np.ndarray, grey_r: np.ndarray, params: stereo.SGBMParams) -> object:
-    """The left match and the half-width right one at once (OpenCV releases the GIL)."""
-    right = _POOL.submit(stereo.compute_right_disparity_scaled, grey_l, grey_r, params, 2)
+    """The left match and the half-size right one at once (OpenCV releases the GIL)."""
+    right = _POOL.submit(stereo.compute_right_disparity_scaled, grey_l, grey_r, params, 2, 2)
     disp = stereo.compute_disparity(grey_l, grey_r, params)
     return stereo.lr_consistency(disp, right.result())
 
@@ -157,14 +185,17 @@ def print_accuracy(seq) -> None:
             ("plain SGBM 3-way, true range (OpenCV as is)", lambda a, b, gt: stereo.compute_disparity(
                 a, b, stereo.SGBMParams(_true_range(gt), full_width=False))),
             ("auto range, SGBM (full width)", lambda a, b, gt: stereo.match(a, b, DepthConfig().sgbm(auto_range_of(a, b)), lr_check=False, fill=False).disparity),
+            ("auto range, SGBM + LR check (half size, default)", lambda a, b, gt: stereo.match(
+                a, b, DepthConfig().sgbm(auto_range_of(a, b)), fill=False, lr_scale="half").disparity),
             ("auto range, SGBM + LR check (half width)", lambda a, b, gt: stereo.match(
                 a, b, DepthConfig().sgbm(auto_range_of(a, b)), fill=False, lr_scale="half_width").disparity),
             ("auto range, SGBM + LR check (full size)", lambda a, b, gt: stereo.match(a, b, DepthConfig().sgbm(auto_range_of(a, b)), fill=False).disparity),
-            ("DepthStage defaults (auto range, LR, fill)", lambda a, b, gt: _stage({}, a, b)),
+            ("DepthStage defaults (auto range, LR, fill, keep rejected)", lambda a, b, gt: _stage({}, a, b)),
+            ("  keep_rejected=false (neighbours fill every hole)", lambda a, b, gt: _stage({"keep_rejected": False}, a, b)),
             ("  fill_filter=guided (the old fill)", lambda a, b, gt: _stage({"fill_filter": "guided"}, a, b)),
             ("  fill_filter=wls", lambda a, b, gt: _stage({"fill_filter": "wls"}, a, b)),
             ("  lr_scale=full (LR check at full size)", lambda a, b, gt: _stage({"lr_scale": "full"}, a, b)),
-            ("  lr_scale=half (LR check at half size)", lambda a, b, gt: _stage({"lr_scale": "half"}, a, b)),
+            ("  lr_scale=half_width (LR check at half width)", lambda a, b, gt: _stage({"lr_scale": "half_width"}, a, b)),
             ("DepthStage, num_disparities=64 (the old default)", lambda a, b, gt: _stage({"num_disparities": 64}, a, b)),
         ]
         for label, fn in rows:

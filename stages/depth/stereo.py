@@ -378,19 +378,30 @@ def confidence_map(
     matches that pass the LR check; on the synthetic sample 0.98 and 0.97.
     """
     valid = disparity > 0
-    # texture: a precomputed texture_confidence(grey, block_size, texture_floor), to share it
-    conf = texture_confidence(grey, block_size, texture_floor) if texture is None else texture.copy()
-    if lr_error is not None:
-        e = np.minimum(lr_error, np.float32(1e3)) * np.float32(1 / max(max_lr_diff, 1e-3))  # inf: undefined
-        conf *= np.exp(np.float32(-0.5) * e * e)
-    # local std of the valid disparities (normalised box filters)
+    # local std of the valid disparities (normalised box filters), in place: this runs per frame
     d = np.where(valid, disparity, np.float32(0)).astype(np.float32, copy=False)
-    w = valid.astype(np.float32)
     k = (window, window)
-    n = np.maximum(cv2.blur(w, k), np.float32(1e-6))
-    mean = cv2.blur(d, k) / n
-    var = np.maximum(cv2.blur(d * d, k) / n - mean * mean, np.float32(0))
-    conf *= np.exp(-np.sqrt(var))
+    n = cv2.blur(valid.astype(np.float32), k)
+    np.maximum(n, np.float32(1e-6), out=n)
+    mean = cv2.blur(d, k)
+    mean /= n
+    std = cv2.blur(cv2.multiply(d, d), k)
+    std /= n
+    mean *= mean
+    std -= mean
+    np.maximum(std, np.float32(0), out=std)
+    np.sqrt(std, out=std)
+    if lr_error is not None:  # the two cues' exponents add up: one exp serves both
+        e = np.minimum(lr_error, np.float32(1e3))  # inf: undefined
+        e *= np.float32(1 / max(max_lr_diff, 1e-3))
+        e *= e
+        e *= np.float32(0.5)
+        std += e
+    np.negative(std, out=std)
+    np.exp(std, out=std)
+    # texture: a precomputed texture_confidence(grey, block_size, texture_floor), to share it
+    conf = std
+    conf *= texture_confidence(grey, block_size, texture_floor) if texture is None else texture
     conf[~valid] = 0
     return np.clip(conf, 0, 1, out=conf)
 
@@ -459,7 +470,7 @@ def fill_holes(disparity: np.ndarray, grey: np.ndarray, radius: int = 4, eps: fl
     background). Holes that reach the left image border stay unknown (see ``_scanline_fill``).
     The scan-line fill leaves horizontal streaks; with ``smooth`` a guided filter with the
     image as guide smooths them while staying on the hole's side of strong image edges. That
-    looks better but measures worse (Motorcycle dense bad-2 9.1% with it, 7.8% without; see
+    looks better but measures worse (Motorcycle dense bad-2 8.5% with it, 7.8% without; see
     docs/benchmarks.md), so the depth stage's default is ``smooth=False``.
     """
     if disparity.shape != grey.shape[:2]:
@@ -523,6 +534,7 @@ def match(
     fill: bool = True,
     lr_scale: str = "full",
     fill_filter: str = "guided",
+    keep_rejected: bool = False,
 ) -> StereoMaps:
     """SGBM on a rectified pair, then LR check, confidence and hole filling.
 
@@ -534,6 +546,13 @@ def match(
     error rate of the surviving matches. ``fill_filter``: how holes are filled after the
     scan-line fill, ``none`` (kept as they are), ``guided`` (guided filter on the fill) or
     ``wls`` (the confidence-weighted WLS filter of edge_filter.py, which replaces the fill).
+    ``keep_rejected``: when filling, a hole the LR check made keeps SGBM's own value (marked
+    filled, low confidence) instead of a neighbour's; only pixels SGBM gave nothing for are
+    filled from their neighbours, and holes the fill leaves unknown (the left border band) stay
+    unknown. Rejected pixels are mostly thin structures and
+    half-occluded slivers whose disparity is in no neighbour: SGBM's value there is wrong by
+    > 2 px 29% of the time on Motorcycle, any neighbour-based fill measured here 36-51%
+    (docs/benchmarks.md). The neighbours are still the checked pixels only.
     """
     _check_pair(left, right)
     if fill_filter not in ("none", "guided", "wls"):
@@ -549,6 +568,7 @@ def match(
     disp = compute_disparity(left, right, params)
     lr_error = None
     tolerance = max_lr_diff + 0.5 * (fx - 1)
+    raw = disp.copy() if lr_check and fill and keep_rejected else None
     if lr_check:
         lr_error = lr_consistency(disp, compute_right_disparity_scaled(left, right, params, fx, fy))
         disp[lr_error > tolerance] = -1.0
@@ -562,9 +582,12 @@ def match(
         smooth, _ = wls_filter(grey, disp, conf)
         filled = ~matched & (smooth > 0)
         disp = np.where(matched, disp, smooth).astype(np.float32)
-        conf[filled] = FILLED_CONFIDENCE * texture[filled]
     elif fill:
         disp, filled = fill_holes(disp, grey, smooth=fill_filter == "guided")
+    if raw is not None:  # holes the fill answered where SGBM had a value: that value, not a neighbour's
+        rejected = filled & (raw > 0)
+        disp[rejected] = raw[rejected]
+    if fill:
         filled &= disp > 0
         conf[filled] = FILLED_CONFIDENCE * texture[filled]
     return StereoMaps(disp, conf, matched, filled)

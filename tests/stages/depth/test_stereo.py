@@ -149,6 +149,27 @@ def test_a_smaller_right_view_checks_as_well(motorcycle, lr_scale: str, expectat
         assert not (unchecked.epe < 1.1 * full.epe and unchecked.bad2 < 1.15 * full.bad2), unchecked
 
 
+@pytest.mark.parametrize("fill_filter", ["none", "guided"])
+def test_rejected_holes_keep_the_match_value(motorcycle, fill_filter: str) -> None:
+    """With ``keep_rejected`` a hole the LR check made carries SGBM's own value, as a filled,
+    low-confidence pixel; holes SGBM gave nothing for, and the unfillable border band, are as
+    without it; the measured pixels are untouched."""
+    left, right, _ = motorcycle
+    params = stereo.SGBMParams(64, block_size=3)
+    raw = stereo.compute_disparity(left, right, params)
+    kept = stereo.match(left, right, params, lr_scale="half_width", fill_filter=fill_filter, keep_rejected=True)
+    plain = stereo.match(left, right, params, lr_scale="half_width", fill_filter=fill_filter)
+    assert np.array_equal(kept.matched, plain.matched) and np.array_equal(kept.filled, plain.filled)
+    rejected = plain.filled & (raw > 0)
+    assert rejected.mean() > 0.02  # Motorcycle: ~4% of the image
+    assert np.array_equal(kept.disparity[rejected], raw[rejected])
+    assert not np.array_equal(plain.disparity[rejected], raw[rejected])
+    others = ~rejected
+    assert np.array_equal(kept.disparity[others], plain.disparity[others])
+    assert (kept.confidence[kept.filled] <= stereo.FILLED_CONFIDENCE).all()
+    assert (kept.disparity[~kept.matched & ~kept.filled] <= 0).all()
+
+
 @pytest.mark.parametrize("case, min_auc", [("synthetic", 0.9), ("motorcycle", 0.65)])
 def test_confidence_ranks_errors(sample: SampleSequence, motorcycle, case: str, min_auc: float) -> None:
     """Confidence orders bad (> 2 px) matches below good ones; filled pixels rank lowest."""
