@@ -549,7 +549,9 @@ def match(
     ``keep_rejected``: when filling, a hole the LR check made keeps SGBM's own value (marked
     filled, low confidence) instead of a neighbour's; only pixels SGBM gave nothing for are
     filled from their neighbours, and holes the fill leaves unknown (the left border band) stay
-    unknown. Rejected pixels are mostly thin structures and
+    unknown; only textured pixels keep theirs (on a bare wall SGBM's value is its smoothness
+    prior's: on the chessboard pair, kept there, they put a third of the wall in the board's
+    colours). Rejected pixels are mostly thin structures and
     half-occluded slivers whose disparity is in no neighbour: SGBM's value there is wrong by
     > 2 px 29% of the time on Motorcycle, any neighbour-based fill measured here 36-51%
     (docs/benchmarks.md). The neighbours are still the checked pixels only.
@@ -585,7 +587,9 @@ def match(
     elif fill:
         disp, filled = fill_holes(disp, grey, smooth=fill_filter == "guided")
     if raw is not None:  # holes the fill answered where SGBM had a value: that value, not a neighbour's
-        rejected = filled & (raw > 0)
+        # only where the texture says SGBM measured: on a bare wall its value comes from the
+        # smoothness prior, and a neighbour's is the better guess (the chessboard's wall, #18)
+        rejected = filled & (raw > 0) & (texture >= 1.0)
         disp[rejected] = raw[rejected]
     if fill:
         filled &= disp > 0

@@ -151,16 +151,17 @@ def test_a_smaller_right_view_checks_as_well(motorcycle, lr_scale: str, expectat
 
 @pytest.mark.parametrize("fill_filter", ["none", "guided"])
 def test_rejected_holes_keep_the_match_value(motorcycle, fill_filter: str) -> None:
-    """With ``keep_rejected`` a hole the LR check made carries SGBM's own value, as a filled,
-    low-confidence pixel; holes SGBM gave nothing for, and the unfillable border band, are as
-    without it; the measured pixels are untouched."""
+    """With ``keep_rejected`` a textured hole the LR check made carries SGBM's own value, as a
+    filled, low-confidence pixel; untextured ones, holes SGBM gave nothing for, and the
+    unfillable border band, are as without it; the measured pixels are untouched."""
     left, right, _ = motorcycle
     params = stereo.SGBMParams(64, block_size=3)
     raw = stereo.compute_disparity(left, right, params)
     kept = stereo.match(left, right, params, lr_scale="half_width", fill_filter=fill_filter, keep_rejected=True)
     plain = stereo.match(left, right, params, lr_scale="half_width", fill_filter=fill_filter)
     assert np.array_equal(kept.matched, plain.matched) and np.array_equal(kept.filled, plain.filled)
-    rejected = plain.filled & (raw > 0)
+    textured = stereo.texture_confidence(stereo.to_grey(left), params.block_size) >= 1.0
+    rejected = plain.filled & (raw > 0) & textured
     assert rejected.mean() > 0.02  # Motorcycle: ~4% of the image
     assert np.array_equal(kept.disparity[rejected], raw[rejected])
     assert not np.array_equal(plain.disparity[rejected], raw[rejected])
