@@ -231,17 +231,20 @@ class BoxMass:
 
     def radii(self, ps: Sequence[float]) -> list[float]:
         """The smallest box radius holding mass >= p, for each p (the value the loss's bisection converges to)."""
-        out = []
-        for p in ps:
-            if not 0.0 < p < 1.0:
-                raise ValueError(f"p: expected a probability in (0, 1), got {p!r}")
-            out.append(float(self.radius[min(int(torch.searchsorted(self.cumulative, torch.tensor(p))), len(self.radius) - 1)]))
-        return out
+        _check_probabilities(ps)
+        last = len(self.radius) - 1
+        return [float(self.radius[min(int(torch.searchsorted(self.cumulative, torch.tensor(p))), last)]) for p in ps]
 
     def coverage(self, k: float) -> float:
         """Mass of the box |bar_c| <= k for every c (``RLELoss.predicted_coverage(k)``)."""
         inside = int(torch.searchsorted(self.radius, torch.tensor(float(k)), right=True))
         return float(self.cumulative[inside - 1]) if inside else 0.0
+
+
+def _check_probabilities(ps: Sequence[float]) -> None:
+    for p in ps:
+        if not 0.0 < p < 1.0:
+            raise ValueError(f"p: expected a probability in (0, 1), got {p!r}")
 
 
 @torch.no_grad()
@@ -261,6 +264,7 @@ def box_mass(loss: RLELoss) -> BoxMass:
 def coverage_radii(loss: RLELoss, ps: Sequence[float]) -> list[float]:
     """``[loss.coverage_radius(p) for p in ps]`` (2-D flow density G) from one evaluation of G on
     the loss's integration grid instead of one per p (see :class:`BoxMass`)."""
+    _check_probabilities(ps)  # before the grid's evaluation, not after it
     return box_mass(loss).radii(ps)
 
 
