@@ -38,7 +38,8 @@ import torch
 from sensorium.models.data.eyes import EyesConfig, eye_batch, gaze_vector
 from sensorium.models.data.figures import FiguresConfig, figure_batch
 from sensorium.models.rle import calibration as cal
-from sensorium.models.training.rle_heads import KINDS, TASKS, HeadLoss, HeadModel, HeadsConfig, coverage_radii, fit_density, parameter_count, predict, train_head
+from sensorium.models.training.rle_heads import (KINDS, TASKS, BoxMass, HeadLoss, HeadModel, HeadsConfig, box_mass, coverage_radii, fit_density,
+                                                 parameter_count, predict, train_head)
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,8 @@ IMG_DIR = Path("docs/img")
 
 @dataclass(frozen=True)
 class StudyConfig:
-    """tasks and heads to run; train/calib/test sizes (samples); steps per head (same for all)."""
+    """tasks and heads to run; train/calib/test sizes (samples); steps and batch size per head
+    (same for all); latency_runs: timed batch-1 runs per head (a smoke run needs few)."""
 
     tasks: tuple[str, ...] = TASKS
     kinds: tuple[str, ...] = KINDS
@@ -57,6 +59,8 @@ class StudyConfig:
     calib_size: int = 500
     test_size: int = 1000
     steps: int = 1200
+    batch_size: int = HeadsConfig.batch_size
+    latency_runs: int = 30
     seed: int = 0
 
 
@@ -107,17 +111,18 @@ def accuracy(task: str, error: np.ndarray) -> dict[str, float]:
     return {"mean_angular_error_deg": float(error.mean()), "median_angular_error_deg": float(np.median(error))}
 
 
-def rle_radii(loss: HeadLoss, ps: tuple[float, ...]) -> list[float]:
-    """Box half-widths holding each p under the learned flow density G (no held-out data used)."""
-    assert loss.rle is not None
-    return coverage_radii(loss.rle, ps)
+def density_table(loss: HeadLoss) -> BoxMass | None:
+    """The learned flow density G of an RLE head's loss tabulated once (None for the other heads):
+    its p-regions' box half-widths and k-sigma boxes' coverage (no held-out data used)."""
+    return box_mass(loss.rle) if loss.rle is not None else None
 
 
-def calibration(kind: str, test: dict[str, np.ndarray], calib: dict[str, np.ndarray], loss: HeadLoss) -> tuple[dict[str, Any], cal.Reliability]:
-    """Coverage, Spearman and the reliability curve of one head."""
+def calibration(kind: str, test: dict[str, np.ndarray], calib: dict[str, np.ndarray], density: BoxMass | None) -> tuple[dict[str, Any], cal.Reliability]:
+    """Coverage, Spearman and the reliability curve of one head (``density``: an RLE head's G)."""
     ps = cal.RELIABILITY_PS + (cal.ONE_SIGMA, cal.TWO_SIGMA)
     if kind == "rle":
-        radii = rle_radii(loss, ps)
+        assert density is not None
+        radii = density.radii(ps)
         source = "learned density G (RLELoss.coverage_radius)"
     else:
         radii = [cal.empirical_radius(calib["residual"], calib["scale"], p) for p in ps]
@@ -130,9 +135,8 @@ def calibration(kind: str, test: dict[str, np.ndarray], calib: dict[str, np.ndar
         "coverage_2sigma_region": {"nominal": cal.TWO_SIGMA, "observed": cal.coverage(test["residual"], test["scale"], radii[-1]), "radius": radii[-1]},
         "reliability": curve.to_json(), "reliability_max_gap": curve.max_gap,
     }
-    if kind == "rle":
-        assert loss.rle is not None
-        out["k_sigma_boxes"] = {str(k): {"predicted": loss.rle.predicted_coverage(k),
+    if density is not None:
+        out["k_sigma_boxes"] = {str(k): {"predicted": density.coverage(k),
                                          "observed": cal.coverage(test["residual"], test["scale"], k)} for k in (1.0, 2.0)}
     return out, curve
 
@@ -170,26 +174,27 @@ def plot_reliability(curves: dict[str, cal.Reliability], title: str, path: Path)
     return path
 
 
-def run_task(task: str, study: StudyConfig, img_dir: Path) -> tuple[dict[str, Any], dict[str, tuple[HeadModel, HeadLoss, HeadsConfig]]]:
-    """Train and evaluate every head of one task: (results by head, trained models by head)."""
+def run_task(task: str, study: StudyConfig, img_dir: Path) -> tuple[dict[str, Any], dict[str, tuple[HeadModel, BoxMass | None, HeadsConfig]]]:
+    """Train and evaluate every head of one task: (results by head, (model, its G tabulated, config) by head)."""
     t0 = time.perf_counter()
     train, calib, test = (make_split(task, seed, n) for seed, n in
                           ((TRAIN_SEED, study.train_size), (CALIB_SEED, study.calib_size), (TEST_SEED, study.test_size)))
     log.info("%s: data in %.1f s", task, time.perf_counter() - t0)
     results, models = {}, {}
     for kind in study.kinds:
-        config = HeadsConfig(task=task, steps=study.steps, seed=study.seed)
+        config = HeadsConfig(task=task, steps=study.steps, batch_size=study.batch_size, seed=study.seed)
         t0 = time.perf_counter()
         model, loss = train_head(config, kind, train.images, train.targets, train.weights,
                                  on_step=lambda step, value: step % 100 or log.info("%s/%s step %d loss %.4f", task, kind, step, value))
         train_s = time.perf_counter() - t0
         test_pts, calib_pts = (_points(task, s, *predict(model, s.images)) for s in (test, calib))
-        calib_out, curve = calibration(kind, test_pts, calib_pts, loss)
+        density = density_table(loss)
+        calib_out, curve = calibration(kind, test_pts, calib_pts, density)
         results[kind] = {"accuracy": accuracy(task, test_pts["error"]), "calibration": calib_out,
-                         "parameters": parameter_count(model), "torch_cpu_ms_per_crop": latency_ms(model),
+                         "parameters": parameter_count(model), "torch_cpu_ms_per_crop": latency_ms(model, study.latency_runs),
                          "train_seconds": round(train_s, 1)}
         plot_reliability({kind: curve}, f"{task}: {kind} head", img_dir / f"rle_{task}_{kind}.png")
-        models[kind] = (model, loss, config)
+        models[kind] = (model, density, config)
         log.info("%s/%s: %s", task, kind, json.dumps(results[kind]["accuracy"]))
     return results, models
 
@@ -205,8 +210,9 @@ def run_study(study: StudyConfig, out: Path, img_dir: Path = IMG_DIR, ship_dir: 
         if ship_dir is not None and "rle" in models:
             from sensorium.models.zoo.rle_study import RADIUS_PS, export_rle_model
 
-            model, loss, config = models["rle"]
-            radii = dict(zip(RADIUS_PS, rle_radii(loss, RADIUS_PS)))
+            model, density, config = models["rle"]
+            assert density is not None  # an RLE head's G
+            radii = dict(zip(RADIUS_PS, density.radii(RADIUS_PS)))
             export_rle_model(model, radii, config, ship_dir, results["tasks"][task]["rle"], results["command"])
     (out / "results.json").write_text(json.dumps(results, indent=2))
     return results

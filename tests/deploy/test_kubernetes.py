@@ -341,7 +341,7 @@ def _deploy(dashboard: str, config: dict[str, Any], ray_token: str, timeout: flo
     while not _answers(f"{dashboard}/api/version", auth):
         if time.monotonic() > deadline:
             pytest.fail(f"Ray's dashboard did not answer within {timeout:.0f} s")
-        time.sleep(2)
+        time.sleep(0.5)
     assert httpx.put(url, json=config, timeout=60).status_code == 401  # authOptions mode token: closed without it
     r = httpx.put(url, json=config, headers=auth, timeout=60)
     assert r.status_code == 200, r.text
@@ -352,7 +352,7 @@ def _deploy(dashboard: str, config: dict[str, Any], ray_token: str, timeout: flo
             return apps["sensorium"]
         if status == "DEPLOY_FAILED":
             pytest.fail(f"the Serve config did not deploy: {apps['sensorium'].get('message')}")
-        time.sleep(2)
+        time.sleep(0.5)
     pytest.fail(f"the application is not RUNNING after {timeout:.0f} s")
 
 
@@ -378,7 +378,7 @@ def _stop_session(proc: subprocess.Popen) -> None:
                 os.kill(pid, sig)
         deadline = time.monotonic() + 60
         while _session(proc.pid) and time.monotonic() < deadline:
-            time.sleep(1)
+            time.sleep(0.2)
     proc.wait(timeout=10)
 
 

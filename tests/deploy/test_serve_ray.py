@@ -52,7 +52,7 @@ def remaining(sid: int, timeout: float) -> dict[int, str]:
     """Processes still in the session after waiting up to timeout for them to exit."""
     deadline = time.monotonic() + timeout
     while (left := session_processes(sid)) and time.monotonic() < deadline:
-        time.sleep(1)
+        time.sleep(0.2)
     return left
 
 

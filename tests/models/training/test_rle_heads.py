@@ -83,14 +83,17 @@ def test_bad_configuration_names_it():
 
 def test_coverage_radii_match_the_losss_bisection():
     from sensorium.models.rle.loss import RLELoss
-    from sensorium.models.training.rle_heads import coverage_radii
+    from sensorium.models.training.rle_heads import box_mass, coverage_radii
 
     torch.manual_seed(0)
     loss = RLELoss(dim=2)
     with torch.no_grad():
         for m in loss.flow.marginals:
             m.log_d.fill_(-0.2)  # heavier tails than the base, so the radii are not the Gaussian's
-    fast = coverage_radii(loss, (0.5, 0.9545))
+    table = box_mass(loss)  # what coverage_radii reads: one evaluation of G answers every p and k
+    fast = table.radii((0.5, 0.9545))
     assert fast == pytest.approx([loss.coverage_radius(0.5), loss.coverage_radius(0.9545)], abs=0.03)
+    assert table.coverage(1.0) == pytest.approx(loss.predicted_coverage(1.0), abs=1e-4) and table.coverage(0.0) == 0.0
     with pytest.raises(ValueError, match="probability"):
         coverage_radii(loss, (1.0,))
+

@@ -14,7 +14,7 @@ from sensorium.pipeline.tools.rle_study import StudyConfig, make_split, run_stud
 
 @pytest.mark.slow
 def test_study_runs_end_to_end(tmp_path):
-    study = StudyConfig(train_size=48, calib_size=24, test_size=24, steps=3)
+    study = StudyConfig(train_size=48, calib_size=24, test_size=24, steps=3, batch_size=8, latency_runs=2)
     results = run_study(study, tmp_path / "run", tmp_path / "img", tmp_path / "ship")
     assert json.loads((tmp_path / "run" / "results.json").read_text())["study"]["steps"] == 3
     for task in ("figures", "eyes"):
