@@ -255,5 +255,5 @@ def test_the_shipped_detector_says_once_per_process_that_it_knows_generated_shap
     notes = [r.getMessage() for r in caplog.records if "trained on generated shapes only" in r.getMessage()]
     assert len(notes) == 1
     assert "'detr_spp_shapes'" in notes[0] and "circle, square, triangle, star, ring, cross" in notes[0]
-    assert "--set detect.weights=PATH" in notes[0]
+    assert "--set detect.weights=detr-r50-coco" in notes[0] and "sensorium train detect --data" in notes[0]
     assert detect_module.note_shipped_weights("/my/own/detr.pt") is None  # other weights: nothing to say
