@@ -72,7 +72,7 @@ def merge_fragments(texts: list[TextBox], gap: float = 0.8) -> list[TextBox]:
 
 def normalise(text: str) -> str:
     """Lower case, single spaces, no quotes or trailing colons/asterisks (form labels)."""
-    return " ".join(text.lower().strip(" '\"").split()).strip(" :*")
+    return " ".join(text.lower().strip(" '\":*").split())
 
 
 def _truncation(target: str, cand: str) -> float:
