@@ -117,7 +117,7 @@ class LocalBackend:
 
     name = "local"
 
-    def __init__(self, *, min_score: float = 70.0, max_side: int = 960, small_text: bool = True,
+    def __init__(self, *, min_score: float = 70.0, max_side: int = 800, small_text: bool = True,
                  icons: IconConfig | None = None, embedder: Any = None) -> None:
         self.min_score = min_score
         self.max_side = max_side

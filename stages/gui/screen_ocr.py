@@ -26,7 +26,7 @@ class ScreenReader:
     full resolution); rec_batch: lines per recognition call. Not re-entrant: one call at a
     time (onnxruntime sessions here are shared), guarded by a lock."""
 
-    def __init__(self, *, max_side: int = 960, rec_batch: int = 16) -> None:
+    def __init__(self, *, max_side: int = 800, rec_batch: int = 16) -> None:
         self.max_side = max_side
         self.rec_batch = rec_batch
         self._ocr: Any = None

@@ -40,7 +40,7 @@ class GuiAgentConfig(StageConfig):
 
     backend: Literal["local", "openai"] = "local"
     min_score: float = 70.0
-    max_side: int = 960
+    max_side: int = 800
     small_text: bool = True
     icons: IconConfig | None = None
 
