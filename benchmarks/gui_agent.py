@@ -1,12 +1,16 @@
 """GUI agent benchmark: ``/v1/agent/act`` over real HTTP with the local backend.
 
     python benchmarks/gui_agent.py [--requests 30] [--clients 8]
+    python benchmarks/gui_agent.py --abab /path/to/base/checkout-parent [--rounds 6]
 
 Serves the REST app with uvicorn on loopback, renders the test form page at 1920x1080 in
 Debian's chromium, and measures p50/p95 latency of one request at a time, then requests per
 second with 8 concurrent clients (each with its own connection), side by side with the
 single-client rate. Last, the task success rate over the end-to-end test pages
-(tests/deploy/test_browser.py's tasks), executed through Playwright.
+(tests/e2e/test_browser.py's tasks), executed through Playwright. With ``--abab SRC`` it
+compares instead one request's latency of the local backend in two processes per round, the
+code at SRC (a folder holding a ``sensorium`` package, e.g. ``git archive`` of the base
+commit) against this checkout, ABAB, medians with spread and the per-round ratio.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ import base64
 import concurrent.futures as cf
 import datetime
 import os
+import json
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,15 +36,79 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from detect import cpu_model  # noqa: E402
 
 from sensorium.deploy.settings import ServiceSettings  # noqa: E402
+from interleave import fmt, median_spread, ratio, rounds  # noqa: E402
+from tests.conftest import CHROMIUM  # noqa: E402
+from tests.conftest import CHROMIUM_ARGS as ARGS  # noqa: E402
 from tests.deploy.conftest import running  # noqa: E402
-from tests.deploy.test_browser import ARGS, CHROMIUM, PAGES, TASKS, run_task  # noqa: E402
+from tests.e2e.test_browser import PAGES, TASKS, run_task  # noqa: E402
+
+PARTS = ("det", "rec", "small_text", "elements", "icons")
+
+
+def screenshot_1920() -> bytes:
+    """The test form page at 1920x1080 in headless chromium, as PNG bytes."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1920, "height": 1080})
+        page.goto((PAGES / "form.html").as_uri())
+        png = page.screenshot()
+        browser.close()
+    return png
+
+
+def _child(png_path: str, n: int) -> None:
+    """In a fresh process: build the agent, warm it up, print n latencies (ms) as JSON."""
+    import cv2
+
+    from sensorium.pipeline.agent.build import build_gui_agent
+
+    image = cv2.cvtColor(cv2.imread(png_path), cv2.COLOR_BGR2RGB)
+    agent = build_gui_agent()
+    agent.act(image, "click Submit")
+    lat = []
+    for _ in range(n):
+        t = time.perf_counter()
+        agent.act(image, "click Submit")
+        lat.append((time.perf_counter() - t) * 1e3)
+    print(json.dumps(lat))
+
+
+def abab(base_src: str, n_rounds: int, per_round: int) -> None:
+    """Base (code at base_src) against head (this checkout): one process per side per round."""
+    png = Path(os.environ.get("TMPDIR", "/tmp")) / "gui_agent_1920.png"
+    png.write_bytes(screenshot_1920())
+
+    def side(src: str | None):
+        env = {**os.environ, "PYTHONPATH": src} if src else {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+        def measure() -> float:
+            out = subprocess.run([sys.executable, __file__, "--child", str(png), str(per_round)], env=env, cwd="/",
+                                 capture_output=True, text=True, check=True)
+            return statistics.median(json.loads(out.stdout.strip().splitlines()[-1]))
+        return measure
+
+    res = rounds({"base": side(base_src), "head": side(None)}, n_rounds)
+    print(f"\n1920x1080 'click Submit', one request in process, median of {per_round} per round, {n_rounds} rounds ABAB")
+    print("| side | p50 ms, median [min-max] over rounds |\n|---|---:|")
+    for name, v in res.items():
+        print(f"| {name} | {fmt(median_spread(v), 0)} |")
+    print(f"| head/base per round | {fmt(ratio(res['head'], res['base']))} |")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=30)
     ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--abab", metavar="SRC", help="compare one request's latency against the code at SRC")
+    ap.add_argument("--rounds", type=int, default=6)
+    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        return _child(args.child[0], int(args.child[1]))
+    if args.abab:
+        return abab(args.abab, args.rounds, max(3, args.requests // args.rounds))
     from playwright.sync_api import sync_playwright
 
     from sensorium.pipeline.agent.build import build_gui_agent
@@ -55,15 +125,22 @@ def main() -> None:
         headers = {"Authorization": "Bearer s3cret-token"}
         with httpx.Client(timeout=120) as c:
             assert c.post(url + "/v1/agent/act", json=body, headers=headers).status_code == 200  # warm-up
-            lat = []
+            lat, parts = [], []
             for _ in range(args.requests):
                 t = time.perf_counter()
                 r = c.post(url + "/v1/agent/act", json=body, headers=headers)
                 lat.append((time.perf_counter() - t) * 1e3)
                 assert r.status_code == 200, r.text
+                parts.append(dict(getattr(agent.backend, "timings", {})))  # the app runs this agent in-process
         q = statistics.quantiles(lat, n=20)
         print(f"\n1920x1080 screenshot, 'click Submit', one client, {args.requests} requests")
         print(f"| p50 ms | p95 ms | min ms | req/s |\n|---:|---:|---:|---:|\n| {statistics.median(lat):.0f} | {q[18]:.0f} | {min(lat):.0f} | {1e3 / statistics.mean(lat):.2f} |")
+        print("\nwhere a request's time goes (ms, median over the requests that ran the part)")
+        print("| " + " | ".join(("HTTP + decode + rest",) + PARTS) + " |\n|" + "---:|" * (len(PARTS) + 1))
+        rest = [lt - p.get("total", 0.0) for lt, p in zip(lat, parts)]
+        cells = [f"{statistics.median(rest):.0f}"] + [
+            f"{statistics.median(v):.0f} ({len(v)})" if (v := [p[k] for p in parts if k in p]) else "-" for k in PARTS]
+        print("| " + " | ".join(cells) + " |")
 
         def worker(n: int) -> list[float]:
             out = []

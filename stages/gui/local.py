@@ -1,11 +1,15 @@
 """The local GUI grounding backend: no large model, just OCR, element boxes and fuzzy text.
 
-It reads the screenshot with RapidOCR (PP-OCR detection and recognition ONNX models bundled
-in the ``rapidocr`` wheel, run by onnxruntime, offline), finds element rectangles (fields,
+It reads the screenshot with RapidOCR (``stages/gui/screen_ocr.py``), re-reads the tiles
+with unread detail at twice their size when the asked label was not found whole
+(``stages/gui/small_text.py``), finds element rectangles (fields,
 buttons) from the image's edges with OpenCV, and grounds instructions of the forms
 
 - ``click X`` / ``double click X`` / ``right click X`` / ``tap X``: the element whose text
-  best matches X (rapidfuzz), clicked at the centre of the rectangle around that text;
+  best matches X (rapidfuzz, over OCR lines and runs of fragments merged on one line, with
+  truncated text matched by its start: ``stages/gui/ocr_text.py``), clicked at the centre of
+  the element around that text when the element centres it (a button), else at the text
+  (a bar or row of several items);
 - ``type Y into X`` / ``fill X with Y`` (``... and submit`` / ``and press enter``): click the
   field labelled X (the rectangle holding X, or the nearest one right of or below the label),
   then type Y;
@@ -26,30 +30,23 @@ model's.
 from __future__ import annotations
 
 import re
-import threading
-from dataclasses import dataclass
+import time
 from typing import Any
 
 import cv2
 import numpy as np
 
-from sensorium.stages.gui.protocol import AgentRequest
+from sensorium.stages.gui import small_text
 from sensorium.stages.gui.icons import IconConfig, IconGrounder
+from sensorium.stages.gui.ocr_text import Match, TextBox, find_text, merge_fragments
+from sensorium.stages.gui.protocol import AgentRequest
+from sensorium.stages.gui.screen_ocr import ScreenReader
 from sensorium.stages.results.gui import ActionType, CoordinateSpace
 
 KEYS = {"ctrl", "control", "alt", "shift", "enter", "return", "tab", "esc", "escape", "backspace", "delete", "del", "up", "down",
         "left", "right", "space", "home", "end", "pageup", "pagedown", "cmd", "command", "meta", "win", "super", "insert",
         *(f"f{i}" for i in range(1, 13))}
 _ELEMENT_WORDS = r"(?:button|link|tab|icon|field|box|input|checkbox|menu|item|option|text ?field|text ?box)"
-
-
-@dataclass(frozen=True)
-class TextBox:
-    """An OCR line: text and its axis-aligned box (x1, y1, x2, y2) in screenshot pixels."""
-
-    text: str
-    box: tuple[float, float, float, float]
-    score: float
 
 
 def _is_key_combo(words: str) -> bool:
@@ -91,63 +88,81 @@ def word_boxes(texts: list[TextBox]) -> list[tuple[float, float, float, float]]:
     return [t.box for t in texts if len(re.sub(r"\W", "", t.text)) >= 2]
 
 
+def click_point(label: TextBox, element: tuple[float, float, float, float] | None, texts: list[TextBox]) -> tuple[float, float]:
+    """Where to click for ``label``: the element's centre when the element centres the text
+    and holds no other text (a button), else the text's centre (a wide bar or a row of several
+    items, where the element's centre may be another item or nothing)."""
+    if element is None:
+        return _centre(label.box)
+    (tx, ty), (ex, ey) = _centre(label.box), _centre(element)
+    centred = abs(tx - ex) <= max(8.0, 0.12 * (element[2] - element[0])) and abs(ty - ey) <= max(6.0, 0.2 * (element[3] - element[1]))
+    others = any(t.parts == 1 and not _inside(t.box, label.box) and element[0] <= _centre(t.box)[0] <= element[2]
+                 and element[1] <= _centre(t.box)[1] <= element[3] for t in texts)
+    return (ex, ey) if centred and not others else (tx, ty)
+
+
 def _inside(inner: tuple[float, ...], outer: tuple[float, ...], pad: float = 2) -> bool:
     return inner[0] >= outer[0] - pad and inner[1] >= outer[1] - pad and inner[2] <= outer[2] + pad and inner[3] <= outer[3] + pad
 
 
 class LocalBackend:
     """``complete(request) -> (UI-TARS text, "physical_px")``. min_score: fuzzy match floor
-    (0-100); max_side: OCR detection's longer side; icons: an :class:`IconConfig` to ground
-    icons by CLIP similarity, None to ground text only; embedder: builds the icon model from
-    its options (see :class:`IconGrounder`)."""
+    (0-100) below which it answers ``call_user``; max_side: OCR detection's longer side;
+    small_text: re-read unread tiles at twice their size when the label is not found whole;
+    icons: an :class:`IconConfig` to ground icons by CLIP similarity, None to ground text only;
+    embedder: builds the icon model from its options (see :class:`IconGrounder`).
+
+    ``timings`` holds the last request's breakdown in ms (``det``, ``rec``, ``small_text``,
+    ``elements``, ``icons``, ``total``): the service runs one request at a time."""
 
     name = "local"
 
-    def __init__(self, *, min_score: float = 70.0, max_side: int = 1280, icons: IconConfig | None = None,
-                 embedder: Any = None) -> None:
+    def __init__(self, *, min_score: float = 70.0, max_side: int = 800, small_text: bool = True,
+                 icons: IconConfig | None = None, embedder: Any = None) -> None:
         self.min_score = min_score
         self.max_side = max_side
+        self.small_text = small_text
+        self.reader = ScreenReader(max_side=max_side)
         self.icons = IconGrounder(icons, embedder=embedder) if icons is not None else None
-        self._ocr: Any = None
-        self._lock = threading.Lock()
+        self.timings: dict[str, float] = {}
+
+    def load(self) -> None:
+        """Load the OCR models now (a service calls this at start, not on the first request)."""
+        self.reader.load()
 
     # --- perception ---------------------------------------------------------------------
     def read_text(self, image: np.ndarray) -> list[TextBox]:
-        """OCR lines of an (H, W, 3) uint8 RGB screenshot, in its pixels."""
-        with self._lock:  # one engine per backend; onnxruntime sessions are not re-entrant here
-            if self._ocr is None:
-                import logging
-
-                from rapidocr import RapidOCR
-
-                logging.getLogger("RapidOCR").setLevel(logging.WARNING)
-                self._ocr = RapidOCR(params={"Global.log_level": "warning", "Det.limit_side_len": self.max_side,
-                                             "Det.limit_type": "max"})
-            result = self._ocr(np.ascontiguousarray(image[..., ::-1]))
-        if result is None or result.boxes is None or result.txts is None:
-            return []
-        out = []
-        for quad, text, score in zip(result.boxes, result.txts, result.scores):
-            q = np.asarray(quad, np.float32)
-            out.append(TextBox(str(text).strip(), (float(q[:, 0].min()), float(q[:, 1].min()), float(q[:, 0].max()), float(q[:, 1].max())), float(score)))
-        return [t for t in out if t.text]
+        """OCR lines of an (H, W, 3) uint8 RGB screenshot, in its pixels (first pass only)."""
+        return self.reader.read(image, self.timings)
 
     def find_text(self, target: str, texts: list[TextBox]) -> tuple[TextBox | None, float]:
-        """The OCR line best matching ``target`` and its score (0-100). Ties on that score go to
-        the line whose whole text is closest ("Select" picks the button, not the title "Select time")."""
-        from rapidfuzz import fuzz
+        """The OCR line (or merged run of fragments) best matching ``target`` and its score (0-100)."""
+        m = find_text(target, merge_fragments(texts))
+        return m.text, m.score
 
-        t = target.lower().strip(" '\"")
-        best, best_key = None, (0.0, 0.0)
-        for tb in texts:
-            cand = tb.text.lower().strip(" :*")
-            whole = fuzz.ratio(t, cand)
-            score = max(whole, fuzz.partial_ratio(t, cand) if len(cand) >= len(t) else 0.0)
-            if len(cand) > 2 * len(t) + 4:  # a long sentence containing the word is a weaker match
-                score *= 0.85
-            if (score, whole) > best_key:
-                best, best_key = tb, (score, whole)
-        return best, best_key[0]
+    def _elements(self, image: np.ndarray) -> list[tuple[int, int, int, int]]:
+        t0 = time.perf_counter()
+        boxes = element_boxes(image)
+        self.timings["elements"] = self.timings.get("elements", 0.0) + (time.perf_counter() - t0) * 1e3
+        return boxes
+
+    def locate(self, target: str, image: np.ndarray) -> tuple[Match, list[TextBox]]:
+        """The best text match for ``target`` and the lines read: the first OCR pass, then, if
+        the label was not found whole there, the small-text pass over unread tiles."""
+        texts = self.read_text(image)
+        match = find_text(target, merge_fragments(texts))
+        if self.small_text and match.whole < 90:
+            t0 = time.perf_counter()
+            extra: list[TextBox] = []
+            for tile in small_text.tiles_to_reread(image, texts):
+                extra += small_text.to_screen(self.reader.read(small_text.upscale(image, tile, 2.0), {}), tile, 2.0)
+            self.timings["small_text"] = (time.perf_counter() - t0) * 1e3
+            if extra:
+                texts = small_text.add_new(texts, extra)
+                second = find_text(target, merge_fragments(texts))
+                if (second.score, second.whole) > (match.score, match.whole):
+                    match = second
+        return match, texts
 
     # --- grounding ----------------------------------------------------------------------
     def _element_at(self, label: TextBox, boxes: list[tuple[int, int, int, int]]) -> tuple[float, float, float, float] | None:
@@ -168,7 +183,7 @@ class LocalBackend:
         lx1, ly1, lx2, ly2 = label.box
         lh = ly2 - ly1
         glyphs = [t.box for t in texts]
-        others = [t for t in texts if t is not label]
+        others = [t for t in texts if not _inside(t.box, label.box)]
         best: dict[str, tuple[float, tuple[float, float, float, float]]] = {}
         for b in boxes:
             if _inside(label.box, b) or any(_inside(b, g, pad=4) for g in glyphs):
@@ -188,7 +203,16 @@ class LocalBackend:
         return text, CoordinateSpace.PHYSICAL_PX
 
     def ground(self, instruction: str, image: np.ndarray) -> str:
-        """UI-TARS text (Thought + Action) for ``instruction`` on ``image``, points in its pixels."""
+        """UI-TARS text (Thought + Action) for ``instruction`` on ``image``, points in its pixels;
+        :attr:`timings` says where the time went."""
+        self.timings = {}
+        t0 = time.perf_counter()
+        try:
+            return self._ground(instruction, image)
+        finally:
+            self.timings["total"] = (time.perf_counter() - t0) * 1e3
+
+    def _ground(self, instruction: str, image: np.ndarray) -> str:
         ins = " ".join(instruction.strip().rstrip(".!").split())
         low = ins.lower()
         h, w = image.shape[:2]
@@ -205,58 +229,63 @@ class LocalBackend:
         if m:
             direction, target = m.group(1) or "down", m.group(2)
             if target:
-                found, score = self.find_text(target, self.read_text(image))
-                if found is not None and score >= self.min_score:
-                    return f"Thought: '{_quote(found.text)}' is on the screen.\nAction: finished(content='{_quote(found.text)} is visible')"
+                found, _ = self.locate(target, image)
+                if found.text is not None and found.score >= self.min_score:
+                    seen = _quote(found.text.text)
+                    return f"Thought: '{seen}' is on the screen.\nAction: finished(content='{seen} is visible')"
             return f"Thought: Scrolling {direction}.\nAction: scroll(start_box='({cx:.0f},{cy:.0f})', direction='{direction}')"
         submit = False
         m = re.fullmatch(r"(.+?),? and (?:then )?(?:submit|press enter|hit enter)", ins, re.IGNORECASE)
         if m:
             ins, submit = m.group(1), True
-        m = (re.fullmatch(r"(?:please )?(?:type|enter|write|input) ['\"]?(.+?)['\"]? (?:into|in|on) (?:the )?(.+?)(?: " + _ELEMENT_WORDS + r")?", ins, re.IGNORECASE)
-             or None)
+        m = re.fullmatch(r"(?:please )?(?:type|enter|write|input) ['\"]?(.+?)['\"]? (?:into|in|on) (?:the )?(.+?)(?: " + _ELEMENT_WORDS + r")?", ins, re.IGNORECASE)
         fill = re.fullmatch(r"(?:please )?fill (?:in )?(?:the )?(.+?)(?: " + _ELEMENT_WORDS + r")? with ['\"]?(.+?)['\"]?", ins, re.IGNORECASE)
         if m or fill:
             content, target = (m.group(1), m.group(2)) if m else (fill.group(2), fill.group(1))
-            texts = self.read_text(image)
-            label, score = self.find_text(target, texts)
-            if label is None or score < self.min_score:
-                return self._cannot(target, label, score)
-            field = self._field_for(label, element_boxes(image), texts)
-            if field is None:
-                return self._cannot(target, label, score, "found the label but no input field next to it")
-            x, y = _centre(field)
-            body = _quote(content + ("\n" if submit else ""))
-            return (f"Thought: Typing into the '{_quote(label.text)}' field.\nAction: click(start_box='({x:.0f},{y:.0f})')\n\n"
-                    f"type(content='{body}')")
+            return self._type_into(target, content + ("\n" if submit else ""), image)
         m = re.fullmatch(r"(?:please )?(double[- ]click|right[- ]click|click|tap|press|select|choose|open)(?: on)?(?: the)? (.+?)(?: " + _ELEMENT_WORDS + r")?", ins, re.IGNORECASE)
         if m:
-            verb, target = m.group(1).lower().replace("-", " "), m.group(2)
-            if verb in ("press",) and _is_key_combo(target):
-                return f"Thought: Pressing {target}.\nAction: hotkey(key='{_quote(target.lower())}')"
-            texts = self.read_text(image)
-            found, score = self.find_text(target, texts)
-            action = {"double click": ActionType.LEFT_DOUBLE, "right click": ActionType.RIGHT_SINGLE}.get(verb, ActionType.CLICK)
-            if found is None or score < self.min_score:
-                return self._click_icon(target, image, texts, found, score, action)
-            box = self._element_at(found, element_boxes(image)) or found.box
-            x, y = _centre(box)
-            return f"Thought: Clicking '{_quote(found.text)}'.\nAction: {action}(start_box='({x:.0f},{y:.0f})')"
+            return self._click(m.group(1).lower().replace("-", " "), m.group(2), image)
         return f"Thought: I do not know how to do '{_quote(ins)}' without a model; please do it or rephrase it.\nAction: call_user()"
 
-    def _click_icon(self, target: str, image: np.ndarray, texts: list[TextBox], found: TextBox | None, score: float, action: str) -> str:
+    def _type_into(self, target: str, content: str, image: np.ndarray) -> str:
+        found, texts = self.locate(target, image)
+        if found.text is None or found.score < self.min_score:
+            return self._cannot(target, found)
+        field = self._field_for(found.text, self._elements(image), texts)
+        if field is None:
+            return self._cannot(target, found, "found the label but no input field next to it")
+        x, y = _centre(field)
+        return (f"Thought: Typing into the '{_quote(found.text.text)}' field.\nAction: click(start_box='({x:.0f},{y:.0f})')\n\n"
+                f"type(content='{_quote(content)}')")
+
+    def _click(self, verb: str, target: str, image: np.ndarray) -> str:
+        if verb in ("press",) and _is_key_combo(target):
+            return f"Thought: Pressing {target}.\nAction: hotkey(key='{_quote(target.lower())}')"
+        found, texts = self.locate(target, image)
+        action = {"double click": ActionType.LEFT_DOUBLE, "right click": ActionType.RIGHT_SINGLE}.get(verb, ActionType.CLICK)
+        if found.text is None or found.score < self.min_score:
+            return self._click_icon(target, image, texts, found, action)
+        x, y = click_point(found.text, self._element_at(found.text, self._elements(image)), texts)
+        how = "" if found.how == "whole" else f" ({found.how}, match {found.score:.0f}/100)"
+        return f"Thought: Clicking '{_quote(found.text.text)}'{how}.\nAction: {action}(start_box='({x:.0f},{y:.0f})')"
+
+    def _click_icon(self, target: str, image: np.ndarray, texts: list[TextBox], found: Match, action: str) -> str:
         """No text matches ``target``: the text-free element that looks like it, if icons are configured."""
         if self.icons is None:
-            return self._cannot(target, found, score, also="icon grounding needs embed weights (the gui_agent icons option, "
-                                                           "e.g. icons.weights=clip_icons)")
-        match = self.icons.find(target, image, word_boxes(texts), element_boxes(image))
+            return self._cannot(target, found, also="icon grounding needs embed weights (the gui_agent icons option, "
+                                                    "e.g. icons.weights=clip_icons)")
+        t0 = time.perf_counter()
+        match = self.icons.find(target, image, word_boxes(texts), self._elements(image))
+        self.timings["icons"] = (time.perf_counter() - t0) * 1e3
         if match.refused:
-            return self._cannot(target, found, score, also=match.refused)
+            return self._cannot(target, found, also=match.refused)
         x, y = _centre(match.box)
         return (f"Thought: Clicking the icon that looks like '{_quote(target)}' (similarity {match.score:.2f}).\n"
                 f"Action: {action}(start_box='({x:.0f},{y:.0f})')")
 
-    def _cannot(self, target: str, best: TextBox | None, score: float, why: str = "", also: str = "") -> str:
-        near = f" (closest text: '{_quote(best.text)}', match {score:.0f}/100)" if best is not None else " (no text on the screen)"
+    def _cannot(self, target: str, best: Match, why: str = "", also: str = "") -> str:
+        near = (f" (closest text: '{_quote(best.text.text)}', match {best.score:.0f}/100 below {self.min_score:.0f})"
+                if best.text is not None else " (no text on the screen)")
         reason = why or f"cannot find '{_quote(target)}' on the screen{near}"
         return f"Thought: I {reason}{'; ' + also if also else ''}.\nAction: call_user()"

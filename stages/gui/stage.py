@@ -33,12 +33,15 @@ class GuiAgentConfig(StageConfig):
     """backend: ``local`` (OCR grounding, no model) or ``openai`` (passed in by the pipeline).
     min_score: the local backend's fuzzy-match floor (0-100) before it calls the user.
     max_side: the local backend's OCR detection size (longer side, pixels).
+    small_text: whether the local backend re-reads unread tiles at twice their size when the
+    asked label is not found whole (costs a few detections, only on such requests).
     icons: how the local backend grounds icons by CLIP similarity (``stages/gui/icons.py``),
     None for text only; from ``--set``/YAML a nested mapping, e.g. ``{"weights": "clip_icons"}``."""
 
     backend: Literal["local", "openai"] = "local"
     min_score: float = 70.0
-    max_side: int = 1280
+    max_side: int = 800
+    small_text: bool = True
     icons: IconConfig | None = None
 
     def __post_init__(self) -> None:
@@ -70,7 +73,8 @@ class GuiAgentStage(Stage):
         from sensorium.stages.gui.local import LocalBackend
 
         c = self.config
-        self._backend = LocalBackend(min_score=c.min_score, max_side=c.max_side, icons=c.icons, embedder=self._embedder)
+        self._backend = LocalBackend(min_score=c.min_score, max_side=c.max_side, small_text=c.small_text, icons=c.icons,
+                                     embedder=self._embedder)
 
     @property
     def backend(self) -> Backend:

@@ -20,23 +20,36 @@ def _bench():
     return sys.modules["gui_grounding"]
 
 
-def test_targets_are_clickable_labelled_nodes_in_image_pixels(data_dir):
-    items = _bench().targets(data_dir / "gui")
-    [demo] = [t for t in items if t.screen_id == "33685" and t.text == "Demo Mode"]
-    assert demo.boxes == tuple([tuple(v * 1080 / 1440 for v in (70, 1276, 1370, 1434))])  # 1440-wide bounds, 1080-wide JPEG
-    assert demo.contains(540, 1016) and not demo.contains(540, 900)
-    assert all(0 < len(t.text) <= 40 and all(b[2] > b[0] and b[3] > b[1] for b in t.boxes) for t in items)
+@pytest.fixture(scope="module")
+def rico_text_results(data_dir, local_agent):
+    """Every scored text target of the shared Rico set (69 on 28 screens), asked once."""
+    bench = _bench()
+    items = bench.targets(data_dir / "gui", "text")
+    assert len(items) >= 60
+    return bench.evaluate(local_agent, items, diagnose=False)
+
+
+def _misses(results) -> list:
+    return [(r.target.screen_id, r.target.text, r.outcome, r.point) for r in results if r.outcome != "hit"]
 
 
 @pytest.mark.slow
-def test_local_backend_grounds_most_labels_on_real_screenshots(data_dir, local_agent):
-    """Every third screenshot (28 targets; 22 hit when measured, 79%): the floor is far below
-    that, so it holds on any machine, and fails if grounding breaks."""
+def test_text_targets_are_grounded_at_least_90_percent(rico_text_results):
+    hits = sum(r.outcome == "hit" for r in rico_text_results)
+    assert hits / len(rico_text_results) >= 0.90, _misses(rico_text_results)
+
+
+@pytest.mark.slow
+def test_wrong_clicks_stay_under_3_percent_of_targets(rico_text_results):
+    """Where the backend is unsure it answers call_user: a click on another element is the costly miss."""
+    wrong = sum(r.outcome == "wrong_click" for r in rico_text_results)
+    assert wrong / len(rico_text_results) <= 0.03, _misses(rico_text_results)
+
+
+def test_outcomes_and_miss_causes(data_dir):
+    """A refusal is not a wrong click, and a stale target's miss is put down to the hierarchy."""
     bench = _bench()
-    items = bench.targets(data_dir / "gui")
-    screens = list(dict.fromkeys(t.screen_id for t in items))[::3]
-    subset = [t for t in items if t.screen_id in screens]
-    assert len(subset) >= 20
-    results = bench.evaluate(local_agent, subset)
-    hits = sum(outcome == "hit" for _, outcome, _ in results)
-    assert hits / len(results) >= 0.6, [(t.screen_id, t.text, outcome, point) for t, outcome, point in results if outcome != "hit"]
+    [stale] = [t for t in bench.targets(data_dir / "gui", stale=True) if t.stale and t.text == "10"]
+    r = bench.Result(stale, "wrong_click", (1.0, 1.0))
+    assert bench.miss_cause(None, None, r) == "hierarchy stale"
+    assert set(bench.OUTCOMES) == {"hit", "wrong_click", "call_user", "error"}

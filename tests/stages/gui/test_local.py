@@ -125,3 +125,23 @@ def test_find_text_prefers_the_line_whose_whole_text_matches(plain_backend, targ
     texts = [TextBox(line, (0.0, 30.0 * i, 100.0, 30.0 * i + 20), 0.99) for i, line in enumerate(lines)]
     best, score = plain_backend.find_text(target, texts)
     assert best.text == expected and score >= plain_backend.min_score
+
+
+def _tb(text: str, box) -> "TextBox":
+    from sensorium.stages.gui.local import TextBox
+
+    return TextBox(text, tuple(float(v) for v in box), 0.9)
+
+
+@pytest.mark.parametrize("label, element, others, expected, why", [
+    (("Submit", (460, 290, 540, 310)), (400, 280, 600, 320), [], (500, 300), "a button centres its label: its centre"),
+    (("OK", (900, 812, 940, 850)), (0, 800, 1080, 860), [], (920, 831), "one item at the end of a wide bar: the text"),
+    (("Save", (240, 290, 300, 310)), (200, 280, 800, 320), [("Cancel", (700, 290, 780, 310))], (270, 300),
+     "a bar of several items: the text, not the middle between them"),
+    (("Next", (10, 10, 50, 30)), None, [], (30, 20), "no element around it: the text"),
+])
+def test_the_click_lands_on_the_element_only_where_it_centres_the_text(label, element, others, expected, why):
+    from sensorium.stages.gui.local import click_point
+
+    lab = _tb(*label)
+    assert click_point(lab, element, [lab] + [_tb(*o) for o in others]) == pytest.approx(expected), why

@@ -1,0 +1,48 @@
+"""The Rico grounding targets, read from the real view hierarchies."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sensorium.pipeline.tools.rico_targets import STALE, targets
+
+
+def test_text_targets_are_clickable_labelled_nodes_in_image_pixels(data_dir):
+    items = targets(data_dir / "gui")
+    [demo] = [t for t in items if t.screen_id == "33685" and t.text == "Demo Mode"]
+    assert demo.boxes == tuple([tuple(v * 1080 / 1440 for v in (70, 1276, 1370, 1434))])  # 1440-wide bounds, 1080-wide JPEG
+    assert demo.contains(540, 1016) and not demo.contains(540, 900)
+    assert all(0 < len(t.text) <= 40 and t.kind == "text" and not t.stale for t in items)
+    assert all(b[2] > b[0] and b[3] > b[1] for t in items for b in t.boxes)
+
+
+def test_nodes_under_an_open_drawer_and_audited_ones_are_apart(data_dir):
+    everything = targets(data_dir / "gui", stale=True)
+    stale = {(t.screen_id, t.text): t.stale for t in everything if t.stale}
+    assert stale[("33609", "MANUALLY SELECT LOCATION")] == "under an open navigation drawer"  # the drawer covers that button
+    assert ("33609", "HOME") not in stale  # the drawer's own items are on the screen
+    assert all(stale[key] == why for key, why in STALE.items())
+    assert len(targets(data_dir / "gui")) == len(everything) - len(stale)
+
+
+def test_icon_targets_have_a_description_and_no_text(data_dir):
+    icons = targets(data_dir / "gui", "icon")
+    assert ("33651", "Navigate up") in {(t.screen_id, t.text) for t in icons}
+    for t in icons[:20]:
+        assert t.kind == "icon" and 0 < len(t.text) <= 40
+    texts = {(t.screen_id, t.text) for t in targets(data_dir / "gui")}
+    assert not texts & {(t.screen_id, t.text) for t in icons}
+
+
+@pytest.mark.parametrize("kind, error", [("button", ValueError), ("text", FileNotFoundError)])
+def test_bad_arguments_say_what_was_wrong(tmp_path, kind, error):
+    with pytest.raises(error, match="kind: expected|no Rico screenshots"):
+        targets(tmp_path / "missing", kind)
+
+
+def test_a_hierarchy_without_its_screenshot_is_named(tmp_path):
+    (tmp_path / "1.json").write_text(json.dumps({"activity": {"root": {}}}))
+    with pytest.raises(FileNotFoundError, match="1.json has no screenshot 1.jpg"):
+        targets(tmp_path)
