@@ -31,6 +31,9 @@ class AgentService:
     def __init__(self, settings: ServiceSettings, agent: GuiAgentStage | None = None) -> None:
         self.settings = settings
         self.agent = agent or build_gui_agent(settings.agent)
+        load = getattr(self.agent.backend, "load", None)
+        if callable(load):  # the OCR models now, at start: not in the first client's request (seconds)
+            load()
         self._lock = threading.Lock() if settings.serialize_agent else None
         self._slot = asyncio.Lock() if settings.serialize_agent else None
 

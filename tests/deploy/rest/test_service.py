@@ -28,3 +28,9 @@ def test_errors_are_the_agents_not_http(local_agent):
     dead = AgentService(ServiceSettings(agent=AgentSettings(backend="openai", openai_base_url="http://127.0.0.1:9/v1", openai_model="m", retries=0)))
     with pytest.raises(BackendFailed, match="127.0.0.1:9"):
         dead.act(np.zeros((20, 20, 3), np.uint8), "click OK")
+
+
+def test_the_service_loads_the_ocr_models_when_it_starts():
+    """Not in its first client's request: that one would wait seconds for the engine."""
+    service = AgentService(ServiceSettings())
+    assert service.agent.backend.reader._ocr is not None
