@@ -10,7 +10,9 @@ characters), the instruction is ``click <text>``; a success is a returned point 
 node's bounds (or another clickable node with the same text: the instruction cannot tell
 them apart). The agent is asked the way the CLI and the REST service ask it
 (:meth:`GuiAgentStage.act`, OCR on every call). Prints the success rate and how many
-targets ended as ``call_user`` or as a point elsewhere.
+targets ended as ``call_user`` or as a point elsewhere. Then, with the shipped icon model, the
+Rico icon targets (content-desc only) and ``--pages`` generated web pages, ScreenSpot-style
+(``sensorium.pipeline.tools.gui_benchmark``).
 """
 
 from __future__ import annotations
@@ -112,6 +114,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=0, help="only the first N targets (0: all)")
     ap.add_argument("--verbose", action="store_true", help="print every target's outcome")
+    ap.add_argument("--pages", type=int, default=20, help="generated web pages for the icon/web table (0: Rico icons only)")
     args = ap.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from detect import cpu_model
@@ -140,6 +143,10 @@ def main() -> None:
     print(f"| point outside the node | {counts['miss']} ({counts['miss'] / n:.1%}) |")
     print(f"| no usable action | {counts['error']} |")
     print(f"| time per instruction (OCR included) | {seconds / n * 1000:.0f} ms |")
+    # --- icon targets on Rico and the generated web pages (#17, pipeline/tools/gui_benchmark.py) ---
+    from sensorium.pipeline.tools.gui_benchmark import report
+
+    print("\n" + report(gui, pages=args.pages, verbose=args.verbose))
 
 
 if __name__ == "__main__":

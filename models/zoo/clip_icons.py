@@ -1,8 +1,10 @@
 """The small CLIP the GUI agent's local backend grounds icons with, and its registry entry.
 
-Trained by sensorium on :mod:`~sensorium.models.data.icons` (generated line icons) with
-``sensorium train embed`` and open_clip's ClipLoss; it knows those icon classes and nothing
-else, so it is a working default for toolbar icons, not a general image model. The open_clip
+Trained by sensorium on :mod:`~sensorium.models.data.icons` (generated Material-like icons of
+24 classes named by their accessibility names and synonyms: "more options", "navigate up",
+"settings", ...) with ``sensorium train embed``, open_clip's ClipLoss and a warmup + cosine
+learning rate; it knows those icon classes and nothing else, so it is a working default for
+common toolbar icons, not a general image model. The open_clip
 architecture is ``CONFIG_FILE`` (what ``--config-json`` took); the JSON beside the weights
 records the exact commands, the data seed and the file's sha256.
 """
@@ -33,6 +35,6 @@ register_weights(WeightsEntry(
     sources=(LocalPath(str(WEIGHTS_FILE)),),
     license="Apache-2.0 (trained by sensorium on its generated icons)",
     description="tiny open_clip CLIP (ViT 48 px, patch 8, 3 layers of width 96; text 2 layers of width 32, CLIP BPE) "
-                "trained on generated toolbar icons only; fp16 state dict, architecture in clip_icons_config.json",
+                "trained on generated Material-like icons (24 classes) only; fp16 state dict, architecture in clip_icons_config.json",
     input_size=(48, 48), mean=MEAN, std=STD, labels=CLASSES, format="torch",
 ))

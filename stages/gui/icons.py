@@ -160,6 +160,21 @@ def _resolve(cfg: IconConfig) -> tuple[dict[str, Any], tuple[str, ...], tuple[st
             "crops": False, "threads": cfg.threads}, tuple(labels), tuple(vocabulary)
 
 
+def known_name(target: str, vocabulary: Sequence[str]) -> str | None:
+    """The name in ``vocabulary`` that ``target`` asks for ("Increase hour" → "increase",
+    "Search Word" → "search"): the one it matches best (rapidfuzz, >= 85), the longer name
+    on a tie; None if it matches none. ``target`` itself (normalised) for an empty
+    (open) vocabulary. A closed model's text tower has seen only its names, so it is asked
+    with the name, not the sentence around it."""
+    from rapidfuzz import fuzz
+
+    t = " ".join(target.lower().replace(",", " ").split())
+    if not vocabulary:
+        return t
+    best = max((max(fuzz.ratio(t, n), fuzz.token_set_ratio(t, n)), fuzz.ratio(t, n), len(n), n) for n in vocabulary)
+    return best[3] if best[0] >= 85 else None
+
+
 class Embedder(Protocol):
     """What icon grounding needs of an image-text embedding model (the embed stage is one)."""
 
@@ -210,19 +225,8 @@ class IconGrounder:
         return self.known_name(target) is not None
 
     def known_name(self, target: str) -> str | None:
-        """The vocabulary name ``target`` asks for ("Increase hour" → "increase", "Search Word"
-        → "search"): the one it matches best (rapidfuzz, >= 85), the longer name on a tie;
-        None if it matches none. ``target`` itself for an open-vocabulary model. A closed
-        model's text tower has seen only its names, so it is asked with the name, not the
-        sentence around it."""
-        from rapidfuzz import fuzz
-
-        t = " ".join(target.lower().replace(",", " ").split())
-        if not self._vocabulary:
-            return t
-        scored = [(max(fuzz.ratio(t, n), fuzz.token_set_ratio(t, n)), fuzz.ratio(t, n), len(n), n) for n in self._vocabulary]
-        best = max(scored)
-        return best[3] if best[0] >= 85 else None
+        """The vocabulary name ``target`` asks for (:func:`known_name`)."""
+        return known_name(target, self._vocabulary)
 
     @staticmethod
     def _prompt_vector(embed: Any, target: str) -> np.ndarray:
