@@ -20,7 +20,7 @@ WEIGHTS_NAME = "clip_icons"
 WEIGHTS_FILE = Path(__file__).resolve().parent / "weights" / "clip_icons.pt"
 CONFIG_FILE = WEIGHTS_FILE.with_name("clip_icons_config.json")
 #: sha256 of the shipped file; updated whenever it is retrained.
-WEIGHTS_SHA256: str | None = "4b9c5285296fada22eb8b51bf46f730c9ab99440003f3e5edf56f7c47202d9e6"
+WEIGHTS_SHA256: str | None = "b87e97f5112633ceadfddba358a1d3d954b5741817c4dc8907b859e16fabf13d"
 #: every name the model was trained on; its text tower has seen no other word, so it cannot
 #: tell an unknown name ("unicorn") from a known one and the grounder refuses names not here
 VOCABULARY = tuple(sorted({name for names in ICONS.values() for name in names}))

@@ -57,7 +57,8 @@ def test_every_icon_box_holds_a_glyph(rendered):
         if t.kind == "icon":
             x1, y1, x2, y2 = (int(round(v)) for v in t.boxes[0])
             crop = shots[t.screen_id][y1:y2, x1:x2].astype(np.int16)
-            assert np.abs(crop - np.median(crop, axis=(0, 1))).max(2).mean() > 4, (t.screen_id, t.text)
+            ink = np.abs(crop - np.median(crop, axis=(0, 1))).max(2) > 40  # pixels off the button's background
+            assert 0.01 < ink.mean() < 0.6, (t.screen_id, t.text, ink.mean())
 
 
 def test_ocr_reads_each_text_target_inside_its_dom_box(rendered, local_agent):
@@ -68,12 +69,12 @@ def test_ocr_reads_each_text_target_inside_its_dom_box(rendered, local_agent):
     texts = [t for t in targets if t.kind == "text"]
     lines = {name: backend.read_text(img) for name, img in shots.items()}
     for t in texts:
-        match = [ln for ln in lines[t.screen_id] if fuzz.ratio(ln.text.lower(), t.text.lower()) >= 80]
-        if not match:
+        best = max(lines[t.screen_id], key=lambda ln: fuzz.ratio(ln.text.lower(), t.text.lower()))  # INV-1043, not INV-1042
+        if fuzz.ratio(best.text.lower(), t.text.lower()) < 80:
             continue  # OCR missed it: the grounding benchmark counts that, this test checks boxes
         found += 1
-        cx, cy = (match[0].box[0] + match[0].box[2]) / 2, (match[0].box[1] + match[0].box[3]) / 2
-        assert t.contains(cx, cy), (t.screen_id, t.text, t.boxes, match[0].box)
+        cx, cy = (best.box[0] + best.box[2]) / 2, (best.box[1] + best.box[3]) / 2
+        assert t.contains(cx, cy), (t.screen_id, t.text, t.boxes, best.box)
     assert found >= 0.8 * len(texts)
 
 
