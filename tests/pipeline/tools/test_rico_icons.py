@@ -35,11 +35,13 @@ def test_the_common_rico_icon_names_are_in_the_vocabulary_as_their_class(data_di
 
 @pytest.mark.slow
 def test_the_icon_model_clicks_most_real_icons_and_rarely_a_wrong_one(data_dir):
-    """Every Rico icon target (43) with the shipped model: FLOOR measured in docs/benchmarks.md."""
+    """Every Rico icon target (43) with the shipped model. Measured (docs/benchmarks.md): 18 hits
+    (41.9%), 9 wrong clicks (20.9%, four of them text matches of the name elsewhere), 16
+    call_user. The issue's goal (>= 0.60) is not reached; this floor guards what is."""
     from sensorium.pipeline.tools.gui_benchmark import icon_agent
 
     results = evaluate(icon_agent(), icon_targets(data_dir / "gui"))
     r = rates(results)
     misses = [(o.target.screen_id, o.target.text, o.outcome) for o in results if o.outcome != "hit"]
-    assert r["hit"] >= FLOOR, misses
-    assert r["wrong_click"] <= WRONG, misses
+    assert r["hit"] >= 0.35, misses
+    assert r["wrong_click"] <= 0.25, misses
