@@ -12,6 +12,8 @@ backend was not sure enough and said why), ``error`` (no usable action). Every m
 cause from what OCR read inside the node (:func:`miss_cause`). Targets whose hierarchy does
 not match the screenshot are run and reported apart, not scored. Last, where a request's time
 went (OCR detection, recognition, the small-text pass, element boxes, icons).
+Then, with the shipped icon model, the Rico icon targets (content-desc only) and ``--pages``
+generated web pages, ScreenSpot-style (:mod:`sensorium.pipeline.tools.gui_benchmark`).
 """
 
 from __future__ import annotations
@@ -143,10 +145,11 @@ def data_dir() -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--kinds", default="text,icon", help="comma-separated: text, icon")
+    ap.add_argument("--kinds", default="text", help="comma-separated Rico kinds through the text table: text, icon (the icon table below runs with the icon model anyway)")
     ap.add_argument("--limit", type=int, default=0, help="only the first N targets of each kind (0: all)")
     ap.add_argument("--every", type=int, default=1, help="only every K-th screenshot")
     ap.add_argument("--verbose", action="store_true", help="print every target's outcome")
+    ap.add_argument("--pages", type=int, default=20, help="generated web pages for the icon/web table (0: Rico icons only)")
     args = ap.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from detect import cpu_model
@@ -171,9 +174,11 @@ def main() -> None:
                       f"in {[tuple(round(v) for v in b) for b in r.target.boxes]} {r.target.stale[:30]}")
         report("mobile (Rico)", kind, results)
         everything += results
-    # web pages (issue #17 part 3): the generated pages' (platform "web", kind, results) are
-    # reported here with the same report() once their module exists.
     time_report(everything)
+    # --- icon targets on Rico and the generated web pages (#17, pipeline/tools/gui_benchmark.py) ---
+    from sensorium.pipeline.tools.gui_benchmark import report as icons_and_web
+
+    print("\n" + icons_and_web(gui, pages=args.pages, verbose=args.verbose))
 
 
 if __name__ == "__main__":

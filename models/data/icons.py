@@ -21,140 +21,46 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-#: icon class → the names a caption or an instruction may use for it
+from sensorium.models.data.icon_glyphs import GLYPHS, Pen
+
+#: icon class → the names a caption or an instruction may use for it: the common
+#: accessibility names (Android content-desc, aria-label) and their synonyms
 ICONS: dict[str, tuple[str, ...]] = {
-    "gear": ("gear", "settings", "cog"),
-    "search": ("magnifying glass", "search", "magnifier"),
+    "gear": ("gear", "settings", "cog", "preferences"),
+    "search": ("magnifying glass", "search", "magnifier", "find"),
     "heart": ("heart", "like", "favorite"),
     "star": ("star", "rating"),
     "home": ("house", "home"),
-    "trash": ("trash bin", "trash can", "delete", "bin"),
-    "bell": ("bell", "notifications"),
+    "trash": ("trash bin", "trash can", "delete", "bin", "discard"),
+    "bell": ("bell", "notifications", "alerts"),
     "mail": ("envelope", "mail", "email"),
-    "plus": ("plus", "add"),
-    "close": ("cross", "close", "x"),
-    "arrow": ("arrow", "next", "forward"),
-    "menu": ("menu", "hamburger menu"),
+    "plus": ("plus", "add", "increase", "zoom in", "new"),
+    "close": ("cross", "close", "x", "cancel", "dismiss"),
+    "arrow": ("arrow", "next", "forward", "right arrow"),
+    "menu": ("menu", "hamburger menu", "open menu", "navigation drawer"),
     "user": ("user", "profile", "person", "account"),
-    "play": ("play", "triangle play"),
+    "play": ("play", "triangle play", "start"),
     "check": ("check mark", "tick", "done"),
     "lock": ("lock", "padlock"),
+    "more": ("more options", "overflow", "more", "three dots", "kebab menu"),
+    "back": ("navigate up", "back", "go back", "back arrow", "previous"),
+    "minus": ("minus", "remove", "decrease", "zoom out"),
+    "share": ("share",),
+    "edit": ("edit", "pencil", "compose", "rename"),
+    "refresh": ("refresh", "reload", "sync"),
+    "pause": ("pause",),
+    "location": ("my location", "location", "locate", "crosshair"),
 }
 CLASSES = tuple(ICONS)
 TEMPLATES = ("an icon of a {}", "a {} icon", "{} icon", "the {} button", "{}", "a {} symbol")
-_SHIFT = 4  # sub-pixel drawing: coordinates in 1/16 px
-_F = 1 << _SHIFT
-
-
-def _pts(unit: np.ndarray, cx: float, cy: float, r: float) -> np.ndarray:
-    """Unit-square coordinates ([-1, 1], y down) → cv2 fixed-point pixel coordinates."""
-    return np.round((np.asarray(unit, np.float64) * r + [cx, cy]) * _F).astype(np.int32)
-
-
-def _star(points: int, inner: float) -> np.ndarray:
-    ang = -np.pi / 2 + np.arange(2 * points) * np.pi / points
-    rad = np.where(np.arange(2 * points) % 2 == 0, 1.0, inner)
-    return np.stack([np.cos(ang) * rad, np.sin(ang) * rad], 1)
-
-
-def _gear() -> np.ndarray:
-    teeth, out = 8, []
-    for i in range(teeth):
-        a = 2 * np.pi * i / teeth
-        for da, rad in ((-0.26, 0.7), (-0.17, 1.0), (0.17, 1.0), (0.26, 0.7)):
-            out.append((np.cos(a + da) * rad, np.sin(a + da) * rad))
-    return np.array(out)
-
-
-def _heart() -> np.ndarray:
-    t = np.linspace(0, 2 * np.pi, 48, endpoint=False)
-    x = 16 * np.sin(t) ** 3
-    y = -(13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t))
-    return np.stack([x / 17, (y - 2.5) / 15.5], 1)  # y spans -11.9..17: centred, within [-0.93, 0.93]
-
-
-def _bell() -> np.ndarray:
-    t = np.linspace(np.pi, 2 * np.pi, 16)
-    dome = np.stack([0.55 * np.cos(t), -0.15 + 0.65 * np.sin(t)], 1)  # left to right over the top
-    return np.concatenate([dome, [[0.6, 0.45], [0.85, 0.62], [-0.85, 0.62], [-0.6, 0.45]]])
 
 
 def _draw(img: np.ndarray, name: str, cx: float, cy: float, r: float, colour: tuple[int, ...], bg: tuple[int, ...],
-          t: int, filled: bool) -> None:
+          t: int, filled: bool, variant: float = 0.0) -> None:
     """Draw icon ``name`` centred at (cx, cy) with half-size r, line thickness t (canvas px)."""
-    aa = cv2.LINE_AA
-
-    def poly(unit: np.ndarray, fill: bool = filled, closed: bool = True) -> None:
-        p = _pts(unit, cx, cy, r)
-        if fill:
-            cv2.fillPoly(img, [p], colour, aa, _SHIFT)
-        else:
-            cv2.polylines(img, [p], closed, colour, t, aa, _SHIFT)
-
-    def line(a: tuple[float, float], b: tuple[float, float], w: int = t) -> None:
-        p = _pts(np.array([a, b]), cx, cy, r)
-        cv2.line(img, tuple(p[0]), tuple(p[1]), colour, w, aa, _SHIFT)
-
-    def circle(x: float, y: float, rad: float, fill: bool = False, c: tuple[int, ...] = colour) -> None:
-        cv2.circle(img, tuple(_pts(np.array([x, y]), cx, cy, r)), int(rad * r * _F), c, -1 if fill else t, aa, _SHIFT)
-
-    if name == "gear":
-        poly(_gear(), fill=True)
-        circle(0, 0, 0.32 if filled else 0.4, fill=True, c=bg)
-        if not filled:
-            circle(0, 0, 0.62, fill=True, c=bg)  # outlined: a ring with teeth
-            circle(0, 0, 0.3)
-    elif name == "search":
-        circle(-0.2, -0.2, 0.55)
-        line((0.2, 0.2), (0.9, 0.9), int(t * 1.6))
-    elif name == "heart":
-        poly(_heart())
-    elif name == "star":
-        poly(_star(5, 0.42))
-    elif name == "home":
-        poly(np.array([[0, -0.95], [0.95, -0.05], [0.7, -0.05], [0.7, 0.9], [-0.7, 0.9], [-0.7, -0.05], [-0.95, -0.05]]))
-        if filled:  # a door cut out of the house
-            cv2.fillPoly(img, [_pts(np.array([[-0.2, 0.9], [-0.2, 0.35], [0.2, 0.35], [0.2, 0.9]]), cx, cy, r)], bg, aa, _SHIFT)
-    elif name == "trash":
-        line((-0.85, -0.6), (0.85, -0.6))
-        poly(np.array([[-0.3, -0.6], [-0.3, -0.9], [0.3, -0.9], [0.3, -0.6]]), fill=False, closed=False)
-        poly(np.array([[-0.65, -0.45], [0.65, -0.45], [0.5, 0.95], [-0.5, 0.95]]))
-        if not filled:
-            line((0, -0.2), (0, 0.7))
-    elif name == "bell":
-        poly(_bell())
-        circle(0, 0.82, 0.16, fill=True)
-    elif name == "mail":
-        poly(np.array([[-0.95, -0.65], [0.95, -0.65], [0.95, 0.65], [-0.95, 0.65]]))
-        c = bg if filled else colour
-        p = _pts(np.array([[-0.95, -0.65], [0, 0.1], [0.95, -0.65]]), cx, cy, r)
-        cv2.polylines(img, [p], False, c, t, aa, _SHIFT)
-    elif name == "plus":
-        line((0, -0.85), (0, 0.85), int(t * 1.4))
-        line((-0.85, 0), (0.85, 0), int(t * 1.4))
-    elif name == "close":
-        line((-0.7, -0.7), (0.7, 0.7), int(t * 1.4))
-        line((-0.7, 0.7), (0.7, -0.7), int(t * 1.4))
-    elif name == "arrow":
-        line((-0.9, 0), (0.75, 0), int(t * 1.3))
-        poly(np.array([[0.25, -0.55], [0.9, 0], [0.25, 0.55]]), closed=False)
-    elif name == "menu":
-        for y in (-0.6, 0, 0.6):
-            line((-0.85, y), (0.85, y), int(t * 1.3))
-    elif name == "user":
-        circle(0, -0.45, 0.38, fill=filled)
-        t2 = np.linspace(np.pi, 2 * np.pi, 16)
-        poly(np.stack([0.8 * np.cos(t2), 0.95 + 0.8 * np.sin(t2)], 1))
-    elif name == "play":
-        poly(np.array([[-0.55, -0.8], [0.8, 0], [-0.55, 0.8]]))
-    elif name == "check":
-        poly(np.array([[-0.85, 0.05], [-0.3, 0.6], [0.85, -0.6]]), fill=False, closed=False)
-    elif name == "lock":
-        cv2.ellipse(img, tuple(_pts(np.array([0, -0.25]), cx, cy, r)), (int(0.45 * r * _F), int(0.55 * r * _F)), 0, 180, 360,
-                    colour, t, aa, _SHIFT)
-        poly(np.array([[-0.7, -0.2], [0.7, -0.2], [0.7, 0.9], [-0.7, 0.9]]))
-    else:
+    if name not in GLYPHS:
         raise ValueError(f"unknown icon {name!r}; expected one of {', '.join(CLASSES)}")
+    GLYPHS[name](Pen(img, cx, cy, r, colour, bg, t, filled, variant))
 
 
 def _luma(c: np.ndarray) -> float:
@@ -170,11 +76,25 @@ def _colours(rng: np.random.Generator, min_contrast: float = 90.0) -> tuple[tupl
             return tuple(int(v) for v in fg), tuple(int(v) for v in bg)
 
 
+def _surface(rng: np.random.Generator) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(foreground, background) of a Material-like surface: dark grey on a light surface,
+    near-white on a dark one, or white on a saturated app bar, with a little jitter."""
+    kind = rng.random()
+    if kind < 0.4:
+        bg, fg = rng.integers(228, 256, 3).min().repeat(3) + rng.integers(-4, 1, 3), rng.integers(20, 110) + rng.integers(0, 12, 3)
+    elif kind < 0.75:
+        bg, fg = rng.integers(12, 60) + rng.integers(0, 10, 3), rng.integers(200, 256) - rng.integers(0, 12, 3)
+    else:
+        hsv = np.uint8([[[rng.integers(0, 180), rng.integers(120, 256), rng.integers(90, 230)]]])
+        bg, fg = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(int), np.full(3, rng.integers(225, 256))
+    return tuple(int(np.clip(v, 0, 255)) for v in fg), tuple(int(np.clip(v, 0, 255)) for v in bg)
+
+
 def render_icon(name: str, size: int, fg: tuple[int, ...], bg: tuple[int, ...], rng: np.random.Generator, *,
                 fill: float = 0.8, button: tuple[int, ...] | None = None) -> np.ndarray:
     """An icon on its own (size, size, 3) uint8 RGB tile: the glyph spans about ``fill`` of the
     tile, offset by up to 6 %; ``button`` draws a bordered button of that colour around it.
-    Line width, filled/outlined style and offset are drawn from ``rng``."""
+    Line width, filled/outlined style, shape variant and offset are drawn from ``rng``."""
     k = 4  # drawn at 4x, shrunk with area averaging: anti-aliased like a browser's small SVG
     s = size * k
     canvas = np.empty((s, s, 3), np.uint8)
@@ -185,9 +105,21 @@ def render_icon(name: str, size: int, fg: tuple[int, ...], bg: tuple[int, ...], 
         cv2.rectangle(canvas, (m, m), (s - 1 - m, s - 1 - m), button, bt)
     cx, cy = (s / 2 + rng.uniform(-0.06, 0.06, 2) * s)
     r = fill * s / 2
-    t = max(k, int(round(rng.uniform(1.2, 2.6) * k * max(1.0, size / 32) ** 0.5)))
-    _draw(canvas, name, float(cx), float(cy), r, fg, bg, t, filled=bool(rng.random() < 0.4))
+    t = max(k, int(round(rng.uniform(1.0, 3.0) * k * max(1.0, size / 32) ** 0.5)))
+    _draw(canvas, name, float(cx), float(cy), r, fg, bg, t, filled=bool(rng.random() < 0.4), variant=float(rng.random()))
     return cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def _screenshot_noise(tile: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Sensor-free screenshot damage: JPEG at quality 35-90 (Rico's screenshots are JPEGs) or
+    a little Gaussian noise from scaling."""
+    u = rng.random()
+    if u < 0.3:
+        ok, buf = cv2.imencode(".jpg", tile, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(35, 91))])
+        return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED).reshape(tile.shape)
+    if u < 0.5:
+        return np.clip(tile + rng.normal(0, 4, tile.shape), 0, 255).astype(np.uint8)
+    return tile
 
 
 def to_model_size(tile: np.ndarray, size: int) -> np.ndarray:
@@ -205,12 +137,16 @@ def icon_sample(seed: int, index: int, size: int = 64) -> tuple[np.ndarray, str,
     rng = np.random.default_rng([seed, index])
     cls = CLASSES[int(rng.integers(len(CLASSES)))]
     native = int(round(np.exp(rng.uniform(np.log(16), np.log(64)))))
-    fg, bg = _colours(rng)
-    on_button = rng.random() < 0.4
-    button = tuple(int(v) for v in rng.integers(0, 256, 3)) if on_button else None
-    tile = render_icon(cls, native, fg, bg, rng, fill=rng.uniform(0.35, 0.62) if on_button else rng.uniform(0.62, 0.85), button=button)
-    if rng.random() < 0.3:  # screenshot compression and scaling noise
-        tile = np.clip(tile + rng.normal(0, 4, tile.shape), 0, 255).astype(np.uint8)
+    fg, bg = _surface(rng) if rng.random() < 0.6 else _colours(rng)
+    style = rng.random()
+    if style < 0.3:  # on a bordered button
+        button = tuple(int(v) for v in rng.integers(0, 256, 3))
+        tile = render_icon(cls, native, fg, bg, rng, fill=rng.uniform(0.35, 0.62), button=button)
+    elif style < 0.5:  # a bare glyph in its 48 dp touch target: a crop of the whole clickable node
+        tile = render_icon(cls, native, fg, bg, rng, fill=rng.uniform(0.3, 0.55))
+    else:  # a crop around the glyph itself
+        tile = render_icon(cls, native, fg, bg, rng, fill=rng.uniform(0.62, 0.88))
+    tile = _screenshot_noise(tile, rng)
     names = ICONS[cls]
     caption = TEMPLATES[int(rng.integers(len(TEMPLATES)))].format(names[int(rng.integers(len(names)))])
     return to_model_size(tile, size), caption, cls

@@ -61,6 +61,21 @@ class EmbedTrainConfig:
     weight_decay: float = 0.1
     warmup: int = 20
     seed: int = 0
+    #: "constant" after the linear warmup, or "cosine": warmup, then cosine decay to 0 at the last step
+    schedule: str = "constant"
+
+    def __post_init__(self) -> None:
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"schedule: expected constant or cosine, got {self.schedule!r}")
+
+
+def learning_rate(cfg: EmbedTrainConfig, step: int) -> float:
+    """The learning rate of 0-based ``step``: linear warmup over ``cfg.warmup`` steps, then
+    constant or cosine-decayed to 0 at ``cfg.steps``."""
+    if step < cfg.warmup or cfg.schedule == "constant":
+        return cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup))
+    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * 0.5 * (1.0 + float(np.cos(np.pi * progress)))
 
 
 def make_loss(family: str) -> nn.Module:
@@ -82,7 +97,7 @@ def train_steps(model: nn.Module, family: str, images: np.ndarray, tokens: torch
     rng = np.random.default_rng(cfg.seed)
     model.train()
     for step in range(cfg.steps):
-        lr = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup))
+        lr = learning_rate(cfg, step)
         for g in opt.param_groups:
             g["lr"] = lr
         idx = rng.choice(len(images), size=min(cfg.batch_size, len(images)), replace=False)

@@ -1,8 +1,10 @@
 """The small CLIP the GUI agent's local backend grounds icons with, and its registry entry.
 
-Trained by sensorium on :mod:`~sensorium.models.data.icons` (generated line icons) with
-``sensorium train embed`` and open_clip's ClipLoss; it knows those icon classes and nothing
-else, so it is a working default for toolbar icons, not a general image model. The open_clip
+Trained by sensorium on :mod:`~sensorium.models.data.icons` (generated Material-like icons of
+24 classes named by their accessibility names and synonyms: "more options", "navigate up",
+"settings", ...) with ``sensorium train embed``, open_clip's ClipLoss and a warmup + cosine
+learning rate; it knows those icon classes and nothing else, so it is a working default for
+common toolbar icons, not a general image model. The open_clip
 architecture is ``CONFIG_FILE`` (what ``--config-json`` took); the JSON beside the weights
 records the exact commands, the data seed and the file's sha256.
 """
@@ -18,7 +20,7 @@ WEIGHTS_NAME = "clip_icons"
 WEIGHTS_FILE = Path(__file__).resolve().parent / "weights" / "clip_icons.pt"
 CONFIG_FILE = WEIGHTS_FILE.with_name("clip_icons_config.json")
 #: sha256 of the shipped file; updated whenever it is retrained.
-WEIGHTS_SHA256: str | None = "4b9c5285296fada22eb8b51bf46f730c9ab99440003f3e5edf56f7c47202d9e6"
+WEIGHTS_SHA256: str | None = "b87e97f5112633ceadfddba358a1d3d954b5741817c4dc8907b859e16fabf13d"
 #: every name the model was trained on; its text tower has seen no other word, so it cannot
 #: tell an unknown name ("unicorn") from a known one and the grounder refuses names not here
 VOCABULARY = tuple(sorted({name for names in ICONS.values() for name in names}))
@@ -33,6 +35,6 @@ register_weights(WeightsEntry(
     sources=(LocalPath(str(WEIGHTS_FILE)),),
     license="Apache-2.0 (trained by sensorium on its generated icons)",
     description="tiny open_clip CLIP (ViT 48 px, patch 8, 3 layers of width 96; text 2 layers of width 32, CLIP BPE) "
-                "trained on generated toolbar icons only; fp16 state dict, architecture in clip_icons_config.json",
+                "trained on generated Material-like icons (24 classes) only; fp16 state dict, architecture in clip_icons_config.json",
     input_size=(48, 48), mean=MEAN, std=STD, labels=CLASSES, format="torch",
 ))

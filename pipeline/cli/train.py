@@ -188,6 +188,8 @@ def train_embed_cmd(
     config_json: Optional[str] = typer.Option(None, "--config-json", help="A custom open_clip model config (JSON)."),
     steps: int = typer.Option(200), batch_size: int = typer.Option(32), lr: float = typer.Option(5e-4), seed: int = typer.Option(0),
     threads: int = typer.Option(2, help="torch CPU threads."),
+    warmup: int = typer.Option(20, help="Linear warmup steps."),
+    schedule: str = typer.Option("constant", help="Learning rate after warmup: constant or cosine (decays to 0)."),
 ) -> None:
     """Fine-tune CLIP/SigLIP on image-text pairs with open_clip's losses; prints held-out recall before and after."""
     import torch
@@ -199,7 +201,8 @@ def train_embed_cmd(
     torch.set_num_threads(threads)
     try:
         report = train_embed(pairs, out, model=model, family=family, weights=weights, config_json=config_json,
-                             train=EmbedTrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed))
+                             train=EmbedTrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed,
+                                                                    warmup=warmup, schedule=schedule))
     except (ValueError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None

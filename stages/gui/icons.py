@@ -160,6 +160,21 @@ def _resolve(cfg: IconConfig) -> tuple[dict[str, Any], tuple[str, ...], tuple[st
             "crops": False, "threads": cfg.threads}, tuple(labels), tuple(vocabulary)
 
 
+def known_name(target: str, vocabulary: Sequence[str]) -> str | None:
+    """The name in ``vocabulary`` that ``target`` asks for ("Increase hour" → "increase",
+    "Search Word" → "search"): the one it matches best (rapidfuzz, >= 85), the longer name
+    on a tie; None if it matches none. ``target`` itself (normalised) for an empty
+    (open) vocabulary. A closed model's text tower has seen only its names, so it is asked
+    with the name, not the sentence around it."""
+    from rapidfuzz import fuzz
+
+    t = " ".join(target.lower().replace(",", " ").split())
+    if not vocabulary:
+        return t
+    best = max((max(fuzz.ratio(t, n), fuzz.token_set_ratio(t, n)), fuzz.ratio(t, n), len(n), n) for n in vocabulary)
+    return best[3] if best[0] >= 85 else None
+
+
 class Embedder(Protocol):
     """What icon grounding needs of an image-text embedding model (the embed stage is one)."""
 
@@ -207,10 +222,11 @@ class IconGrounder:
     def knows(self, target: str) -> bool:
         """Whether ``target`` is one of the vocabulary's names, up to spelling ("notification",
         "trash" for "trash bin"); always True for an open-vocabulary model."""
-        from rapidfuzz import fuzz
+        return self.known_name(target) is not None
 
-        t = target.lower().strip()
-        return not self._vocabulary or any(max(fuzz.ratio(t, n), fuzz.token_set_ratio(t, n)) >= 85 for n in self._vocabulary)
+    def known_name(self, target: str) -> str | None:
+        """The vocabulary name ``target`` asks for (:func:`known_name`)."""
+        return known_name(target, self._vocabulary)
 
     @staticmethod
     def _prompt_vector(embed: Any, target: str) -> np.ndarray:
@@ -222,7 +238,8 @@ class IconGrounder:
         screenshot (xyxy pixels), or a refusal saying why none does."""
         self.setup()
         c = self.config
-        if self._vocabulary and not self.knows(target):
+        name = self.known_name(target)
+        if name is None:
             return IconMatch(None, 0.0, 0.0, f"the icon model knows only {len(self._vocabulary)} icon names "
                                              f"({', '.join(self._vocabulary[:6])}, ...), not '{target}'")
         groups = icon_candidates(image, text_boxes, elements)
@@ -234,7 +251,7 @@ class IconGrounder:
                     owner.append(g)
         if not crops:
             return IconMatch(None, 0.0, 0.0, "there is no text-free element (icon) on the screen")
-        q = self._text_cache(target.lower().strip())
+        q = self._text_cache(name)
         vectors = self._embed.embed_images(crops)  # (M, D) unit vectors
         sims = vectors @ q
         owner_a = np.asarray(owner)
