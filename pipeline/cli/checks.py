@@ -47,17 +47,18 @@ def _check_named_weights(stage: str, config: Any, allow_download: bool = False) 
         return
     try:
         resolve(name)
+        return
     except UnknownWeightsError:
         return  # not a registered name: the stage's own set-up says what it expected
     except (FileNotFoundError, ValueError) as exc:  # missing, or a cached file that fails its sha256
         if not allow_download:
             raise ValueError(f"stage {stage!r}: {exc}\nOr let this command fetch it: --allow-download") from None
-        from sensorium.pipeline.cli.models import pull_weights
+    from sensorium.pipeline.cli.models import pull_weights  # outside the handler: its logs carry no old traceback
 
-        try:
-            pull_weights(name)
-        except (FileNotFoundError, ValueError, LicenseNotAcceptedError) as exc:
-            raise ValueError(f"stage {stage!r}: {exc}") from None
+    try:
+        pull_weights(name)
+    except (FileNotFoundError, ValueError, LicenseNotAcceptedError) as exc:
+        raise ValueError(f"stage {stage!r}: {exc}") from None
 
 
 def _is_default(cls: type, config: Any) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 import typer
@@ -12,9 +13,23 @@ from rich.markup import escape
 console = Console(stderr=True)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record comes, not the one at set-up: a command
+    run in-process (tests, notebooks) swaps stderr per call and closes the old one after."""
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201 - logging's own attribute
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:  # noqa: ANN001
+        pass
+
+
 def setup_logging(verbose: bool, quiet_level: int = logging.WARNING) -> None:
     """INFO with ``--verbose``, else ``quiet_level``."""
-    logging.basicConfig(level=logging.INFO if verbose else quiet_level, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if verbose else quiet_level, format="%(levelname)s %(name)s: %(message)s",
+                        handlers=[_StderrHandler()])
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
