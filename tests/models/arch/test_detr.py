@@ -13,20 +13,10 @@ from sensorium.models.arch.detr_checkpoint import load_detr_weights, read_state_
 
 
 @pytest.fixture(scope="module")
-def hf_checkpoint(tmp_path_factory):
+def hf_checkpoint(tmp_path_factory, make_hf_detr):
     """transformers' DetrForObjectDetection (the facebook/detr-resnet-50 architecture, timm
     ResNet-50 backbone) with random weights and randomised BN statistics, saved to disk."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may download: the backbone is built unweighted
-    import transformers
-    torch.manual_seed(0)
-    cfg = transformers.DetrConfig(use_timm_backbone=True, backbone="resnet50", use_pretrained_backbone=False, num_labels=91)
-    hf = transformers.DetrForObjectDetection(cfg).eval()
-    with torch.no_grad():
-        for name, buf in hf.named_buffers():
-            if name.endswith("running_var"):
-                buf.uniform_(0.5, 1.5)
-            elif name.endswith("running_mean"):
-                buf.normal_(0, 0.1)
+    hf = make_hf_detr()
     out = tmp_path_factory.mktemp("detr")
     hf.save_pretrained(out)
     return hf, out / "model.safetensors"

@@ -1,5 +1,6 @@
 """Public DETR checkpoints made here with random weights (nothing downloads): transformers'
-model and its weights renamed to facebookresearch/detr's own layout, for the importer tests."""
+model and its weights renamed to facebookresearch/detr's own layout, for the architecture's
+parity tests and the importer tests."""
 
 from __future__ import annotations
 
