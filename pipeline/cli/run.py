@@ -38,7 +38,7 @@ def run(
     out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder."),
     sinks: Optional[str] = typer.Option(None, help="Comma-separated sinks: jsonl, npz, video, ply, tsdf, rerun (OUT/run.rrd; --set rerun.serve=true also serves Rerun's web viewer on 127.0.0.1 while the run goes on). Default: jsonl,npz,video, and ply when a stage makes point clouds (depth.point_cloud=true)."),
     config: Optional[Path] = typer.Option(None, help="Pipeline YAML (stages with options, replicas, resources, batching)."),
-    set_: List[str] = typer.Option([], "--set", help="Stage option override STAGE.OPTION=VALUE, or a sink's SINK.OPTION=VALUE (repeatable)."),
+    set_: List[str] = typer.Option([], "--set", help="Stage option override STAGE.OPTION=VALUE, or a sink's SINK.OPTION=VALUE (repeatable; the video sink also takes its drawing: video.color_by=track, video.labels=[class,track], video.text_scale=1.5, video.trail=60)."),
     report: bool = typer.Option(True, "--report/--no-report", help="Write OUT/report.html at the end: summary, latency and throughput plots, source timeline, contact sheet."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Existing Ray cluster address; default starts a local Ray."),
     metrics_port: Optional[int] = typer.Option(None, "--metrics-port", help="Serve Prometheus metrics on this port."),

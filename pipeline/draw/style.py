@@ -38,7 +38,7 @@ class Style:
 @lru_cache(maxsize=64)
 def _style(h: int, w: int, scale: float) -> Style:
     side = min(h, w) * scale
-    font_scale = max(0.35, side / 1000)
+    font_scale = max(0.35, min(h, w) / 1000) * scale  # the floor keeps small images legible; the scale still multiplies it
     text_thickness = max(1, round(font_scale * 1.6))
     (_, th), _ = cv2.getTextSize("M", FONT, font_scale, text_thickness)
     return Style(max(1, round(side / 360)), font_scale, text_thickness, th, max(1, th // 3))

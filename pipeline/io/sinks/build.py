@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import os
 from typing import Any, Iterable
@@ -58,7 +59,7 @@ def build_sinks(names: str | Iterable[str], out_dir: str | os.PathLike[str], *, 
     duplicates = sorted({n for n in wanted if wanted.count(n) > 1})
     if duplicates:
         raise ValueError(f"sink(s) listed twice: {', '.join(duplicates)}")
-    params = {name: set(inspect.signature(cls.__init__).parameters) - {"self", "out_dir"} for name, cls in SINKS.items()}
+    params = {name: _option_names(cls) for name, cls in SINKS.items()}
     known = set().union(*params.values())
     stray = sorted(set(opts) - known)
     if stray:
@@ -75,9 +76,32 @@ def build_sinks(names: str | Iterable[str], out_dir: str | os.PathLike[str], *, 
             kwargs = {k: v for k, v in opts.items() if k in params[name]} | (sink_options or {}).get(name, {})
             if name == "jsonl":
                 kwargs.setdefault("npz_names", "npz" in wanted)
-            sinks.append(SINKS[name](out_dir, **kwargs))
+            sinks.append(SINKS[name](out_dir, **_grouped(SINKS[name], kwargs)))
     except Exception:
         for sink in sinks:  # don't leak the files the earlier sinks opened
             sink.close()
         raise
     return sinks
+
+
+def _option_names(cls: type[BaseSink]) -> set[str]:
+    """What a sink takes: its constructor's parameters, and the fields of each config it takes
+    as one parameter (``option_groups``: the video sink's ``draw`` → ``color_by``, ``labels``, ...)."""
+    names = set(inspect.signature(cls.__init__).parameters) - {"self", "out_dir"}
+    for config in getattr(cls, "option_groups", {}).values():
+        names |= {f.name for f in dataclasses.fields(config)}
+    return names
+
+
+def _grouped(cls: type[BaseSink], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` with the fields of each option group packed into its config (built once
+    here, at the edge: a bad value raises now, naming the field)."""
+    out = dict(kwargs)
+    for param, config in getattr(cls, "option_groups", {}).items():
+        fields = {f.name for f in dataclasses.fields(config)}
+        picked = {k: out.pop(k) for k in list(out) if k in fields}
+        if picked:
+            if param in out:
+                raise ValueError(f"{cls.name} sink: give {param} or its fields ({', '.join(sorted(picked))}), not both")
+            out[param] = config(**picked)
+    return out

@@ -27,6 +27,8 @@ class VideoSink(BaseSink):
     """
 
     name = "video"
+    #: ``--set video.color_by=track``, ``video.labels=[class,track]``, ... build the ``draw`` config
+    option_groups = {"draw": DrawConfig}
 
     def __init__(self, out_dir: str | os.PathLike[str], fps: float = 10.0, *, max_depth: float | None = None,
                  draw: DrawConfig | None = None) -> None:
