@@ -186,6 +186,25 @@ def loopback():
     server.close()
 
 
+#: a real registered entry (CLIP ViT-B/32, laion2b: no published hash, so trust on first use)
+#: that the weights-download tests serve from a mirror on loopback
+MIRRORED_NAME = "clip-vit-b-32-laion2b"
+MIRRORED_FILE = f"{MIRRORED_NAME}.open_clip.bin"
+MIRRORED_PUBLISHED = "https://huggingface.co/laion/CLIP-ViT-B-32-laion2B-s34B-b79K/resolve/"
+
+
+@pytest.fixture
+def weights_mirror(tmp_path, monkeypatch, loopback):
+    """A weights mirror on loopback holding :data:`MIRRORED_FILE` (random bytes), set through
+    ``SENSORIUM_MODELS_MIRROR`` as users behind a proxy set it, and an empty cache at
+    ``tmp_path/cache``; returns (the file's bytes, the paths requested so far)."""
+    body = os.urandom(1 << 16)
+    loopback.put(f"/{MIRRORED_FILE}", body)
+    monkeypatch.setenv("SENSORIUM_MODELS_MIRROR", loopback.base + "/")
+    monkeypatch.setenv("SENSORIUM_CACHE", str(tmp_path / "cache"))
+    return body, loopback.requested
+
+
 @pytest.fixture(scope="session")
 def local_agent():
     """The GUI agent with its local OCR grounding backend, built once (its OCR engine loads once)."""

@@ -15,16 +15,20 @@ from sensorium.deploy.commands.options import _LOG_FORMAT, _PUBLIC_OPS, _TOKENS_
 app = typer.Typer()
 
 
-def _config(config: Optional[Path], stages: str, host: str, port: int, replicas: int, service: dict[str, Any]) -> Any:
-    """The Serve config: the file given (its http_options and args win), else one from the flags."""
+def _config(config: Optional[Path], stages: str, host: str, port: int, replicas: int, service: dict[str, Any],
+            options: dict[str, dict[str, Any]]) -> Any:
+    """The Serve config: the file given (its http_options and args win), else one from the flags
+    (``options``: the stages' ``--set`` values)."""
     from sensorium.pipeline.serve.config import parse_serve_config, read_serve_config
 
     if config is not None:
+        if options:
+            raise ValueError(f"--set {next(iter(options))}...: with --config, stage options go in the config file's args.options")
         return read_serve_config(config)
     names = [s.strip() for s in stages.split(",") if s.strip()]
     deployments = [{"name": n, "num_replicas": replicas} for n in names] if replicas != 1 else []
     return parse_serve_config({"http_options": {"host": host, "port": port},
-                               "applications": [{"args": {"stages": names, "service": service}, "deployments": deployments}]})
+                               "applications": [{"args": {"stages": names, "options": options, "service": service}, "deployments": deployments}]})
 
 
 @app.command("serve")
@@ -35,6 +39,8 @@ def serve(
     config: Optional[Path] = typer.Option(None, "--config", help="Ray Serve config YAML (deploy/serve.yaml; docs/serving.md): stages, "
                                           "options, batching, replicas, queues. Its http_options replace --host/--port."),
     stages: str = typer.Option("detect,face", "--stages", help="Stages /v1/perceive serves, loaded at start (without --config)."),
+    set_: list[str] = typer.Option([], "--set", help="A served stage's default option STAGE.OPTION=VALUE (repeatable; without --config), e.g. embed.weights=clip-vit-b-32-laion2b."),
+    allow_download: bool = typer.Option(False, "--allow-download", help="Fetch registered weights a stage names that are not here yet (verified by sha256) before the service starts; without it a missing one is an error naming the file, its URL and the cache path."),
     token_file: Optional[Path] = typer.Option(None, "--token-file", help="File whose first line is the bearer token (or set SENSORIUM_TOKEN)."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster to deploy on ('auto': the one `ray start` runs). Default: RAY_ADDRESS, else a local Ray of its own that stops with the command."),
     replicas: int = typer.Option(1, help="Replicas of each stage deployment (without --config)."),
@@ -55,6 +61,7 @@ def serve(
     from sensorium.deploy.application import service_settings
     from sensorium.deploy.settings import StreamPolicy, read_token, read_tokens_file
     from sensorium.pipeline.cli.checks import check_stages
+    from sensorium.pipeline.cli.common import parse_sets
     from sensorium.pipeline.perception import request_configs
 
     try:
@@ -63,11 +70,11 @@ def serve(
                    "public_ops": public_ops, "log_format": log_format,
                    "streams": StreamPolicy(tuple(stream_scheme), allow_cameras, tuple(map(str, stream_file_root)),
                                            None if stream_output_root is None else str(stream_output_root), max_streams)}
-        serve_config = _config(config, stages, host, port, replicas, service)
+        serve_config = _config(config, stages, host, port, replicas, service, parse_sets(set_))
         http, args = serve_config.http_options, serve_config.app.args
         settings = service_settings(args, host=http.host, credentials=credentials)
         # every stage known, every option parsed, each able to serve single images here: before Ray or a server starts
-        check_stages(request_configs(args.stages, args.options), command="serve")
+        check_stages(request_configs(args.stages, args.options), command="serve", allow_download=allow_download)
         if config is None:  # the agent's flags apply to a service built from flags
             settings = replace(settings, agent=_agent_settings(backend, openai_base_url, openai_model, uitars_version, prompt, icon_weights))
     except (ValueError, FileNotFoundError) as exc:

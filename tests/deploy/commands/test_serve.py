@@ -26,3 +26,41 @@ def test_bad_configs_are_refused_naming_the_key(tmp_path, yaml_text, args, messa
     r = subprocess.run(CLI + ["serve", *args], env=env, capture_output=True, text=True, timeout=120)
     out = " ".join((r.stdout + r.stderr).split())
     assert r.returncode != 0 and message in out and "Traceback" not in out, r.stdout + r.stderr
+
+
+def _serve(*args: str):
+    from typer.testing import CliRunner
+
+    from sensorium.deploy.cli import app
+
+    env = {"COLUMNS": "400", "SENSORIUM_TOKEN": "", "RAY_ADDRESS": ""}
+    result = CliRunner().invoke(app, ["serve", "--stages", "embed", *args], env=env)
+    return result.exit_code, " ".join((result.output or "").split())
+
+
+def test_served_weights_are_fetched_only_with_allow_download_before_anything_starts(tmp_path, weights_mirror):
+    """``serve --set embed.weights=NAME`` names a registered model that is not here: refused
+    (exit 2, file, URL, cache path, the flag to pass) unless ``--allow-download`` fetches it,
+    verified, before the service starts. A bad agent flag, checked after the weights, stops the
+    command there: no Ray, no server."""
+    from tests.conftest import MIRRORED_FILE, MIRRORED_NAME, MIRRORED_PUBLISHED
+
+    body, requested = weights_mirror
+    cached = tmp_path / "cache" / MIRRORED_FILE
+    code, text = _serve("--set", f"embed.weights={MIRRORED_NAME}")
+    assert code == 2 and requested == [] and not cached.exists(), text
+    for part in (f"weights {MIRRORED_NAME!r} ({MIRRORED_FILE}) not found", MIRRORED_PUBLISHED, str(cached), "--allow-download"):
+        assert part in text, (part, text)
+    code, text = _serve("--set", f"embed.weights={MIRRORED_NAME}", "--allow-download", "--uitars-version", "9")
+    assert code == 2 and "uitars_version: expected 1.0 or 1.5" in text and "not found" not in text, text
+    assert requested == [f"/{MIRRORED_FILE}"] and cached.read_bytes() == body
+
+
+def test_stage_options_by_set_are_checked_and_refused_beside_a_config(tmp_path):
+    code, text = _serve("--set", "embed.crops=many")
+    assert code == 2 and "crops" in text and "many" in text, text
+    code, text = _serve("--set", "embed.batch_size=4")
+    assert code == 2 and "unknown option(s) batch_size" in text, text
+    (tmp_path / "serve.yaml").write_text("applications: [{args: {stages: [embed]}}]\n")
+    code, text = _serve("--config", str(tmp_path / "serve.yaml"), "--set", "embed.weights=clip_small")
+    assert code == 2 and "with --config, stage options go in the config file's args.options" in text, text

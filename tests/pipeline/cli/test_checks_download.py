@@ -8,28 +8,20 @@ weights check and before any model loads or Ray starts."""
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from sensorium.deploy.cli import app
+from tests.conftest import MIRRORED_FILE as FILE, MIRRORED_NAME as NAME, MIRRORED_PUBLISHED as PUBLISHED
 
 runner = CliRunner()
-NAME = "clip-vit-b-32-laion2b"
-FILE = f"{NAME}.open_clip.bin"
-PUBLISHED = "https://huggingface.co/laion/CLIP-ViT-B-32-laion2B-s34B-b79K/resolve/"
 
 
 @pytest.fixture
-def mirror(tmp_path, monkeypatch, loopback):
-    """A mirror on loopback holding the weights file; returns (its bytes, the paths requested)."""
-    body = os.urandom(1 << 16)
-    loopback.put(f"/{FILE}", body)
-    monkeypatch.setenv("SENSORIUM_MODELS_MIRROR", loopback.base + "/")
-    monkeypatch.setenv("SENSORIUM_CACHE", str(tmp_path / "cache"))
-    return body, loopback.requested
+def mirror(weights_mirror):
+    return weights_mirror
 
 
 def _command(which: str, tmp_path: Path, *extra: str) -> list[str]:
