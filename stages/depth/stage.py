@@ -27,6 +27,8 @@ from sensorium.stages.results import Depth, Rectification
 
 log = logging.getLogger(__name__)
 
+#: preset -> (least downscale for matching, coarse range pass scale); see DepthConfig.preset
+PRESETS = {"default": (1, disparity_range.COARSE_SCALE), "fast": (2, 8)}
 #: sources whose range and warnings a stage remembers (least recently seen forgotten first)
 MAX_SOURCES = 256
 
@@ -60,6 +62,10 @@ class DepthConfig(StageConfig):
     ``keep_rejected``: a pixel the LR check rejected keeps SGBM's own value when filling (low
     confidence, counted as filled) rather than a neighbour's: measured more accurate on every
     data set here, at no cost (docs/benchmarks.md).
+    ``preset``: ``default`` (the settings above) or ``fast``, for a camera-rate budget: match at
+    half resolution (or ``downscale``, if coarser), the LR check's right view at ``lr_scale``
+    of that, and the coarse range pass at 1/8 instead of 1/4 scale. Measured ~0.5x the default
+    stage's time at a coarser, less accurate map (docs/depth.md gives both).
     Depth: kept within [``min_depth_m``, ``max_depth_m``], 0 outside. ``focal_px`` and
     ``baseline_m`` give metric depth for a rectified pair that comes without calibration
     (both None: disparity only). ``sensor_depth_scale``: metres per unit of
@@ -67,6 +73,7 @@ class DepthConfig(StageConfig):
     also return a down-sampled coloured point cloud.
     """
 
+    preset: Literal["default", "fast"] = "default"
     num_disparities: int = 0
     min_disparity: int = 0
     disparity_range: Literal["auto", "metric"] = "auto"
@@ -112,6 +119,8 @@ class DepthConfig(StageConfig):
             raise ValueError(f"max_disparity: expected a multiple of 16 >= 16, got {self.max_disparity}")
         if not 0 < self.range_shrink <= 1 or not 0 < self.saturation_warning <= 1:
             raise ValueError(f"range_shrink and saturation_warning: expected fractions in (0, 1], got {self.range_shrink}, {self.saturation_warning}")
+        if self.preset not in PRESETS:
+            raise ValueError(f"preset: expected one of {', '.join(PRESETS)}, got {self.preset!r}")
         if self.downscale not in (1, 2, 4):
             raise ValueError(f"downscale: expected 1, 2 or 4, got {self.downscale}")
         if self.lr_scale not in stereo.LR_SCALES:
@@ -284,7 +293,7 @@ class DepthStage(Stage):
         cfg = self.config
         ceiling = max(cfg.max_disparity, cfg.min_disparity + cfg.num_disparities)
         # the pass looks a quarter beyond the ceiling, so it can tell how much lies past it
-        est = disparity_range.coarse_estimate(left, right, ceiling + ceiling // 4)
+        est = disparity_range.coarse_estimate(left, right, ceiling + ceiling // 4, PRESETS[cfg.preset][1])
         if est.low is None:
             return None
         if est.negative_fraction > disparity_range.SWAPPED_FRACTION:
@@ -330,7 +339,8 @@ class DepthStage(Stage):
     def _match_scale(self, rng: DisparityRange) -> int:
         """1/n resolution to match at: the configured one, or half for a very wide range."""
         cfg = self.config
-        return 2 if cfg.downscale == 1 and rng.num_disparities > cfg.full_res_disparities else cfg.downscale
+        n = max(cfg.downscale, PRESETS[cfg.preset][0])
+        return 2 if n == 1 and rng.num_disparities > cfg.full_res_disparities else n
 
     def _match(self, left: np.ndarray, right: np.ndarray, rng: DisparityRange) -> stereo.StereoMaps:
         cfg = self.config
@@ -343,7 +353,9 @@ class DepthStage(Stage):
         ls, rs = (cv2.resize(img, small, interpolation=cv2.INTER_AREA) for img in (left, right))
         # the LR tolerance stays in matching pixels: sub-pixel noise does not shrink with the image
         m = stereo.match(ls, rs, cfg.sgbm(rng, n), lr_check=cfg.lr_check, max_lr_diff=cfg.max_lr_diff, fill=cfg.fill_holes,
-                         lr_scale=cfg.lr_scale if n == 1 else "full", fill_filter=cfg.fill_filter,
+                         # at reduced size the right view is matched at full size of it, except in
+                         # the fast preset (measured: docs/benchmarks.md, fourth round)
+                         lr_scale=cfg.lr_scale if cfg.preset == "fast" else "full", fill_filter=cfg.fill_filter,
                          keep_rejected=cfg.keep_rejected)
 
         def up(a: np.ndarray) -> np.ndarray:
