@@ -124,8 +124,6 @@ class DepthConfig(StageConfig):
             raise ValueError(f"max_disparity: expected a multiple of 16 >= 16, got {self.max_disparity}")
         if not 0 < self.range_shrink <= 1 or not 0 < self.saturation_warning <= 1:
             raise ValueError(f"range_shrink and saturation_warning: expected fractions in (0, 1], got {self.range_shrink}, {self.saturation_warning}")
-        if self.preset not in PRESETS:
-            raise ValueError(f"preset: expected one of {', '.join(PRESETS)}, got {self.preset!r}")
         if self.downscale not in (1, 2, 4):
             raise ValueError(f"downscale: expected 1, 2 or 4, got {self.downscale}")
         if self.lr_scale not in stereo.LR_SCALES:
