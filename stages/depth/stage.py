@@ -64,11 +64,11 @@ class DepthConfig(StageConfig):
     confidence, counted as filled) rather than a neighbour's: measured more accurate on every
     data set here, at no cost (docs/benchmarks.md). ``cross_check``: match once more on
     rank-transformed images and cut the confidence where the two disagree (cross_check.py):
-    confidence then ranks bad pixels better (Motorcycle ROC AUC 0.79 -> 0.87), for ~1x SGBM-64
+    confidence then ranks bad pixels better (Motorcycle ROC AUC 0.79 -> 0.87), for ~0.8x SGBM-64
     more time; the disparities are unchanged.
     ``preset``: ``default`` (the settings above) or ``fast``, for a camera-rate budget: match at
     half resolution (or ``downscale``, if coarser), the LR check's right view at ``lr_scale``
-    of that, and the coarse range pass at 1/8 instead of 1/4 scale. Measured ~0.5x the default
+    of that, and the coarse range pass at 1/8 instead of 1/4 scale. Measured 0.44-0.50x SGBM-64, ~0.27x the default
     stage's time at a coarser, less accurate map (docs/depth.md gives both).
     Depth: kept within [``min_depth_m``, ``max_depth_m``], 0 outside. ``focal_px`` and
     ``baseline_m`` give metric depth for a rectified pair that comes without calibration
@@ -342,7 +342,7 @@ class DepthStage(Stage):
             log.warning(message, *args)
 
     def _match_scale(self, rng: DisparityRange) -> int:
-        """1/n resolution to match at: the configured one, or half for a very wide range."""
+        """1/n resolution to match at: the configured one (at least the preset's), or half for a very wide range."""
         cfg = self.config
         n = max(cfg.downscale, PRESETS[cfg.preset][0])
         return 2 if n == 1 and rng.num_disparities > cfg.full_res_disparities else n
