@@ -81,3 +81,12 @@ def test_stage_cross_check_ranks_bad_pixels_better(motorcycle) -> None:
     bad = np.abs(plain.disparity - gt)[known] > 2
     before, after = _auc(bad, plain.confidence[known]), _auc(bad, crossed.confidence[known])
     assert after > before + 0.04, (before, after)
+
+
+def test_cross_check_at_reduced_size(motorcycle) -> None:
+    """With the fast preset the cross-check runs on the half-size pair; its verdict comes back full size."""
+    left, right, _ = motorcycle
+    (frame,) = DepthStage({"preset": "fast", "cross_check": True})([Frame("moto", 0, image=left, right=right)])
+    d = frame.results["depth"]
+    assert d.metadata["match_scale"] == 2 and d.confidence.shape == left.shape[:2]
+    assert 0.6 < d.metadata["cross_checked_fraction"] < 0.95
