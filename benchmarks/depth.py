@@ -28,6 +28,7 @@ import numpy as np
 
 from sensorium.pipeline.io.sample import make_sample
 from sensorium.stages.depth import range as disparity_range, stereo
+from sensorium.stages.depth.cross_check import rank_transform
 from sensorium.stages.depth.edge_filter import wls_filter
 from sensorium.stages.depth.evaluate import evaluate_disparity
 from sensorium.stages.depth.range import DisparityRange
@@ -83,7 +84,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--threads", type=int, default=None, help="cv2.setNumThreads (default: OpenCV's choice)")
-    parser.add_argument("--part", choices=("all", "speed", "accuracy"), default="all")
+    parser.add_argument("--part", choices=("all", "speed", "accuracy", "confidence"), default="all")
+    parser.add_argument("--rows", default="", help="only the rows whose label contains one of these |-separated texts (and the yardstick)")
     args = parser.parse_args()
     if args.threads is not None:
         cv2.setNumThreads(args.threads)
@@ -96,9 +98,11 @@ def main() -> None:
     seq = make_sample(8)
     left, right = seq.lefts[0], seq.rights[0]
     if args.part in ("all", "speed"):
-        print_speed(left, right, seq, args.repeats)
+        print_speed(left, right, seq, args.repeats, args.rows)
     if args.part in ("all", "accuracy"):
-        print_accuracy(seq)
+        print_accuracy(seq, args.rows)
+    if args.part in ("all", "confidence"):
+        print_confidence(seq)
 
 
 def auto_range_of(left: np.ndarray, right: np.ndarray) -> DisparityRange:
@@ -107,7 +111,7 @@ def auto_range_of(left: np.ndarray, right: np.ndarray) -> DisparityRange:
     return disparity_range.to_range(*disparity_range.auto_range(disparity_range.coarse_estimate(g_l, g_r, 320), 256), "auto", 256)
 
 
-def print_speed(left: np.ndarray, right: np.ndarray, seq, repeats: int) -> None:
+def print_speed(left: np.ndarray, right: np.ndarray, seq, repeats: int, only: str = "") -> None:
     grey_l, grey_r = stereo.to_grey(left), stereo.to_grey(right)
     rng = auto_range_of(left, right)
     p64 = stereo.SGBMParams(64, full_width=False)
@@ -141,10 +145,15 @@ def print_speed(left: np.ndarray, right: np.ndarray, seq, repeats: int) -> None:
         ("DepthStage, num_disparities=64 (the old default)", stage_frame(num_disparities=64)),
         ("DepthStage, defaults, no LR check, no fill", stage_frame(lr_check=False, fill_holes=False)),
         ("DepthStage, defaults, downscale 2", stage_frame(downscale=2)),
+        ("range: coarse pass at 1/8 scale (preset=fast)", lambda: disparity_range.coarse_estimate(grey_l, grey_r, 320, 8)),
+        ("DepthStage, preset=fast (half size, half-size LR of it, 1/8 range)", stage_frame(preset="fast")),
+        ("DepthStage, cross_check (a second SGBM on rank-transformed images)", stage_frame(cross_check=True)),
+        ("  rank transform of both images", lambda: [rank_transform(g) for g in (grey_l, grey_r)]),
     ]
     print(f"\n## speed, ms per 640x480 frame ({repeats} rounds; each row timed next to SGBM-64, A B / B A)")
     print("ratio: median of row / SGBM-64 over adjacent pairs [25th-75th percentile]; ms are inflated by any load")
     print(f"{'step':60s} {'median':>7s} {'min':>7s} {'x SGBM-64':>10s} {'spread':>12s}")
+    rows = [r for i, r in enumerate(rows) if i == 0 or any(o in r[0] for o in only.split("|"))]
     for (name, _), t in zip(rows, time_against(sgbm64, rows, repeats)):
         print(f"{name:60s} {t['median_ms']:7.1f} {t['min_ms']:7.1f} {t['ratio']:10.2f}   [{t['q1']:.2f}-{t['q3']:.2f}]")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
@@ -170,14 +179,46 @@ def _shifted(left: np.ndarray, right: np.ndarray, gt: np.ndarray, s: int) -> tup
     return np.ascontiguousarray(left[:, :-s]), np.ascontiguousarray(right[:, s:]), gt[:, :-s] + s
 
 
-def print_accuracy(seq) -> None:
-    """Each step's contribution, and the whole stage with defaults against plain SGBM with the true range."""
+def data_sets(seq) -> list[tuple[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]]:
+    """(name, [(left, right, ground-truth disparity)]): the sample, Motorcycle, Motorcycle shifted +80 px."""
     from skimage import data as skdata
 
     ml, mr, mgt = skdata.stereo_motorcycle()
-    sets = [("synthetic sample (8 frames)", list(zip(seq.lefts, seq.rights, seq.disparities))),
+    return [("synthetic sample (8 frames)", list(zip(seq.lefts, seq.rights, seq.disparities))),
             ("Middlebury Motorcycle", [(ml, mr, mgt)]),
             ("Motorcycle shifted +80 px", [_shifted(ml, mr, mgt, 80)])]
+
+
+def print_confidence(seq) -> None:
+    """How well the confidence ranks bad (> 2 px) pixels of the dense output: ROC AUC, defaults
+    against ``cross_check``, and the best 95% of the ground truth's pixels by confidence."""
+    from scipy.stats import rankdata
+
+    print("\n## confidence: ROC AUC of -confidence for bad-2 pixels; the 95% most confident (coverage 95%)")
+    for name, frames in data_sets(seq):
+        for options in ({}, {"cross_check": True}):
+            bad, score, cut = [], [], np.zeros(3)
+            for a, b, gt in frames:
+                (frame,) = DepthStage(options)([Frame("bench", 0, image=a, right=b)])
+                d, c = frame.results["depth"].disparity, frame.results["depth"].confidence
+                known = np.isfinite(gt) & (gt > 0)
+                has = known & (d > 0)
+                err, conf = np.abs(d - gt)[has], c[has]
+                bad.append(err > 2)
+                score.append(-conf)
+                n = int(round(0.95 * known.sum()))
+                if n <= err.size:
+                    best = err[np.argsort(-conf, kind="stable")[:n]]
+                    cut += [n, best.sum(), (best > 2).sum()]
+            y, r = np.concatenate(bad), rankdata(np.concatenate(score))
+            auc = (r[y].sum() - y.sum() * (y.sum() + 1) / 2) / (y.sum() * (~y).sum())
+            at95 = f"EPE {cut[1] / cut[0]:.3f}, bad-2 {100 * cut[2] / cut[0]:.2f}%" if cut[0] else "(coverage < 95%)"
+            print(f"{name:28s} {str(options or 'defaults'):24s} AUC {auc:.3f}   95% most confident: {at95}")
+
+
+def print_accuracy(seq, only: str = "") -> None:
+    """Each step's contribution, and the whole stage with defaults against plain SGBM with the true range."""
+    sets = data_sets(seq)
     print("\n## accuracy (coverage = share of GT pixels with an estimate; EPE and bad-pixel rates over those)")
     print(f"{'data':28s} {'output':52s} {'coverage':>9s} {'EPE px':>7s} {'>1px %':>7s} {'>2px %':>7s} {'>4px %':>7s}")
     for name, frames in sets:
@@ -197,8 +238,10 @@ def print_accuracy(seq) -> None:
             ("  lr_scale=full (LR check at full size)", lambda a, b, gt: _stage({"lr_scale": "full"}, a, b)),
             ("  lr_scale=half_width (LR check at half width)", lambda a, b, gt: _stage({"lr_scale": "half_width"}, a, b)),
             ("DepthStage, num_disparities=64 (the old default)", lambda a, b, gt: _stage({"num_disparities": 64}, a, b)),
+            ("DepthStage, downscale=2", lambda a, b, gt: _stage({"downscale": 2}, a, b)),
+            ("DepthStage, preset=fast", lambda a, b, gt: _stage({"preset": "fast"}, a, b)),
         ]
-        for label, fn in rows:
+        for label, fn in (r for i, r in enumerate(rows) if i == 0 or any(o in r[0] for o in only.split("|"))):
             acc = [evaluate_disparity(fn(a, b, gt), gt) for a, b, gt in frames]
             m = np.array([[s.coverage, s.epe, s.bad1, s.bad2, s.bad4] for s in acc]).mean(axis=0)
             print(f"{name:28s} {label:52s} {m[0] * 100:8.1f}% {m[1]:7.3f} {m[2] * 100:7.2f} {m[3] * 100:7.2f} {m[4] * 100:7.2f}")

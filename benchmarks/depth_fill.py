@@ -16,7 +16,11 @@ Motorcycle and Motorcycle shifted +80 px):
 3. the best any per-pixel choice among the cheap candidates could do (an oracle that knows the
    ground truth): a bound for any rule that picks between them.
 
-Research code for docs/benchmarks.md; nothing here is wired into the stage.
+``--part agreement`` (fourth round) prints, instead, how often pixels the LR check rejected are
+right where a second, differently erring matcher agrees with them, and the dense output's best
+95% when ranked by agreement with the rank-transform matcher of cross_check.py.
+
+Research code for docs/benchmarks.md; nothing here is wired into the stage but cross_check.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import numpy as np
 
 from sensorium.pipeline.io.sample import make_sample
 from sensorium.stages.depth import range as disparity_range, stereo
+from sensorium.stages.depth.cross_check import cross_check, rank_disparity, rank_transform
 from sensorium.stages.depth.evaluate import evaluate_disparity
 from sensorium.stages.depth.stage import DepthConfig
 
@@ -233,17 +238,75 @@ def report(name: str, frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -
     print(f"{'oracle: the best of scan, 8-direction, raw, warped (a bound)':62s} {'':8s} {best.mean():9.2f} {(best > 2).mean():10.1%}")
 
 
+# --- fourth round: a second matcher's agreement as the trust test --------------------------------
+
+
+def second_matchers(left: np.ndarray, right: np.ndarray, params: stereo.SGBMParams) -> dict[str, np.ndarray]:
+    """Matchers that err differently from the default SGBM (same range): (H, W) float32, -1 unknown."""
+    gl, gr = stereo.to_grey(left), stereo.to_grey(right)
+    h, w = gl.shape
+    half = [cv2.resize(g, (w // 2, h // 2), interpolation=cv2.INTER_AREA) for g in (gl, gr)]
+    lo, hi = params.min_disparity // 2, -(-(params.min_disparity + params.num_disparities) // 2)
+    small = stereo.compute_disparity(*half, replace(params, min_disparity=lo, num_disparities=max(16, -(-(hi - lo) // 16) * 16)))
+    up = cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST) * np.float32(2)
+    ranked = [rank_transform(g) for g in (gl, gr)]
+    return {"SGBM block 7": stereo.compute_disparity(gl, gr, replace(params, block_size=7)),
+            "SGBM on rank-transformed images": stereo.compute_disparity(*ranked, params),
+            "  the same, block 5": stereo.compute_disparity(*ranked, replace(params, block_size=5)),
+            "SGBM without uniqueness and speckle filter": stereo.compute_disparity(gl, gr, replace(params, uniqueness_ratio=0, speckle_window=0)),
+            "SGBM on colour": stereo.compute_disparity(left, right, replace(params, use_colour=True)) if left.ndim == 3 else stereo.compute_disparity(gl, gr, params),
+            "SGBM at half size, upsampled": np.where(up > 0, up, np.float32(-1)).astype(np.float32)}
+
+
+def agreement_report(name: str, frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+    """Rejected pixels a second matcher confirms (within 1 px): their share and bad-2; and the
+    dense output's best 95% when ranked by agreement with the rank matcher (cross_check.py)."""
+    counts: dict[str, np.ndarray] = {}
+    cut = np.zeros(3)
+    for left, right, gt in frames:
+        left, right = np.ascontiguousarray(left), np.ascontiguousarray(right)
+        gl, gr = stereo.to_grey(left), stereo.to_grey(right)
+        params = DepthConfig().sgbm(disparity_range.to_range(*disparity_range.auto_range(disparity_range.coarse_estimate(gl, gr, 320), 256), "auto", 256))
+        raw = stereo.compute_disparity(gl, gr, params)
+        checked = (raw > 0) & (stereo.lr_consistency(raw, stereo.compute_right_disparity_scaled(gl, gr, params, 2, 2)) <= 1.5)
+        known = np.isfinite(gt) & (gt > 0)
+        bad = np.abs(raw - gt) > 2
+        rows = {"checked by the LR check": checked, "rejected by it": (raw > 0) & ~checked}
+        for label, other in second_matchers(left, right, params).items():
+            rows[f"rejected, {label} agrees"] = rows["rejected by it"] & (other > 0) & (np.abs(other - raw) <= 1)
+        for label, mask in rows.items():
+            counts[label] = counts.get(label, np.zeros(3)) + [(mask & known).sum(), (mask & known & bad).sum(), known.sum()]
+        maps = stereo.match(gl, gr, params, lr_scale="half", fill_filter="none", keep_rejected=True)
+        _, agreed = cross_check(maps, gl, gr, params)
+        d = maps.disparity
+        tier = np.select([maps.matched & agreed, ~maps.matched & agreed, maps.matched], [0, 1, 2], 3)
+        rank = rank_disparity(gl, gr, params)
+        has = known & (d > 0)
+        order = np.argsort((tier * 1e4 + np.minimum(np.abs(d - rank), 9e3))[has], kind="stable")
+        n = int(round(TARGET_COVERAGE * known.sum()))
+        if n <= order.size:
+            e = np.abs(d - gt)[has][order[:n]]
+            cut += [n, e.sum(), (e > 2).sum()]
+    print(f"\n## {name}: share of ground-truth pixels / bad-2")
+    for label, (k, b, total) in counts.items():
+        print(f"{label:62s} {k / total:7.2%} {b / max(k, 1):7.1%}")
+    best = f"{cut[1] / cut[0]:.3f} px / {cut[2] / cut[0]:.2%}" if cut[0] else "(cannot reach 95%)"
+    print(f"{'dense, the best 95% by agreement with the rank matcher':62s} {best}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=8, help="frames of the synthetic sample")
+    parser.add_argument("--part", choices=("fills", "agreement"), default="fills")
     args = parser.parse_args()
     from skimage import data as skdata
 
     ml, mr, mgt = skdata.stereo_motorcycle()
     seq = make_sample(args.frames)
-    report("Middlebury Motorcycle", [(ml, mr, mgt)])
-    report("Motorcycle shifted +80 px", [(ml[:, :-80], mr[:, 80:], mgt[:, :-80] + 80)])
-    report(f"synthetic sample ({args.frames} frames)", list(zip(seq.lefts, seq.rights, seq.disparities)))
+    run = report if args.part == "fills" else agreement_report
+    run("Middlebury Motorcycle", [(ml, mr, mgt)])
+    run("Motorcycle shifted +80 px", [(ml[:, :-80], mr[:, 80:], mgt[:, :-80] + 80)])
+    run(f"synthetic sample ({args.frames} frames)", list(zip(seq.lefts, seq.rights, seq.disparities)))
 
 
 if __name__ == "__main__":

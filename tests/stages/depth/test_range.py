@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext as does_not_raise
+
 import numpy as np
 import pytest
 from skimage import data as skdata
@@ -39,6 +41,17 @@ def test_range_follows_the_scene(motorcycle, shift: int) -> None:
     # the old default [0, 64) misses most of the shifted scene, and the estimate says how much
     if shift:
         assert est.saturated_fraction(64) > 0.9
+
+
+@pytest.mark.parametrize("scale, expectation", [(4, does_not_raise()), (8, does_not_raise()),
+                                                (0, pytest.raises(ValueError, match="coarse scale: expected >= 1, got 0"))])
+def test_coarse_scale(motorcycle, scale: int, expectation) -> None:
+    """The fast preset's 1/8 pass still covers the scene (with a coarser step)."""
+    left, right, gt = shifted(*motorcycle, 80)
+    with expectation:
+        est = coarse_estimate(left, right, 320, scale)
+        assert est.scale == scale and est.disparities.shape == (left.shape[0] // scale, left.shape[1] // scale)
+        assert covers(to_range(*auto_range(est, 256), "auto", 256), gt)
 
 
 def test_swapped_pair_has_negative_disparities(motorcycle) -> None:

@@ -9,7 +9,6 @@ import cv2
 import numpy as np
 import pytest
 from scipy.stats import rankdata
-from skimage import data as skdata
 
 from sensorium.pipeline.io.sample import SampleSequence, make_sample
 from sensorium.stages.depth import stereo
@@ -42,12 +41,6 @@ def roc_auc(confidence: np.ndarray, bad: np.ndarray) -> float:
 @pytest.fixture(scope="module")
 def sample() -> SampleSequence:
     return make_sample(2)
-
-
-@pytest.fixture(scope="module")
-def motorcycle() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    left, right, gt = skdata.stereo_motorcycle()
-    return left, right, gt
 
 
 MOTO = stereo.SGBMParams(num_disparities=128)
