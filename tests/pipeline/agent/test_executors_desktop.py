@@ -172,20 +172,24 @@ def test_no_display_is_a_clear_error(monkeypatch):
 def test_agent_act_execute_desktop_from_the_command_line(app, desktop, tmp_path):
     """``sensorium agent act --execute desktop`` takes the screenshot itself, grounds, clicks;
     given a screenshot at twice the screen's resolution (a HiDPI screen), it still clicks in
-    the desktop's own pixels."""
+    the desktop's own pixels. In-process (the command, not an interpreter's start, is the
+    subject), on the module's display."""
     import cv2
+    from typer.testing import CliRunner
 
-    cli = [sys.executable, "-c", "from sensorium.deploy.cli import app; app()", "agent", "act"]
-    out = subprocess.run(cli + ["-i", "click Submit", "--execute", "desktop"], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
+    from sensorium.deploy.cli import app as cli
+
+    act = lambda *args: CliRunner().invoke(cli, ["agent", "act", *args])  # noqa: E731
+    out = act("-i", "click Submit", "--execute", "desktop")
+    assert out.exit_code == 0, (out.stderr, out.exception)
     assert json.loads(out.stdout)["actions"][0]["type"] == "click"
     app.wait_for(lambda s: s["submitted"] and not s["reset"])
     big = tmp_path / "hidpi.png"
     cv2.imwrite(str(big), cv2.resize(desktop.screenshot()[..., ::-1], (2048, 1536), interpolation=cv2.INTER_CUBIC))
-    out = subprocess.run(cli + ["--screenshot", str(big), "-i", "click Reset", "--execute", "desktop"], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
+    out = act("--screenshot", str(big), "-i", "click Reset", "--execute", "desktop")
+    assert out.exit_code == 0, (out.stderr, out.exception)
     [click] = json.loads(out.stdout)["actions"]
     assert click["x"] < 1024 and click["y"] < 768
     app.wait_for(lambda s: s["reset"])
-    bad = subprocess.run(cli + ["-i", "click Submit", "--execute", "robot"], capture_output=True, text=True, timeout=300)
-    assert bad.returncode == 2 and "robot" in bad.stderr
+    bad = act("-i", "click Submit", "--execute", "robot")
+    assert bad.exit_code == 2 and "robot" in bad.stderr

@@ -36,17 +36,12 @@ def _open_clip_checkpoint(tmp_path, family: str):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("family", ["clip", "siglip"])
-def test_an_open_clip_checkpoint_imports_and_embeds_as_open_clip_does(tmp_path, monkeypatch, family):
-    monkeypatch.setenv("SENSORIUM_CACHE", str(tmp_path / "cache"))
-    model, path, cfg = _open_clip_checkpoint(tmp_path, family)
-    out = tmp_path / f"imported-{family}.pt"
-    result = runner.invoke(app, ["models", "import", "open_clip", str(path), "--config-json", str(cfg), "--out", str(out), "--license", "MIT"])
-    assert result.exit_code == 0, result.output
-    meta = json.loads(out.with_suffix(".json").read_text())
+def test_an_open_clip_checkpoint_imports_and_embeds_as_open_clip_does(imported_open_clip, family):
+    imported = imported_open_clip(family)  # imported by the CLI (conftest.py), the stage set up on it
+    meta, stage, model = imported.meta, imported.stage, imported.model
     assert meta["family"] == family and meta["input_size"] == [32, 32] and meta["license"] == "MIT"
-    from sensorium.stages.embed.stage import EmbedStage, preprocess
+    from sensorium.stages.embed.stage import preprocess
 
-    stage = EmbedStage({"model": None, "config_json": None, "weights": str(out)})
     image = np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8)
     got = stage.embed_images([image])
     batch = preprocess([image], (32, 32), stage.meta["mean"], stage.meta["std"])

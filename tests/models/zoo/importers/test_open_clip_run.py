@@ -16,27 +16,19 @@ import torch
 from typer.testing import CliRunner
 
 from sensorium.stages.results import Embeddings
-from tests.models.zoo.importers.test_open_clip import _open_clip_checkpoint
 
 runner = CliRunner()
 TOL = 1e-4
 
 
 @pytest.fixture(scope="module")
-def imported(tmp_path_factory):
-    """(open_clip model, imported .pt, its metadata): one import, one tower export, for every test here."""
-    from sensorium.pipeline.cli.models import app
-    from sensorium.stages.embed.stage import EmbedStage
-
-    root = tmp_path_factory.mktemp("open-clip-run")
+def imported(imported_open_clip):
+    """(open_clip model, imported .pt, its metadata): the session's import, its towers exported
+    once (conftest.py), that cache named for the module so that no Ray worker exports them again."""
+    shared = imported_open_clip("clip")
     before = os.environ.get("SENSORIUM_CACHE")
-    os.environ["SENSORIUM_CACHE"] = str(root / "cache")  # the tower export goes to the test's cache, not the user's
-    model, path, cfg = _open_clip_checkpoint(root, "clip")
-    out = root / "imported-clip.pt"
-    res = runner.invoke(app, ["models", "import", "open_clip", str(path), "--config-json", str(cfg), "--out", str(out), "--license", "MIT"])
-    assert res.exit_code == 0, res.output
-    EmbedStage({"weights": str(out)}).setup()  # export the towers once, here, not in two Ray workers
-    yield model, out, json.loads(out.with_suffix(".json").read_text())
+    os.environ["SENSORIUM_CACHE"] = str(shared.cache)
+    yield shared.model, shared.pt, shared.meta
     if before is None:
         os.environ.pop("SENSORIUM_CACHE", None)
     else:
