@@ -79,7 +79,7 @@ def _batch_here(args: list[str]) -> dict:
     from sensorium.deploy.cli import app
 
     r = CliRunner().invoke(app, args)
-    assert r.exit_code == 0, r.output[-3000:]
+    assert r.exit_code == 0, r.output[-3000:] + repr(r.exception)
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 

@@ -36,7 +36,7 @@ def test_batch_embed_index_and_search(ray_cluster, tmp_path):
     runner = CliRunner()  # in this process, on the tests' shared Ray
     r = runner.invoke(app, ["batch", "-i", str(imgs), "--stages", "embed", "-o", str(out), "--set", f"embed.config_json={cfg}",
                             "--set", "embed.labels=circle,square"])
-    assert r.exit_code == 0, r.output[-3000:]
+    assert r.exit_code == 0, r.output[-3000:] + repr(r.exception)
     assert json.loads(r.stdout.strip().splitlines()[-1])["written"] == 24
     for i in (0, 5, 11):
         q = runner.invoke(app, ["search", "--index", str(out), "--image", str(imgs / f"copy{i:02d}.png"), "-k", "2"])

@@ -98,7 +98,7 @@ def _batch(out, *args, endpoint: str | None):
     env = {k: None for k in os.environ if k.startswith("AWS_")} | CREDS | {"AWS_ENDPOINT_URL": endpoint}
     r = CliRunner().invoke(app, ["batch", "--stages", "detect", "--output", str(out), "--batch-size", "8", "--set", "detect.threads=1",
                                  *KEYS, *args], env=env)
-    assert r.exit_code == 0, r.output[-3000:]
+    assert r.exit_code == 0, r.output[-3000:] + repr(r.exception)
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 

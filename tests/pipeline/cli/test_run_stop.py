@@ -188,7 +188,7 @@ def test_a_stream_that_drops_once_is_reconnected_and_counted(tmp_path, ray_clust
                                        "--max-frames", "20", "--reconnect-max-backoff", "0.2"])
     finally:
         server.close()
-    assert res.exit_code == 0, res.output[-3000:]
+    assert res.exit_code == 0, res.output[-3000:] + repr(res.exception)
     summary = json.loads((out / "summary.json").read_text())
     assert server.connections == 2
     assert summary["reconnects"] == {source_name(server.url): 1} and summary["stop"]["reason"] == "max_frames"
