@@ -238,6 +238,7 @@ def train_gaze(data_dir: Path, out: Path, *, steps: int = 500, stride: int = 2, 
     """Collect (cached), fit, measure on the held-out split, export. Writes OUT/gaze_sigma.onnx and
     its JSON (and the same to ``ship``); returns the report (the JSON's metrics)."""
     from sensorium.models.rle.export import export_head
+    from sensorium.models.training.rle_heads import box_mass
     from sensorium.stages.face.stage import FaceStage
     from sensorium.stages.gaze.stage import GazeStage
 
@@ -250,12 +251,13 @@ def train_gaze(data_dir: Path, out: Path, *, steps: int = 500, stride: int = 2, 
         raise ValueError(f"too few samples: {len(train['features'])} train, {len(held['features'])} held out")
     residual = (train["teacher"] - train["student"]) * yaw_sign(train["student"])  # in the estimate's yaw direction
     head, loss, mean, std = fit(train["features"], residual / TARGET_SCALE, steps=steps, seed=seed)
-    predicted = {k: loss.predicted_coverage(float(k)) for k in ("1", "2")}
+    mass = box_mass(loss)  # G on the grid once, not once per k and p
+    predicted = {k: mass.coverage(float(k)) for k in ("1", "2")}
     import torch
 
     with torch.no_grad():
         mu, sigma = (t.numpy() * TARGET_SCALE for t in head(torch.from_numpy((held["features"] - mean) / std)))
-    radius = {str(p): loss.coverage_radius(p) for p in (0.68, 0.95)}
+    radius = {str(p): k for p, k in zip((0.68, 0.95), mass.radii((0.68, 0.95)))}
     metrics = evaluate(mu, sigma, held, predicted, radius)
     metrics["train_samples"] = int(len(train["features"]))
     meta = {"model": "sensorium's own RLE sigma head for the gaze stage (not a gaze network)", "features": list(FEATURES),

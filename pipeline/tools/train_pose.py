@@ -212,6 +212,7 @@ def train_head(cache: dict[str, np.ndarray], config: PoseTrainConfig, *, on_step
 
     from sensorium.models.rle.heads import KeypointRLEHead
     from sensorium.models.rle.loss import RLELoss
+    from sensorium.models.training.rle_heads import box_mass
 
     torch.manual_seed(config.seed)
     feats = cache["features"].astype(np.float64)
@@ -243,8 +244,9 @@ def train_head(cache: dict[str, np.ndarray], config: PoseTrainConfig, *, on_step
         if on_step:
             on_step(step + 1, float(value))
     head.requires_grad_(True)  # a frozen mu would be exported as folded constants
-    predicted = {k: loss.eval().predicted_coverage(float(k)) for k in (1, 2)}
-    radii = {p: loss.coverage_radius(p) for p in COVERAGE_LEVELS}
+    mass = box_mass(loss.eval())  # G on the grid once, not once per k and p
+    predicted = {k: mass.coverage(float(k)) for k in (1, 2)}
+    radii = dict(zip(COVERAGE_LEVELS, mass.radii(COVERAGE_LEVELS)))
     return TrainedHead(head.eval(), loss.eval(), mean.astype(np.float32), std.astype(np.float32), predicted, radii)
 
 

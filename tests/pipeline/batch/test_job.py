@@ -72,14 +72,27 @@ def _check_complete(out: Path, root: Path, bad: set[str]):
     assert set(paths) == set(list_inputs(root)) - bad and len(paths) == N_GOOD
 
 
+def _batch_here(args: list[str]) -> dict:
+    """``sensorium batch`` in this process, on the tests' shared Ray: its JSON summary."""
+    from typer.testing import CliRunner
+
+    from sensorium.deploy.cli import app
+
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output[-3000:] + repr(r.exception)
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
 @pytest.mark.slow
-def test_interrupted_job_resumes_to_a_complete_result(collection, tmp_path):
+def test_interrupted_job_resumes_to_a_complete_result(ray_cluster, collection, tmp_path):
+    """The first run is a process of its own, killed mid-run with everything it started; the
+    resumed runs read only the output folder it left, so they run in this process."""
     root, bad = collection
     out = tmp_path / "out"
-    args = _cli("batch", "--input", str(root), "--stages", "detect", "--output", str(out), "--batch-size", "8",
-                "--part-rows", "8", "--task-images", "8", "--set", "detect.threads=1")
+    args = ["batch", "--input", str(root), "--stages", "detect", "--output", str(out), "--batch-size", "8",
+            "--part-rows", "8", "--task-images", "8", "--set", "detect.threads=1"]
     env = {**os.environ, "RAY_ADDRESS": ""}
-    first = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    first = subprocess.Popen(_cli(*args), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.time() + 400
     while time.time() < deadline and first.poll() is None:
         parts = list((out / PARTS).glob("part-*.parquet")) if (out / PARTS).is_dir() else []
@@ -91,16 +104,13 @@ def test_interrupted_job_resumes_to_a_complete_result(collection, tmp_path):
     first.wait(timeout=60)
     good, failed = done_paths(out)
     assert 0 < len(good) < N_GOOD, "the kill should have left the job part-done"
-    second = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
-    assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
-    summary = json.loads(second.stdout.strip().splitlines()[-1])
+    summary = _batch_here(args)
     assert summary["already_done"] == len(good) + len(failed) and summary["written"] == N_GOOD - len(good)
     _check_complete(out, root, bad)
     rows = list(iter_rows(out))
     dets = json.loads(rows[0]["results"])["detect"]
     assert dets["kind"] == "detections"
-    third = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)  # nothing left to do
-    assert json.loads(third.stdout.strip().splitlines()[-1])["written"] == 0
+    assert _batch_here(args)["written"] == 0  # nothing left to do
     _check_complete(out, root, bad)
 
 

@@ -6,14 +6,13 @@ weights (no CLIP/SigLIP weights exist here), which is enough for near-duplicate 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import cv2
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from sensorium.deploy.cli import app
 from sensorium.models.data.shapes import ShapesConfig, make_image
 
 SMALL = {"embed_dim": 64, "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 8, "head_width": 32},
@@ -21,7 +20,7 @@ SMALL = {"embed_dim": 64, "vision_cfg": {"image_size": 64, "layers": 2, "width":
 
 
 @pytest.mark.slow
-def test_batch_embed_index_and_search(tmp_path):
+def test_batch_embed_index_and_search(ray_cluster, tmp_path):
     imgs = tmp_path / "imgs"
     imgs.mkdir()
     rng = np.random.default_rng(0)
@@ -34,16 +33,11 @@ def test_batch_embed_index_and_search(tmp_path):
     cfg = tmp_path / "small.json"
     cfg.write_text(json.dumps(SMALL))
     out = tmp_path / "out"
-    cli = [sys.executable, "-c", "from sensorium.deploy.cli import app; app()"]
-    env = {**os.environ, "RAY_ADDRESS": ""}
-    r = subprocess.run(cli + ["batch", "-i", str(imgs), "--stages", "embed", "-o", str(out), "--set", f"embed.config_json={cfg}", "--set", "embed.labels=circle,square"], env=env, capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    runner = CliRunner()  # in this process, on the tests' shared Ray
+    r = runner.invoke(app, ["batch", "-i", str(imgs), "--stages", "embed", "-o", str(out), "--set", f"embed.config_json={cfg}",
+                            "--set", "embed.labels=circle,square"])
+    assert r.exit_code == 0, r.output[-3000:] + repr(r.exception)
     assert json.loads(r.stdout.strip().splitlines()[-1])["written"] == 24
-    from typer.testing import CliRunner
-
-    from sensorium.deploy.cli import app
-
-    runner = CliRunner()
     for i in (0, 5, 11):
         q = runner.invoke(app, ["search", "--index", str(out), "--image", str(imgs / f"copy{i:02d}.png"), "-k", "2"])
         assert q.exit_code == 0, q.output[-2000:]

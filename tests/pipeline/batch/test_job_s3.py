@@ -85,19 +85,20 @@ def bucket(s3):
     return sorted(good), {f"s3://{BUCKET}/{k}" for k in corrupt}
 
 
-def _env(s3_url: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(CREDS, RAY_ADDRESS="")
-    if s3_url is not None:
-        env["AWS_ENDPOINT_URL"] = s3_url
-    return env
+#: credentials as storage options: the tests' shared Ray started its workers before this module set any AWS_* variable
+KEYS = ("--storage-option", "access_key=test", "--storage-option", "secret_key=test")
 
 
-def _batch(out, *args, env):
-    cmd = [sys.executable, "-c", "from sensorium.deploy.cli import app; app()", "batch", "--stages", "detect", "--output", str(out),
-           "--batch-size", "8", "--set", "detect.threads=1", *args]
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+def _batch(out, *args, endpoint: str | None):
+    """``sensorium batch`` in this process on the tests' Ray; ``endpoint``: AWS_ENDPOINT_URL for this call (None: unset)."""
+    from typer.testing import CliRunner
+
+    from sensorium.deploy.cli import app
+
+    env = {k: None for k in os.environ if k.startswith("AWS_")} | CREDS | {"AWS_ENDPOINT_URL": endpoint}
+    r = CliRunner().invoke(app, ["batch", "--stages", "detect", "--output", str(out), "--batch-size", "8", "--set", "detect.threads=1",
+                                 *KEYS, *args], env=env)
+    assert r.exit_code == 0, r.output[-3000:] + repr(r.exception)
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
@@ -167,11 +168,11 @@ def test_unknown_storage_option_is_named():
 
 
 @pytest.mark.slow
-def test_batch_job_over_a_bucket_resumes_by_uri(s3, bucket, tmp_path):
+def test_batch_job_over_a_bucket_resumes_by_uri(ray_cluster, s3, bucket, tmp_path):
     good, bad = bucket
     out = tmp_path / "out"
     glob = f"s3://{BUCKET}/photos/**/*.jpg"
-    first = _batch(out, "--input", glob, env=_env(s3))
+    first = _batch(out, "--input", glob, endpoint=s3)
     assert (first["images"], first["written"], first["failed"]) == (N_GOOD + len(bad), N_GOOD, len(bad))
     fails = _check(out, good, bad)
     assert all(f["stage"] == "source" and f["reason"] for f in fails.values())
@@ -181,7 +182,7 @@ def test_batch_job_over_a_bucket_resumes_by_uri(s3, bucket, tmp_path):
     assert (rows[good[0]]["width"], rows[good[0]]["height"]) == (96, 96)
     assert json.loads(rows[good[0]]["results"])["detect"]["kind"] == "detections"
 
-    again = _batch(out, "--input", glob, env=_env(s3))  # nothing left to do
+    again = _batch(out, "--input", glob, endpoint=s3)  # nothing left to do
     assert (again["already_done"], again["written"], again["failed"]) == (N_GOOD + len(bad), 0, 0)
     _check(out, good, bad)
 
@@ -189,7 +190,7 @@ def test_batch_job_over_a_bucket_resumes_by_uri(s3, bucket, tmp_path):
     missing = f"s3://{BUCKET}/photos/missing.jpg"
     listing = tmp_path / "list.txt"
     listing.write_text("\n".join(good + sorted(bad) + [missing]) + "\n")
-    third = _batch(out, "--input", str(listing), "--storage-option", f"endpoint_override={s3}", env=_env(None))
+    third = _batch(out, "--input", str(listing), "--storage-option", f"endpoint_override={s3}", endpoint=None)
     assert (third["already_done"], third["written"], third["failed"]) == (N_GOOD + len(bad), 0, 1)
     fails = _check(out, good, bad | {missing})
     assert "does not exist" in fails[missing]["reason"]

@@ -175,15 +175,20 @@ def test_a_dead_stream_ends_the_run_by_its_policy_with_the_error_named(tmp_path)
 
 
 @pytest.mark.slow
-def test_a_stream_that_drops_once_is_reconnected_and_counted(tmp_path):
+def test_a_stream_that_drops_once_is_reconnected_and_counted(tmp_path, ray_cluster):
+    """The reconnect policy, not the process: the command runs in this process on the tests' Ray."""
+    from typer.testing import CliRunner
+
+    from sensorium.pipeline.cli.run import app
+
     server = ScheduledMJPEG([8, 10**6])  # the first connection closes after 8 frames, the next one stays
     out = tmp_path / "out"
     try:
-        proc = _start(out, "--source", server.url, "--max-frames", "20", "--reconnect-max-backoff", "0.2")
-        stdout, stderr = proc.communicate(timeout=300)
+        res = CliRunner().invoke(app, ["run", "--out", str(out), "--sinks", "jsonl", "--stages", "detect", "--source", server.url,
+                                       "--max-frames", "20", "--reconnect-max-backoff", "0.2"])
     finally:
         server.close()
-    assert proc.returncode == 0, stderr[-3000:]
+    assert res.exit_code == 0, res.output[-3000:] + repr(res.exception)
     summary = json.loads((out / "summary.json").read_text())
     assert server.connections == 2
     assert summary["reconnects"] == {source_name(server.url): 1} and summary["stop"]["reason"] == "max_frames"

@@ -1,4 +1,5 @@
-"""report.html from a real run of the bundled sample, opened in headless Chromium offline."""
+"""report.html from a real run of the bundled sample (the ``sample_run`` fixture of
+tests/pipeline/conftest.py), opened in headless Chromium offline."""
 
 from __future__ import annotations
 
@@ -6,22 +7,8 @@ import json
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from sensorium.pipeline.cli.run import app
 from sensorium.pipeline.report import RunRecorder, write_report
-
-runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def sample_run(tmp_path_factory, ray_cluster):
-    """``sensorium run`` over the bundled sample (stereo + RGB-D) through depth, detect and face."""
-    out = tmp_path_factory.mktemp("run")
-    res = runner.invoke(app, ["run", "--stages", "depth,detect,face", "--sinks", "jsonl", "--out", str(out)])
-    assert res.exit_code == 0, res.output
-    assert f"report: {out / 'report.html'}" in res.output.replace("\n", "")
-    return out
 
 
 @pytest.mark.slow
@@ -60,7 +47,7 @@ def test_report_renders_offline_with_plots_and_contact_sheet(sample_run, browser
 
 def test_summary_json_counts_what_collection_cost(sample_run):
     summary = json.loads((sample_run / "summary.json").read_text())
-    assert [s["sink"] for s in summary["sinks"].values()] == ["jsonl"]  # the report is not one of --sinks
+    assert [s["sink"] for s in summary["sinks"].values()] == ["jsonl", "rerun"]  # the report is not one of --sinks
     assert summary["report"]["frames"] == 16 and 0 <= summary["report"]["collect_ms_per_frame"] < 50
 
 

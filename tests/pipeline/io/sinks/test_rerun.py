@@ -40,12 +40,9 @@ def rows(rrd: dict, entity: str, column: str) -> list:
 
 
 @pytest.mark.slow
-def test_sample_run_records_depth_detections_faces_and_latency(tmp_path, ray_cluster):
-    out = tmp_path / "out"
-    res = runner.invoke(app, ["run", "--stages", "depth,detect,face", "--sinks", "rerun", "--no-report", "--out", str(out)])
-    assert res.exit_code == 0, res.output
-    assert not (out / "report.html").exists()  # --no-report
-    rrd = read_rrd(out / "run.rrd")
+def test_sample_run_records_depth_detections_faces_and_latency(sample_run):
+    """The shared run of the bundled sample (tests/pipeline/conftest.py) through depth, detect and face."""
+    rrd = read_rrd(sample_run / "run.rrd")
     for sid in ("sample", "sample-rgbd"):
         root = source_path(sid)
         counts = {path[len(root):]: len(cols["frame"]) for path, cols in rrd.items() if path.startswith(root + "/")}
@@ -78,7 +75,7 @@ def test_calibrated_stereo_pair_records_its_cameras_and_point_cloud(tmp_path, ra
     board = data_dir / "stereo" / "chessboard"
     out = tmp_path / "out"
     res = runner.invoke(app, ["run", "--left", str(board / "left01.jpg"), "--right", str(board / "right01.jpg"), "--calib", str(chessboard_calib),
-                              "--stages", "depth", "--set", "depth.point_cloud=true", "--sinks", "rerun", "--out", str(out)])
+                              "--stages", "depth", "--set", "depth.point_cloud=true", "--sinks", "rerun", "--no-report", "--out", str(out)])
     assert res.exit_code == 0, res.output
     rrd = read_rrd(out / "run.rrd")
     root = source_path("left01+right01")
@@ -95,7 +92,7 @@ def test_calibrated_stereo_pair_records_its_cameras_and_point_cloud(tmp_path, ra
     assert len(points) > 1000 and len(colors) == len(points)
     assert 0.2 < np.median(points[:, 2]) < 2.0  # the board and the wall, a metre or so away
     assert rows(rrd, root, "ViewCoordinates:xyz") == [[[3, 2, 5]]]  # static, Rerun codes for X right, Y down, Z forward
-    assert (out / "report.html").exists()  # the report is on unless --no-report
+    assert not (out / "report.html").exists()  # --no-report (the shared sample run shows it is on by default)
 
 
 def _redwood_frame(data_dir: Path, seq: int) -> Frame:
