@@ -45,7 +45,9 @@ class IconConfig(StageConfig):
     only names the model knows, for a closed-vocabulary model such as ``clip_icons`` (filled
     in for it; empty, the default for other weights, means any name); max_candidates: crops
     embedded per request at most; synonym: labels whose prompt vector is at least this close
-    to the target's are its synonyms, not rivals."""
+    to the target's are its synonyms, not rivals (for a name outside every class); pool: how a
+    class's names ("bin", "trash", "delete") are pooled into its score on a crop: ``mean``
+    (one query, the mean of their prompt vectors) or ``max`` (the best name)."""
 
     weights: str = "clip_icons"
     model: str | None = None
@@ -57,6 +59,7 @@ class IconConfig(StageConfig):
     vocabulary: tuple[str, ...] = ()
     max_candidates: int = 64
     synonym: float = 0.7
+    pool: Literal["mean", "max"] = "mean"
     threads: int = 1
 
     def __post_init__(self) -> None:
@@ -140,10 +143,12 @@ def square_crop(image: np.ndarray, box: Sequence[float], pad: float = 1.25) -> n
     return cv2.copyMakeBorder(crop, max(0, -y1), max(0, y2 - h), max(0, -x1), max(0, x2 - w), cv2.BORDER_REPLICATE)
 
 
-def _resolve(cfg: IconConfig) -> tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]:
-    """The embed stage's options, the rival labels and the closed vocabulary for ``cfg``."""
+def _resolve(cfg: IconConfig) -> tuple[dict[str, Any], dict[str, tuple[str, ...]], tuple[str, ...]]:
+    """The embed stage's options, the icon classes with their names (label -> names; for
+    ``clip_icons`` the synonyms it was trained on, else each label alone) and the closed
+    vocabulary for ``cfg``."""
     from sensorium.models.zoo import clip_icons
-    from sensorium.models.data.icons import CLASSES
+    from sensorium.models.data.icons import CLASSES, ICONS
     from sensorium.models.hub.weights import UnknownWeightsError, get_weights, resolve
 
     try:
@@ -156,8 +161,10 @@ def _resolve(cfg: IconConfig) -> tuple[dict[str, Any], tuple[str, ...], tuple[st
         raise ValueError(f"icons: weights {cfg.weights!r} need their architecture: an open_clip model name (model=) or config_json=")
     labels = cfg.labels or (entry.labels if entry is not None and entry.labels else CLASSES)
     vocabulary = cfg.vocabulary or (clip_icons.VOCABULARY if cfg.weights == clip_icons.WEIGHTS_NAME else ())
+    ours = cfg.weights == clip_icons.WEIGHTS_NAME
+    classes = {label: tuple(ICONS.get(label, (label,))) if ours else (label,) for label in labels}
     return {"model": None if config_json else cfg.model, "family": cfg.family, "weights": path, "config_json": config_json,
-            "crops": False, "threads": cfg.threads}, tuple(labels), tuple(vocabulary)
+            "crops": False, "threads": cfg.threads}, classes, tuple(vocabulary)
 
 
 def known_name(target: str, vocabulary: Sequence[str]) -> str | None:
@@ -198,9 +205,8 @@ class IconGrounder:
         self.config = config
         self._make_embedder = embedder
         self._embed: Any = None
-        self._labels: tuple[str, ...] = ()
+        self._classes: dict[str, tuple[str, ...]] = {}
         self._vocabulary: tuple[str, ...] = ()
-        self._label_vectors: np.ndarray | None = None
         self._text_cache: Any = None  # target → prompt vector, built in setup around the loaded model
         self._lock = threading.Lock()
 
@@ -208,14 +214,12 @@ class IconGrounder:
         with self._lock:
             if self._embed is not None:
                 return
-            options, labels, self._vocabulary = _resolve(self.config)
+            options, self._classes, self._vocabulary = _resolve(self.config)
             if self._make_embedder is None:
                 raise ValueError("icon grounding needs an embedding model: pass embedder= (the embed stage class), "
                                  "as sensorium.pipeline.agent.build.build_gui_agent does")
             embed = self._make_embedder(options)
             embed.setup()
-            self._labels = labels
-            self._label_vectors = np.stack([self._prompt_vector(embed, label) for label in labels])
             self._text_cache = lru_cache(maxsize=256)(lambda t: self._prompt_vector(embed, t))
             self._embed = embed
 
@@ -227,6 +231,24 @@ class IconGrounder:
     def known_name(self, target: str) -> str | None:
         """The vocabulary name ``target`` asks for (:func:`known_name`)."""
         return known_name(target, self._vocabulary)
+
+    def query(self, target: str) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+        """The names to ask the text tower for ``target`` (its class's whole synonym set, so
+        "bin", "trash" and "delete" reach one class) and the rival classes' name sets."""
+        name = self.known_name(target) or target
+        own = next((names for names in self._classes.values() if name in names), None)
+        if own is not None:
+            return own, [names for names in self._classes.values() if names is not own]
+        q = self._text_cache(name)
+        return (name,), [names for names in self._classes.values() if self._pooled(q[None], names)[0] < self.config.synonym]
+
+    def _pooled(self, vectors: np.ndarray, names: Sequence[str]) -> np.ndarray:
+        """(M,) similarity of (M, D) unit vectors to a set of names, pooled by ``config.pool``."""
+        q = np.stack([self._text_cache(n) for n in names])  # (S, D)
+        if self.config.pool == "max":
+            return (vectors @ q.T).max(1)
+        m = q.mean(0)
+        return vectors @ (m / np.linalg.norm(m))
 
     @staticmethod
     def _prompt_vector(embed: Any, target: str) -> np.ndarray:
@@ -251,9 +273,9 @@ class IconGrounder:
                     owner.append(g)
         if not crops:
             return IconMatch(None, 0.0, 0.0, "there is no text-free element (icon) on the screen")
-        q = self._text_cache(name)
+        names, rival_sets = self.query(target)
         vectors = self._embed.embed_images(crops)  # (M, D) unit vectors
-        sims = vectors @ q
+        sims = self._pooled(vectors, names)
         owner_a = np.asarray(owner)
         scores = np.array([sims[owner_a == g].max() for g in range(owner_a.max() + 1)])
         order = np.argsort(-scores)
@@ -264,15 +286,12 @@ class IconGrounder:
             return IconMatch(box, best, second, f"no icon looks like '{target}' (best similarity {best:.2f} < {c.threshold:.2f})")
         if best - second < c.margin:
             return IconMatch(box, best, second, f"two icons look alike for '{target}' (similarity {best:.2f} vs {second:.2f})")
-        # the chosen crop must be better described by the target than by any other icon name;
-        # names close to the target's own embedding are its synonyms, not rivals
-        v = vectors[int(np.flatnonzero(owner_a == order[0])[np.argmax(sims[owner_a == order[0]])])]
-        rivals = self._label_vectors @ q < c.synonym
-        if rivals.any():
-            label_sims = self._label_vectors[rivals] @ v
-            j = int(np.argmax(label_sims))
-            if label_sims[j] > v @ q:
-                name = np.asarray(self._labels)[rivals][j]
-                return IconMatch(box, best, second, f"the icon most like '{target}' looks more like a {name} "
-                                 f"(similarity {label_sims[j]:.2f} vs {best:.2f})")
+        # the chosen crop must be better described by the target's class than by any other
+        v = vectors[int(np.flatnonzero(owner_a == order[0])[np.argmax(sims[owner_a == order[0]])])][None]
+        own = float(self._pooled(v, names)[0])
+        for rival in rival_sets:
+            other = float(self._pooled(v, rival)[0])
+            if other > own:
+                return IconMatch(box, best, second, f"the icon most like '{target}' looks more like a {rival[0]} "
+                                 f"(similarity {other:.2f} vs {own:.2f})")
         return IconMatch(box, best, second)
