@@ -24,6 +24,7 @@ from typing import Any, Callable, Literal, Protocol, Sequence
 
 import cv2
 import numpy as np
+from scipy.sparse.csgraph import connected_components
 
 from sensorium.stages.config import StageConfig
 
@@ -47,7 +48,9 @@ class IconConfig(StageConfig):
     embedded per request at most; synonym: labels whose prompt vector is at least this close
     to the target's are its synonyms, not rivals (for a name outside every class); pool: how a
     class's names ("bin", "trash", "delete") are pooled into its score on a crop: ``mean``
-    (one query, the mean of their prompt vectors) or ``max`` (the best name)."""
+    (one query, the mean of their prompt vectors) or ``max`` (the best name); twin: image
+    similarity above which another element above the threshold is the same glyph (then the
+    name cannot say which is meant: refused)."""
 
     weights: str = "clip_icons"
     model: str | None = None
@@ -60,6 +63,7 @@ class IconConfig(StageConfig):
     max_candidates: int = 64
     synonym: float = 0.7
     pool: Literal["mean", "max"] = "mean"
+    twin: float = 0.95
     threads: int = 1
 
     def __post_init__(self) -> None:
@@ -90,19 +94,53 @@ def _contains(outer: Sequence[float], inner: Sequence[float], pad: float = 3) ->
     return inner[0] >= outer[0] - pad and inner[1] >= outer[1] - pad and inner[2] <= outer[2] + pad and inner[3] <= outer[3] + pad
 
 
+def part_groups(parts: Sequence[Box], *, max_side: int = 128, max_parts: int = 4) -> list[Box]:
+    """Union boxes of 2-``max_parts`` parts of similar size in one row or column, each at most
+    1.2 times its thinner side from the next: one glyph drawn as separate pieces (the three
+    dots of "more options", a pause sign's bars) that closing the edges does not join when
+    they are far apart for their size. Only small (<= 16 px) or bar-like (3:1) parts count:
+    whole icons side by side in a toolbar are not one glyph."""
+    if len(parts) < 2:
+        return []
+    b = np.asarray(parts, np.float64)  # (N, 4)
+    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+    similar = (np.maximum(w[:, None], w) <= 1.5 * np.minimum(w[:, None], w)) & (np.maximum(h[:, None], h) <= 1.5 * np.minimum(h[:, None], h))
+    gap_x = np.maximum(b[:, None, 0], b[:, 0]) - np.minimum(b[:, None, 2], b[:, 2])
+    gap_y = np.maximum(b[:, None, 1], b[:, 1]) - np.minimum(b[:, None, 3], b[:, 3])
+    thin = np.minimum(np.minimum(w[:, None], w), np.minimum(h[:, None], h))
+    part = (np.maximum(w, h) <= 16) | (np.maximum(w, h) >= 3 * np.minimum(w, h))
+    row = (np.abs(cy[:, None] - cy) <= 0.3 * h[:, None]) & (gap_x > 0) & (gap_x <= 1.2 * thin)
+    col = (np.abs(cx[:, None] - cx) <= 0.3 * w[:, None]) & (gap_y > 0) & (gap_y <= 1.2 * thin)
+    _, label = connected_components((similar & (row | col) & part[:, None] & part).astype(np.int8), directed=False)
+    out = []
+    for g in np.unique(label):
+        members = b[label == g]
+        if 2 <= len(members) <= max_parts:
+            x1, y1 = members[:, :2].min(0)
+            x2, y2 = members[:, 2:].max(0)
+            if max(x2 - x1, y2 - y1) <= max_side:
+                out.append((int(x1), int(y1), int(x2), int(y2)))
+    return out
+
+
 def icon_blobs(image: np.ndarray, *, min_side: int = 8, max_side: int = 128) -> list[Box]:
     """Boxes (x1, y1, x2, y2) of small square-ish edge blobs in an (H, W, 3) uint8 RGB image:
     bare glyphs and icon buttons. Edges are closed over 5 px so a glyph drawn in separate
-    strokes (a menu's three bars, a lock's shackle and body) is one blob."""
+    strokes (a menu's three bars, a lock's shackle and body) is one blob; pieces further
+    apart but alike and in line are joined by :func:`part_groups`."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    edges = cv2.Canny(grey, 30, 90)
-    edges = cv2.morphologyEx(cv2.dilate(edges, np.ones((3, 3), np.uint8)), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+    edges = cv2.dilate(cv2.Canny(grey, 30, 90), np.ones((3, 3), np.uint8))
+    contours, _ = cv2.findContours(edges, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    parts = [(x, y, x + w, y + h) for x, y, w, h in map(cv2.boundingRect, contours) if 3 <= max(w, h) <= max_side // 3]
+    edges = cv2.morphologyEx(edges, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
     contours, _ = cv2.findContours(edges, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     out = set()
     for c in contours:
         x, y, w, h = cv2.boundingRect(c)
         if min_side <= max(w, h) <= max_side and min(w, h) >= 0.3 * max(w, h):
             out.add((x, y, x + w, y + h))
+    out.update(g for g in part_groups(parts, max_side=max_side) if max(g[2] - g[0], g[3] - g[1]) >= min_side)
     return sorted(out)
 
 
@@ -286,8 +324,15 @@ class IconGrounder:
             return IconMatch(box, best, second, f"no icon looks like '{target}' (best similarity {best:.2f} < {c.threshold:.2f})")
         if best - second < c.margin:
             return IconMatch(box, best, second, f"two icons look alike for '{target}' (similarity {best:.2f} vs {second:.2f})")
+        # the best crop of each element; the chosen one must be the only one of its look above the
+        # threshold ("Decrease hour" beside "Decrease minute": the glyph cannot tell which is meant)
+        top = np.array([np.flatnonzero(owner_a == g)[np.argmax(sims[owner_a == g])] for g in range(len(scores))])
+        v = vectors[top[order[0]]][None]
+        twins = [g for g in order[1:] if scores[g] >= c.threshold and float(vectors[top[g]] @ v[0]) >= c.twin]
+        if twins:
+            return IconMatch(box, best, second, f"{len(twins) + 1} icons look the same for '{target}' "
+                                                f"(at {box} and {groups[int(twins[0])][0]})")
         # the chosen crop must be better described by the target's class than by any other
-        v = vectors[int(np.flatnonzero(owner_a == order[0])[np.argmax(sims[owner_a == order[0]])])][None]
         own = float(self._pooled(v, names)[0])
         for rival in rival_sets:
             other = float(self._pooled(v, rival)[0])
