@@ -83,11 +83,11 @@ class _MemoReader:
 
 @contextmanager
 def remembered_ocr(agent: Any, memo: dict) -> Iterator[None]:
-    """Within the block, ``agent``'s local backend reads each distinct image once, keeping the
-    lines in ``memo`` (pass the same dict to share them between runs: the text and the icon
-    floors read the same Rico screens). For tests and development; the benchmark's request
-    times need OCR on every call."""
-    backend = agent.backend
+    """Within the block, ``agent``'s local backend (or the :class:`LocalBackend` passed as
+    ``agent``) reads each distinct image once, keeping the lines in ``memo`` (pass the same
+    dict to share them between runs: the text and the icon floors read the same Rico
+    screens). For tests and development; the benchmark's request times need OCR on every call."""
+    backend = getattr(agent, "backend", agent)
     real = backend.reader
     backend.reader = _MemoReader(real, memo)
     try:

@@ -264,6 +264,7 @@ class IconGrounder:
     def knows(self, target: str) -> bool:
         """Whether ``target`` is one of the vocabulary's names, up to spelling ("notification",
         "trash" for "trash bin"); always True for an open-vocabulary model."""
+        self.setup()
         return self.known_name(target) is not None
 
     def known_name(self, target: str) -> str | None:
