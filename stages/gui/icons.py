@@ -46,9 +46,11 @@ class IconConfig(StageConfig):
     only names the model knows, for a closed-vocabulary model such as ``clip_icons`` (filled
     in for it; empty, the default for other weights, means any name); max_candidates: crops
     embedded per request at most; synonym: labels whose prompt vector is at least this close
-    to the target's are its synonyms, not rivals (for a name outside every class); pool: how a
-    class's names ("bin", "trash", "delete") are pooled into its score on a crop: ``mean``
-    (one query, the mean of their prompt vectors) or ``max`` (the best name); twin: image
+    to the target's are its synonyms, not rivals (for a name outside every class); pool: what the
+    text tower is asked for a name of a known class: ``name`` (that name alone; rivals are the
+    other classes by their label), ``mean`` (the mean of the prompt vectors of all the class's
+    names, "bin", "trash", "delete"; rivals pooled alike) or ``max`` (the best of them); measured
+    on Rico and the toolbars, ``name`` is the sharpest (docs/benchmarks.md); twin: image
     similarity above which another element above the threshold is the same glyph (then the
     name cannot say which is meant: refused)."""
 
@@ -62,7 +64,7 @@ class IconConfig(StageConfig):
     vocabulary: tuple[str, ...] = ()
     max_candidates: int = 64
     synonym: float = 0.7
-    pool: Literal["mean", "max"] = "mean"
+    pool: Literal["name", "mean", "max"] = "name"
     twin: float = 0.95
     threads: int = 1
 
@@ -272,10 +274,13 @@ class IconGrounder:
         return known_name(target, self._vocabulary)
 
     def query(self, target: str) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
-        """The names to ask the text tower for ``target`` (its class's whole synonym set, so
-        "bin", "trash" and "delete" reach one class) and the rival classes' name sets."""
+        """The names to ask the text tower for ``target`` (the name, or with ``pool`` mean/max
+        its class's whole synonym set) and the rival classes' name sets; the target's own class
+        is never a rival, so "bin" does not lose to "trash"."""
         name = self.known_name(target) or target
         own = next((names for names in self._classes.values() if name in names), None)
+        if own is not None and self.config.pool == "name":
+            return (name,), [(label,) for label, names in self._classes.items() if names is not own]
         if own is not None:
             return own, [names for names in self._classes.values() if names is not own]
         q = self._text_cache(name)

@@ -102,8 +102,9 @@ def _words(text: str) -> list[str]:
 def contained_score(target: str, cand: str) -> float:
     """Score (0-100) of ``target`` as a run of whole words inside a longer ``cand`` (both
     normalised): the best fuzzy ratio against any run of as many words (one fewer or more, as
-    OCR joins or splits words), spaces not counted. A short name must equal a word run exactly.
-    Never a part of a word: "Mail" is not in "Email address", "OK" not in "Brooklyn"."""
+    OCR joins or splits words), spaces not counted, or, at 0.9, as the start of such a run. A
+    short name must equal a word run exactly. Never the middle or end of a word: "Mail" is not
+    in "Email address", "OK" not in "Brooklyn"."""
     from rapidfuzz import fuzz
 
     words, want = _words(cand), _words(target)
@@ -116,8 +117,8 @@ def contained_score(target: str, cand: str) -> float:
             run = "".join(words[i:i + n])
             if len(flat) <= SHORT_NAME:
                 best = max(best, 100.0 if run == flat else 0.0)
-            else:
-                best = max(best, fuzz.ratio(flat, run))
+            else:  # a longer name may also be a word's start, a little weaker ("Submit": "Submission")
+                best = max(best, fuzz.ratio(flat, run), 0.9 * fuzz.ratio(flat, run[: len(flat)]))
     return best
 
 
