@@ -72,7 +72,7 @@ def test_wrong_clicks_stay_under_3_percent_of_targets(rico_text_results):
 
 @pytest.mark.slow
 def test_icon_targets_hold_their_measured_floor_and_refuse_names_no_model_has(rico_icon_results):
-    """Measured 2026-12-03 (docs/benchmarks.md): 18 of 42 hits, 5 wrong clicks, 19 call_user,
+    """Measured 2026-12-03 (docs/benchmarks.md): 19 of 42 hits, 5 wrong clicks, 18 call_user,
     12 of them names no icon model can have from the name ("Page info", "Shop", camera modes)."""
     r = rates(rico_icon_results)
     assert r["hit"] >= 16 / 42 and r["wrong_click"] <= 6 / 42, _icon_misses(rico_icon_results)
@@ -82,7 +82,7 @@ def test_icon_targets_hold_their_measured_floor_and_refuse_names_no_model_has(ri
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="#17's icon goal is not reached: 18/42 hits (0.43), 5 wrong clicks (11.9 %)")
+@pytest.mark.xfail(strict=True, reason="#17's icon goal is not reached: 19/42 hits (0.45), 5 wrong clicks (11.9 %)")
 def test_icon_targets_reach_the_goal(rico_icon_results):
     """The issue's must-hold on every scored Rico icon target: success >= 0.60, wrong clicks <= 3 %.
     Strict: once it passes, the mark must go."""
