@@ -15,7 +15,7 @@ from typing import Any
 
 from sensorium.pipeline.tools.gui_pages import web_targets
 from sensorium.pipeline.tools.gui_targets import Outcome, evaluate, table
-from sensorium.pipeline.tools.rico_icons import icon_targets
+from sensorium.pipeline.tools.rico_targets import gui_targets
 
 
 def icon_agent() -> Any:
@@ -30,7 +30,7 @@ def run(gui_dir: Path, pages: int = 20, seed: int = 0, agent: Any = None) -> lis
     """Outcomes of every Rico icon target in ``gui_dir`` and every target of ``pages`` web
     pages of split ``seed`` (0 pages: Rico only)."""
     agent = agent or icon_agent()
-    results = evaluate(agent, icon_targets(gui_dir))
+    results = evaluate(agent, gui_targets(gui_dir, "icon"))
     if pages:
         with tempfile.TemporaryDirectory(prefix="sensorium-pages-") as tmp:
             results += evaluate(agent, web_targets(Path(tmp), pages, seed))

@@ -11,10 +11,12 @@ backend was unsure) or ``error`` (no usable action).
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Literal, Sequence
+from typing import Any, Iterable, Iterator, Literal, Sequence
 
 import numpy as np
 
@@ -59,6 +61,39 @@ def _read(path: Path) -> np.ndarray:
     if img is None:
         raise FileNotFoundError(f"cannot read screenshot {path}")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+class _MemoReader:
+    """A backend's OCR reader that reads each distinct image once: many targets asked of one
+    screenshot (and of its re-read tiles) cost one OCR pass, not one per target. The lines
+    are the reader's own; only repeats are skipped (their timings are not added again)."""
+
+    def __init__(self, reader: Any, memo: dict) -> None:
+        self.reader, self.memo = reader, memo
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.reader, name)
+
+    def read(self, image: np.ndarray, timings: dict[str, float]) -> list:
+        key = (getattr(self.reader, "max_side", None), image.shape, hashlib.sha1(np.ascontiguousarray(image).data).hexdigest())
+        if key not in self.memo:
+            self.memo[key] = self.reader.read(image, timings)
+        return list(self.memo[key])
+
+
+@contextmanager
+def remembered_ocr(agent: Any, memo: dict) -> Iterator[None]:
+    """Within the block, ``agent``'s local backend (or the :class:`LocalBackend` passed as
+    ``agent``) reads each distinct image once, keeping the lines in ``memo`` (pass the same
+    dict to share them between runs: the text and the icon floors read the same Rico
+    screens). For tests and development; the benchmark's request times need OCR on every call."""
+    backend = getattr(agent, "backend", agent)
+    real = backend.reader
+    backend.reader = _MemoReader(real, memo)
+    try:
+        yield
+    finally:
+        backend.reader = real
 
 
 def evaluate(agent: Any, targets: Iterable[GuiTarget], instruction: str = "click {}") -> list[Outcome]:

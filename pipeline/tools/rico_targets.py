@@ -5,9 +5,12 @@ Each ``<id>.jpg`` has its view hierarchy ``<id>.json`` (nodes with class, text, 
 clickable flag and ``bounds`` in 1440-wide screen space; the JPEGs are 540 or 1080 wide, so
 bounds scale by image width / 1440). A **text target** is a clickable node the user can see
 (visible, on screen, not empty) whose own text is a 1-40 character label; an **icon target**
-is a clickable node with a 1-40 character ``content-desc`` and no text in it or under it. The
-instruction is ``click <label>``; a success is a point inside that node or inside another
-clickable node of the same kind with the same label (the instruction cannot tell them apart).
+is a clickable node with a 1-40 character ``content-desc`` and no text of its own (what a
+blind user reaches it by: "Navigate up", "More options"), leaving out descriptions that name
+nothing (:data:`PLACEHOLDERS`: "Image", "Logo", "default") and nodes over a quarter of the
+screen (a map view, not a button). The instruction is ``click <label>``; a success is a point
+inside that node or inside another clickable node of the same kind with the same label (the
+instruction cannot tell them apart).
 
 Rico's hierarchies are sometimes not what the screenshot shows. Two cases are taken out of
 the scored targets and reported apart (``Target.stale`` says why): nodes under an open
@@ -24,10 +27,14 @@ from typing import Iterator, Literal
 
 from PIL import Image
 
+from sensorium.pipeline.tools.gui_targets import GuiTarget
+
 HIERARCHY_WIDTH = 1440
 MAX_LABEL = 40
 Box = tuple[float, float, float, float]
 Kind = Literal["text", "icon"]
+#: content-desc values apps put on images without describing them: no user asks for these
+PLACEHOLDERS = frozenset({"image", "logo", "default", "icon", "button", "imageview", "img", "null"})
 
 #: (screen, label or "*" for every target of the screen) -> why the hierarchy is not the screenshot
 STALE: dict[tuple[str, str], str] = {
@@ -71,9 +78,10 @@ def _label(node: dict, kind: Kind) -> str:
     if kind == "text":
         return " ".join(str(node.get("text") or "").split())
     desc = node.get("content-desc")
-    desc = desc[0] if isinstance(desc, list) and desc else desc
-    has_text = any(str(n.get("text") or "").strip() for n, _ in _walk(node))
-    return "" if has_text else " ".join(str(desc or "").split())
+    if isinstance(desc, list):
+        desc = " ".join(str(d) for d in desc if d)
+    desc = " ".join(str(desc or "").split())
+    return "" if str(node.get("text") or "").strip() or desc.lower() in PLACEHOLDERS else desc
 
 
 def _screen_targets(js: Path, kind: Kind) -> list[Target]:
@@ -93,6 +101,8 @@ def _screen_targets(js: Path, kind: Kind) -> list[Target]:
         x1, y1, x2, y2 = (v * scale for v in b)
         if not (0 < len(text) <= MAX_LABEL and x2 - x1 >= 4 and y2 - y1 >= 4 and x1 >= 0 and y1 >= 0 and x2 <= w + 1 and y2 <= h + 1):
             continue
+        if kind == "icon" and (x2 - x1) * (y2 - y1) > 0.25 * w * h:
+            continue
         cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
         if any(c[0] <= cx <= c[2] and c[1] <= cy <= c[3] for c in covers):
             hidden[text] = "under an open navigation drawer"
@@ -111,3 +121,9 @@ def targets(gui_dir: Path, kind: Kind = "text", *, stale: bool = False) -> list[
         raise FileNotFoundError(f"no Rico screenshots at {gui_dir} (expected <id>.jpg + <id>.json; see $SENSORIUM_DATA/README.md)")
     out = [t for js in sorted(gui_dir.glob("*.json")) for t in _screen_targets(js, kind)]
     return out if stale else [t for t in out if not t.stale]
+
+
+def gui_targets(gui_dir: Path, kind: Kind = "icon") -> list[GuiTarget]:
+    """The scored ``kind`` targets as :class:`GuiTarget` (platform ``mobile``), for the
+    ScreenSpot-style table beside the web pages."""
+    return [GuiTarget("mobile", t.kind, t.screen_id, t.image, t.text, t.boxes) for t in targets(gui_dir, kind)]

@@ -24,6 +24,7 @@ from typing import Any, Callable, Literal, Protocol, Sequence
 
 import cv2
 import numpy as np
+from scipy.sparse.csgraph import connected_components
 
 from sensorium.stages.config import StageConfig
 
@@ -45,7 +46,13 @@ class IconConfig(StageConfig):
     only names the model knows, for a closed-vocabulary model such as ``clip_icons`` (filled
     in for it; empty, the default for other weights, means any name); max_candidates: crops
     embedded per request at most; synonym: labels whose prompt vector is at least this close
-    to the target's are its synonyms, not rivals."""
+    to the target's are its synonyms, not rivals (for a name outside every class); pool: what the
+    text tower is asked for a name of a known class: ``name`` (that name alone; rivals are the
+    other classes by their label), ``mean`` (the mean of the prompt vectors of all the class's
+    names, "bin", "trash", "delete"; rivals pooled alike) or ``max`` (the best of them); measured
+    on Rico and the toolbars, ``name`` is the sharpest (docs/benchmarks.md); twin: image
+    similarity above which another element above the threshold is the same glyph (then the
+    name cannot say which is meant: refused)."""
 
     weights: str = "clip_icons"
     model: str | None = None
@@ -57,6 +64,8 @@ class IconConfig(StageConfig):
     vocabulary: tuple[str, ...] = ()
     max_candidates: int = 64
     synonym: float = 0.7
+    pool: Literal["name", "mean", "max"] = "name"
+    twin: float = 0.95
     threads: int = 1
 
     def __post_init__(self) -> None:
@@ -87,19 +96,53 @@ def _contains(outer: Sequence[float], inner: Sequence[float], pad: float = 3) ->
     return inner[0] >= outer[0] - pad and inner[1] >= outer[1] - pad and inner[2] <= outer[2] + pad and inner[3] <= outer[3] + pad
 
 
+def part_groups(parts: Sequence[Box], *, max_side: int = 128, max_parts: int = 4) -> list[Box]:
+    """Union boxes of 2-``max_parts`` parts of similar size in one row or column, each at most
+    1.2 times its thinner side from the next: one glyph drawn as separate pieces (the three
+    dots of "more options", a pause sign's bars) that closing the edges does not join when
+    they are far apart for their size. Only small (<= 16 px) or bar-like (3:1) parts count:
+    whole icons side by side in a toolbar are not one glyph."""
+    if len(parts) < 2:
+        return []
+    b = np.asarray(parts, np.float64)  # (N, 4)
+    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+    similar = (np.maximum(w[:, None], w) <= 1.5 * np.minimum(w[:, None], w)) & (np.maximum(h[:, None], h) <= 1.5 * np.minimum(h[:, None], h))
+    gap_x = np.maximum(b[:, None, 0], b[:, 0]) - np.minimum(b[:, None, 2], b[:, 2])
+    gap_y = np.maximum(b[:, None, 1], b[:, 1]) - np.minimum(b[:, None, 3], b[:, 3])
+    thin = np.minimum(np.minimum(w[:, None], w), np.minimum(h[:, None], h))
+    part = (np.maximum(w, h) <= 16) | (np.maximum(w, h) >= 3 * np.minimum(w, h))
+    row = (np.abs(cy[:, None] - cy) <= 0.3 * h[:, None]) & (gap_x > 0) & (gap_x <= 1.2 * thin)
+    col = (np.abs(cx[:, None] - cx) <= 0.3 * w[:, None]) & (gap_y > 0) & (gap_y <= 1.2 * thin)
+    _, label = connected_components((similar & (row | col) & part[:, None] & part).astype(np.int8), directed=False)
+    out = []
+    for g in np.unique(label):
+        members = b[label == g]
+        if 2 <= len(members) <= max_parts:
+            x1, y1 = members[:, :2].min(0)
+            x2, y2 = members[:, 2:].max(0)
+            if max(x2 - x1, y2 - y1) <= max_side:
+                out.append((int(x1), int(y1), int(x2), int(y2)))
+    return out
+
+
 def icon_blobs(image: np.ndarray, *, min_side: int = 8, max_side: int = 128) -> list[Box]:
     """Boxes (x1, y1, x2, y2) of small square-ish edge blobs in an (H, W, 3) uint8 RGB image:
     bare glyphs and icon buttons. Edges are closed over 5 px so a glyph drawn in separate
-    strokes (a menu's three bars, a lock's shackle and body) is one blob."""
+    strokes (a menu's three bars, a lock's shackle and body) is one blob; pieces further
+    apart but alike and in line are joined by :func:`part_groups`."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    edges = cv2.Canny(grey, 30, 90)
-    edges = cv2.morphologyEx(cv2.dilate(edges, np.ones((3, 3), np.uint8)), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+    edges = cv2.dilate(cv2.Canny(grey, 30, 90), np.ones((3, 3), np.uint8))
+    contours, _ = cv2.findContours(edges, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    parts = [(x, y, x + w, y + h) for x, y, w, h in map(cv2.boundingRect, contours) if 3 <= max(w, h) <= max_side // 3]
+    edges = cv2.morphologyEx(edges, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
     contours, _ = cv2.findContours(edges, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     out = set()
     for c in contours:
         x, y, w, h = cv2.boundingRect(c)
         if min_side <= max(w, h) <= max_side and min(w, h) >= 0.3 * max(w, h):
             out.add((x, y, x + w, y + h))
+    out.update(g for g in part_groups(parts, max_side=max_side) if max(g[2] - g[0], g[3] - g[1]) >= min_side)
     return sorted(out)
 
 
@@ -140,10 +183,12 @@ def square_crop(image: np.ndarray, box: Sequence[float], pad: float = 1.25) -> n
     return cv2.copyMakeBorder(crop, max(0, -y1), max(0, y2 - h), max(0, -x1), max(0, x2 - w), cv2.BORDER_REPLICATE)
 
 
-def _resolve(cfg: IconConfig) -> tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]:
-    """The embed stage's options, the rival labels and the closed vocabulary for ``cfg``."""
+def _resolve(cfg: IconConfig) -> tuple[dict[str, Any], dict[str, tuple[str, ...]], tuple[str, ...]]:
+    """The embed stage's options, the icon classes with their names (label -> names; for
+    ``clip_icons`` the synonyms it was trained on, else each label alone) and the closed
+    vocabulary for ``cfg``."""
     from sensorium.models.zoo import clip_icons
-    from sensorium.models.data.icons import CLASSES
+    from sensorium.models.data.icons import CLASSES, ICONS
     from sensorium.models.hub.weights import UnknownWeightsError, get_weights, resolve
 
     try:
@@ -156,8 +201,10 @@ def _resolve(cfg: IconConfig) -> tuple[dict[str, Any], tuple[str, ...], tuple[st
         raise ValueError(f"icons: weights {cfg.weights!r} need their architecture: an open_clip model name (model=) or config_json=")
     labels = cfg.labels or (entry.labels if entry is not None and entry.labels else CLASSES)
     vocabulary = cfg.vocabulary or (clip_icons.VOCABULARY if cfg.weights == clip_icons.WEIGHTS_NAME else ())
+    ours = cfg.weights == clip_icons.WEIGHTS_NAME
+    classes = {label: tuple(ICONS.get(label, (label,))) if ours else (label,) for label in labels}
     return {"model": None if config_json else cfg.model, "family": cfg.family, "weights": path, "config_json": config_json,
-            "crops": False, "threads": cfg.threads}, tuple(labels), tuple(vocabulary)
+            "crops": False, "threads": cfg.threads}, classes, tuple(vocabulary)
 
 
 def known_name(target: str, vocabulary: Sequence[str]) -> str | None:
@@ -198,9 +245,8 @@ class IconGrounder:
         self.config = config
         self._make_embedder = embedder
         self._embed: Any = None
-        self._labels: tuple[str, ...] = ()
+        self._classes: dict[str, tuple[str, ...]] = {}
         self._vocabulary: tuple[str, ...] = ()
-        self._label_vectors: np.ndarray | None = None
         self._text_cache: Any = None  # target → prompt vector, built in setup around the loaded model
         self._lock = threading.Lock()
 
@@ -208,25 +254,45 @@ class IconGrounder:
         with self._lock:
             if self._embed is not None:
                 return
-            options, labels, self._vocabulary = _resolve(self.config)
+            options, self._classes, self._vocabulary = _resolve(self.config)
             if self._make_embedder is None:
                 raise ValueError("icon grounding needs an embedding model: pass embedder= (the embed stage class), "
                                  "as sensorium.pipeline.agent.build.build_gui_agent does")
             embed = self._make_embedder(options)
             embed.setup()
-            self._labels = labels
-            self._label_vectors = np.stack([self._prompt_vector(embed, label) for label in labels])
             self._text_cache = lru_cache(maxsize=256)(lambda t: self._prompt_vector(embed, t))
             self._embed = embed
 
     def knows(self, target: str) -> bool:
         """Whether ``target`` is one of the vocabulary's names, up to spelling ("notification",
         "trash" for "trash bin"); always True for an open-vocabulary model."""
+        self.setup()
         return self.known_name(target) is not None
 
     def known_name(self, target: str) -> str | None:
         """The vocabulary name ``target`` asks for (:func:`known_name`)."""
         return known_name(target, self._vocabulary)
+
+    def query(self, target: str) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+        """The names to ask the text tower for ``target`` (the name, or with ``pool`` mean/max
+        its class's whole synonym set) and the rival classes' name sets; the target's own class
+        is never a rival, so "bin" does not lose to "trash"."""
+        name = self.known_name(target) or target
+        own = next((names for names in self._classes.values() if name in names), None)
+        if own is not None and self.config.pool == "name":
+            return (name,), [(label,) for label, names in self._classes.items() if names is not own]
+        if own is not None:
+            return own, [names for names in self._classes.values() if names is not own]
+        q = self._text_cache(name)
+        return (name,), [names for names in self._classes.values() if self._pooled(q[None], names)[0] < self.config.synonym]
+
+    def _pooled(self, vectors: np.ndarray, names: Sequence[str]) -> np.ndarray:
+        """(M,) similarity of (M, D) unit vectors to a set of names, pooled by ``config.pool``."""
+        q = np.stack([self._text_cache(n) for n in names])  # (S, D)
+        if self.config.pool == "max":
+            return (vectors @ q.T).max(1)
+        m = q.mean(0)
+        return vectors @ (m / np.linalg.norm(m))
 
     @staticmethod
     def _prompt_vector(embed: Any, target: str) -> np.ndarray:
@@ -251,9 +317,9 @@ class IconGrounder:
                     owner.append(g)
         if not crops:
             return IconMatch(None, 0.0, 0.0, "there is no text-free element (icon) on the screen")
-        q = self._text_cache(name)
+        names, rival_sets = self.query(target)
         vectors = self._embed.embed_images(crops)  # (M, D) unit vectors
-        sims = vectors @ q
+        sims = self._pooled(vectors, names)
         owner_a = np.asarray(owner)
         scores = np.array([sims[owner_a == g].max() for g in range(owner_a.max() + 1)])
         order = np.argsort(-scores)
@@ -264,15 +330,19 @@ class IconGrounder:
             return IconMatch(box, best, second, f"no icon looks like '{target}' (best similarity {best:.2f} < {c.threshold:.2f})")
         if best - second < c.margin:
             return IconMatch(box, best, second, f"two icons look alike for '{target}' (similarity {best:.2f} vs {second:.2f})")
-        # the chosen crop must be better described by the target than by any other icon name;
-        # names close to the target's own embedding are its synonyms, not rivals
-        v = vectors[int(np.flatnonzero(owner_a == order[0])[np.argmax(sims[owner_a == order[0]])])]
-        rivals = self._label_vectors @ q < c.synonym
-        if rivals.any():
-            label_sims = self._label_vectors[rivals] @ v
-            j = int(np.argmax(label_sims))
-            if label_sims[j] > v @ q:
-                name = np.asarray(self._labels)[rivals][j]
-                return IconMatch(box, best, second, f"the icon most like '{target}' looks more like a {name} "
-                                 f"(similarity {label_sims[j]:.2f} vs {best:.2f})")
+        # the best crop of each element; the chosen one must be the only one of its look above the
+        # threshold ("Decrease hour" beside "Decrease minute": the glyph cannot tell which is meant)
+        top = np.array([np.flatnonzero(owner_a == g)[np.argmax(sims[owner_a == g])] for g in range(len(scores))])
+        v = vectors[top[order[0]]][None]
+        twins = [g for g in order[1:] if scores[g] >= c.threshold and float(vectors[top[g]] @ v[0]) >= c.twin]
+        if twins:
+            return IconMatch(box, best, second, f"{len(twins) + 1} icons look the same for '{target}' "
+                                                f"(at {box} and {groups[int(twins[0])][0]})")
+        # the chosen crop must be better described by the target's class than by any other
+        own = float(self._pooled(v, names)[0])
+        for rival in rival_sets:
+            other = float(self._pooled(v, rival)[0])
+            if other > own:
+                return IconMatch(box, best, second, f"the icon most like '{target}' looks more like a {rival[0]} "
+                                 f"(similarity {other:.2f} vs {own:.2f})")
         return IconMatch(box, best, second)

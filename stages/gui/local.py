@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 
 from sensorium.stages.gui import small_text
-from sensorium.stages.gui.icons import IconConfig, IconGrounder
+from sensorium.stages.gui.icons import IconConfig, IconGrounder, IconMatch
 from sensorium.stages.gui.ocr_text import Match, TextBox, find_text, merge_fragments
 from sensorium.stages.gui.protocol import AgentRequest
 from sensorium.stages.gui.screen_ocr import ScreenReader
@@ -146,10 +146,11 @@ class LocalBackend:
         self.timings["elements"] = self.timings.get("elements", 0.0) + (time.perf_counter() - t0) * 1e3
         return boxes
 
-    def locate(self, target: str, image: np.ndarray) -> tuple[Match, list[TextBox]]:
-        """The best text match for ``target`` and the lines read: the first OCR pass, then, if
-        the label was not found whole there, the small-text pass over unread tiles."""
-        texts = self.read_text(image)
+    def locate(self, target: str, image: np.ndarray, texts: list[TextBox] | None = None) -> tuple[Match, list[TextBox]]:
+        """The best text match for ``target`` and the lines read: the first OCR pass (``texts``
+        when already read), then, if the label was not found whole there, the small-text pass
+        over unread tiles."""
+        texts = self.read_text(image) if texts is None else texts
         match = find_text(target, merge_fragments(texts))
         if self.small_text and match.whole < 90:
             t0 = time.perf_counter()
@@ -262,24 +263,44 @@ class LocalBackend:
     def _click(self, verb: str, target: str, image: np.ndarray) -> str:
         if verb in ("press",) and _is_key_combo(target):
             return f"Thought: Pressing {target}.\nAction: hotkey(key='{_quote(target.lower())}')"
-        found, texts = self.locate(target, image)
         action = {"double click": ActionType.LEFT_DOUBLE, "right click": ActionType.RIGHT_SINGLE}.get(verb, ActionType.CLICK)
-        if found.text is None or found.score < self.min_score:
-            return self._click_icon(target, image, texts, found, action)
+        texts = self.read_text(image)
+        first = find_text(target, merge_fragments(texts))
+        icon = None
+        if first.score < self.min_score and self.icons is not None and self.icons.knows(target):
+            # an icon's name that no text on the screen resembles: a sure icon needs no small-text pass
+            icon = self._find_icon(target, image, texts)
+            if not icon.refused:
+                return self._icon_click(target, icon, action)
+        found, more = self.locate(target, image, texts)
+        if found.text is None or found.score < self.min_score:  # the icon's answer stands if no new text was read
+            return self._click_icon(target, image, more, found, action, icon if more is texts else None)
+        texts = more
         x, y = click_point(found.text, self._element_at(found.text, self._elements(image)), texts)
         how = "" if found.how == "whole" else f" ({found.how}, match {found.score:.0f}/100)"
         return f"Thought: Clicking '{_quote(found.text.text)}'{how}.\nAction: {action}(start_box='({x:.0f},{y:.0f})')"
 
-    def _click_icon(self, target: str, image: np.ndarray, texts: list[TextBox], found: Match, action: str) -> str:
-        """No text matches ``target``: the text-free element that looks like it, if icons are configured."""
+    def _find_icon(self, target: str, image: np.ndarray, texts: list[TextBox]) -> IconMatch:
+        t0 = time.perf_counter()
+        match = self.icons.find(target, image, word_boxes(texts), self._elements(image))
+        self.timings["icons"] = self.timings.get("icons", 0.0) + (time.perf_counter() - t0) * 1e3
+        return match
+
+    def _click_icon(self, target: str, image: np.ndarray, texts: list[TextBox], found: Match, action: str,
+                    tried: IconMatch | None = None) -> str:
+        """No text matches ``target``: the text-free element that looks like it, if icons are
+        configured (``tried``: the answer on the first pass's text, when the small-text pass
+        found nothing new to change it)."""
         if self.icons is None:
             return self._cannot(target, found, also="icon grounding needs embed weights (the gui_agent icons option, "
                                                     "e.g. icons.weights=clip_icons)")
-        t0 = time.perf_counter()
-        match = self.icons.find(target, image, word_boxes(texts), self._elements(image))
-        self.timings["icons"] = (time.perf_counter() - t0) * 1e3
+        match = self._find_icon(target, image, texts) if tried is None else tried
         if match.refused:
             return self._cannot(target, found, also=match.refused)
+        return self._icon_click(target, match, action)
+
+    @staticmethod
+    def _icon_click(target: str, match: IconMatch, action: str) -> str:
         x, y = _centre(match.box)
         return (f"Thought: Clicking the icon that looks like '{_quote(target)}' (similarity {match.score:.2f}).\n"
                 f"Action: {action}(start_box='({x:.0f},{y:.0f})')")

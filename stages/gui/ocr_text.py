@@ -90,18 +90,51 @@ def _truncation(target: str, cand: str) -> float:
     return best
 
 
+#: a name this short is only found inside a longer line as a whole word spelt exactly: fuzzy
+#: matching lets "ok" hide in "brooklyn" and "mail" in "email"
+SHORT_NAME = 5
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[^\W_]+|[^\w\s]", text)
+
+
+def contained_score(target: str, cand: str) -> float:
+    """Score (0-100) of ``target`` as a run of whole words inside a longer ``cand`` (both
+    normalised): the best fuzzy ratio against any run of as many words (one fewer or more, as
+    OCR joins or splits words), spaces not counted, or, at 0.9, as the start of such a run. A
+    short name must equal a word run exactly. Never the middle or end of a word: "Mail" is not
+    in "Email address", "OK" not in "Brooklyn"."""
+    from rapidfuzz import fuzz
+
+    words, want = _words(cand), _words(target)
+    if not words or not want:
+        return 0.0
+    flat = "".join(want)
+    best = 0.0
+    for n in range(max(1, len(want) - 1), len(want) + 2):
+        for i in range(len(words) - n + 1):
+            run = "".join(words[i:i + n])
+            if len(flat) <= SHORT_NAME:
+                best = max(best, 100.0 if run == flat else 0.0)
+            else:  # a longer name may also be a word's start, a little weaker ("Submit": "Submission")
+                best = max(best, fuzz.ratio(flat, run), 0.9 * fuzz.ratio(flat, run[: len(flat)]))
+    return best
+
+
 def match_score(target: str, cand: str) -> tuple[float, str, float]:
     """(score 0-100, how, whole-text ratio) of on-screen ``cand`` for asked ``target``, both
-    normalised. Spaces do not count (merged fragments may gain or lose one); a long sentence
-    holding the word is a weaker match than a label that is the word."""
+    normalised. Spaces do not count (merged fragments may gain or lose one); inside a longer
+    line only whole words count (:func:`contained_score`), and a long sentence holding them
+    is a weaker match than a label that is them."""
     from rapidfuzz import fuzz
 
     whole = max(fuzz.ratio(target, cand), fuzz.ratio(target.replace(" ", ""), cand.replace(" ", "")))
     score, how = whole, "whole"
     if len(cand) >= len(target):
-        part = fuzz.partial_ratio(target, cand)
-        if len(cand) > 2 * len(target) + 4:
-            part *= 0.85
+        part = contained_score(target, cand)
+        if len(cand) > 2 * len(target) + 4:  # a sentence holding the word, not a label
+            part *= 0.65 if len(target.replace(" ", "")) <= SHORT_NAME and len(_words(cand)) > 3 else 0.85
         if part > score:
             score, how = part, "contained"
     trunc = _truncation(target, cand)

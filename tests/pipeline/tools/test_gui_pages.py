@@ -10,7 +10,7 @@ import pytest
 from rapidfuzz import fuzz
 
 from sensorium.pipeline.tools.gui_pages import LAYOUTS, TEXTS, render, web_page
-from sensorium.pipeline.tools.gui_targets import evaluate, rates
+from sensorium.pipeline.tools.gui_targets import evaluate, rates, remembered_ocr
 from sensorium.pipeline.tools.web_icons import WEB_ICONS
 
 
@@ -80,14 +80,16 @@ def test_ocr_reads_each_text_target_inside_its_dom_box(rendered, local_agent):
 
 @pytest.mark.slow
 def test_the_local_backend_grounds_web_pages(browser, tmp_path):
-    """Text and icon targets of the six pages measured in docs/benchmarks.md (seed 0; text
-    27/29, icons 20/29, wrong clicks 7/58 when measured): floors below those, so a breakage
-    fails and a busy machine does not."""
+    """Every text and icon target of the six pages measured in docs/benchmarks.md (seed 0),
+    held to #17's goals: text >= 0.90 and icons >= 0.60 (measured 28/29 and 23/29), wrong
+    clicks <= 3 % of all targets (measured 1 of 58)."""
     from sensorium.pipeline.tools.gui_benchmark import icon_agent
 
     targets = [t for i in range(6) for t in render(browser, web_page(0, i), tmp_path)]
-    results = evaluate(icon_agent(), targets)
-    for kind, floor in (("text", 0.85), ("icon", 0.55)):
-        sub = [r for r in results if r.target.kind == kind]
-        assert rates(sub)["hit"] >= floor, (kind, [(o.target.screen_id, o.target.text, o.outcome) for o in sub if o.outcome != "hit"])
-    assert rates(results)["wrong_click"] <= 0.2
+    agent = icon_agent()
+    with remembered_ocr(agent, {}):  # one OCR pass per page, however many targets it holds
+        results = evaluate(agent, targets)
+    misses = [(o.target.screen_id, o.target.text, o.outcome) for o in results if o.outcome != "hit"]
+    for kind, goal in (("text", 0.90), ("icon", 0.60)):
+        assert rates([r for r in results if r.target.kind == kind])["hit"] >= goal, (kind, misses)
+    assert rates(results)["wrong_click"] <= 0.03, misses

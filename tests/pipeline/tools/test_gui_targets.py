@@ -5,9 +5,10 @@ from __future__ import annotations
 from contextlib import nullcontext as does_not_raise
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from sensorium.pipeline.tools.gui_targets import GuiTarget, Outcome, rates, table
+from sensorium.pipeline.tools.gui_targets import GuiTarget, Outcome, rates, remembered_ocr, table
 
 
 def _t(platform="web", kind="icon", text="Back", boxes=((10, 10, 20, 20),)):
@@ -38,3 +39,22 @@ def test_table_reports_each_platform_and_kind_with_wrong_clicks_apart_from_refus
     assert rows[3] == "| web | text | 2 | 50.0% | 0.0% | 50.0% | 0.0% |"
     assert rows[4].startswith("| all | all | 4 | 50.0% | 25.0% | 25.0% |")
     assert rates([]) == {"n": 0.0}
+
+
+def test_remembered_ocr_reads_each_image_once_and_restores_the_reader():
+    import cv2
+
+    from sensorium.stages.gui.local import LocalBackend
+
+    backend = LocalBackend()
+    real = backend.reader
+    img = np.full((60, 240, 3), 255, np.uint8)
+    cv2.putText(img, "Submit", (20, 40), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (0, 0, 0), 2)
+    memo: dict = {}
+    with remembered_ocr(backend, memo):
+        first, again = {}, {}
+        lines = backend.reader.read(img, first)
+        assert backend.reader.read(img.copy(), again) == lines and "det" in first and again == {}  # the repeat is not read
+        assert backend.reader.read(255 - img, {}) != lines  # another image is read for itself
+    assert backend.reader is real and len(memo) == 2
+    assert any("Submit" in t.text for t in lines)

@@ -11,7 +11,7 @@ import pytest
 from sensorium.models.data.icons import toolbar_screen
 from sensorium.stages.embed.stage import EmbedStage
 from sensorium.stages.config import config_from_dict
-from sensorium.stages.gui.icons import IconConfig, IconGrounder, icon_blobs, icon_candidates, square_crop
+from sensorium.stages.gui.icons import IconConfig, IconGrounder, icon_blobs, icon_candidates, part_groups, square_crop
 from sensorium.stages.gui.local import element_boxes
 
 
@@ -92,3 +92,23 @@ def test_shipped_icon_weights_are_registered_and_verified():
     provenance = json.loads(clip_icons.WEIGHTS_FILE.with_suffix(".json").read_text())
     assert entry.input_size == (config["vision_cfg"]["image_size"],) * 2 == (provenance["data"]["image_size"],) * 2
     assert provenance["sha256"] == entry.sha256 and tuple(provenance["labels"]) == entry.labels
+
+
+@pytest.mark.parametrize("glyph, spans", [
+    ("more options", [(14, 28, 6, 6), (26, 28, 6, 6), (38, 28, 6, 6)]),  # three dots in a column, 6 px apart
+    ("pause", [(18, 20, 24, 6), (18, 34, 24, 6)]),  # two bars side by side
+])
+def test_a_glyph_of_separate_parts_is_one_blob(glyph, spans):
+    img = np.full((60, 60, 3), 255, np.uint8)
+    for y, x, h, w in spans:
+        img[y: y + h, x: x + w] = 0
+    whole = (min(x for _, x, _, _ in spans), min(y for y, _, _, _ in spans),
+             max(x + w for _, x, _, w in spans), max(y + h for y, _, h, _ in spans))
+    assert any(_within(whole, b) and _within(b, whole) for b in icon_blobs(img)), (glyph, icon_blobs(img))
+
+
+def test_parts_unlike_in_size_or_out_of_line_are_not_joined():
+    assert part_groups([(10, 10, 15, 15), (20, 10, 40, 30)]) == []  # a dot beside a larger shape
+    assert part_groups([(10, 10, 15, 15), (30, 40, 35, 45)]) == []  # alike but on no common row or column
+    assert part_groups([(10, 10, 30, 30), (40, 10, 60, 30)]) == []  # two icons side by side
+    assert part_groups([(10, 10, 15, 15), (20, 10, 25, 15)]) == [(10, 10, 25, 15)]

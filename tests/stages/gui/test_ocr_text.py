@@ -68,3 +68,27 @@ def test_ties_go_to_the_whole_line_then_to_the_line_read_whole():
 @pytest.mark.parametrize("raw, expected", [("  Email: ", "email"), ("'Full  name'*", "full name"), ("OK", "ok")])
 def test_normalise(raw, expected):
     assert normalise(raw) == expected
+
+
+@pytest.mark.parametrize("target, on_screen", [
+    ("OK", "Brooklyn Nets"),  # a short name inside a longer word
+    ("Mail", "Email address"),
+    ("Add", "Email address"),
+    ("Home", "Customer"),
+    ("Page info", "Webpage not available"),  # the start of one word and the end of another
+    ("Menu", "Choose one from the menu."),  # a short name as one word of a sentence is not its label
+])
+def test_a_name_is_not_found_inside_other_words(target, on_screen):
+    assert match_score(normalise(target), normalise(on_screen))[0] < 70
+
+
+@pytest.mark.parametrize("target, on_screen, at_least", [
+    ("Settings", "Open Settings", 95),  # whole words of a longer label
+    ("Search", "Search Word", 95),
+    ("Sign in", "Please sign in to continue", 80),  # a longer name in a sentence: weaker, still found
+    ("Add to cart", "Buy: Add tocart", 90),  # OCR joined two words
+    ("OK", "OK CANCEL", 80),  # a short name that is a word of the line
+])
+def test_a_name_made_of_whole_words_of_a_line_is_contained(target, on_screen, at_least):
+    score, how, _ = match_score(normalise(target), normalise(on_screen))
+    assert score >= at_least and how == "contained"
