@@ -44,7 +44,7 @@ class OcrConfig:
     rec_step: int = 32
     rec_batch: int = 16
     min_score: float = 0.5
-    band_pad: int = 16
+    band_pad: int = 64
     min_contrast: int = 12
 
     def __post_init__(self) -> None:
