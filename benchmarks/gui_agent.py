@@ -59,7 +59,8 @@ def screenshot_1920() -> bytes:
 
 
 def _child(png_path: str, n: int) -> None:
-    """In a fresh process: build the agent, warm it up, print n latencies (ms) as JSON."""
+    """In a fresh process: build the agent, warm it up, print one JSON line: n latencies (ms),
+    each request's breakdown (ms by part) and the answers given."""
     import cv2
 
     from sensorium.pipeline.agent.build import build_gui_agent
@@ -67,34 +68,48 @@ def _child(png_path: str, n: int) -> None:
     image = cv2.cvtColor(cv2.imread(png_path), cv2.COLOR_BGR2RGB)
     agent = build_gui_agent()
     agent.act(image, "click Submit")
-    lat = []
+    lat, parts, answers = [], [], set()
     for _ in range(n):
         t = time.perf_counter()
-        agent.act(image, "click Submit")
+        answers.add(str(agent.act(image, "click Submit")))
         lat.append((time.perf_counter() - t) * 1e3)
-    print(json.dumps(lat))
+        parts.append(dict(getattr(agent.backend, "timings", {})))
+    print(json.dumps({"lat": lat, "parts": parts, "answers": sorted(answers)}))
 
 
 def abab(base_src: str, n_rounds: int, per_round: int) -> None:
-    """Base (code at base_src) against head (this checkout): one process per side per round."""
+    """Base (code at base_src) against head (this checkout): one process per side per round;
+    the latency, where it went (per part, median of each round's median) and the answers."""
     png = Path(os.environ.get("TMPDIR", "/tmp")) / "gui_agent_1920.png"
     png.write_bytes(screenshot_1920())
+    seen: dict[str, dict[str, list[float]]] = {"base": {}, "head": {}}
+    answers: dict[str, set[str]] = {"base": set(), "head": set()}
 
-    def side(src: str | None):
+    def side(name: str, src: str | None):
         env = {**os.environ, "PYTHONPATH": src} if src else {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
 
         def measure() -> float:
             out = subprocess.run([sys.executable, __file__, "--child", str(png), str(per_round)], env=env, cwd="/",
                                  capture_output=True, text=True, check=True)
-            return statistics.median(json.loads(out.stdout.strip().splitlines()[-1]))
+            got = json.loads(out.stdout.strip().splitlines()[-1])
+            for k in PARTS:
+                if v := [p[k] for p in got["parts"] if k in p]:
+                    seen[name].setdefault(k, []).append(statistics.median(v))
+            answers[name].update(got["answers"])
+            return statistics.median(got["lat"])
         return measure
 
-    res = rounds({"base": side(base_src), "head": side(None)}, n_rounds)
-    print(f"\n1920x1080 'click Submit', one request in process, median of {per_round} per round, {n_rounds} rounds ABAB")
-    print("| side | p50 ms, median [min-max] over rounds |\n|---|---:|")
-    for name, v in res.items():
-        print(f"| {name} | {fmt(median_spread(v), 0)} |")
-    print(f"| head/base per round | {fmt(ratio(res['head'], res['base']))} |")
+    res = rounds({"base": side("base", base_src), "head": side("head", None)}, n_rounds)
+    print(f"\n1920x1080 'click Submit', one request in process, median of {per_round} per round, {n_rounds} rounds ABAB, "
+          f"load {os.getloadavg()[0]:.1f} at the end")
+    print("| step | base ms | head ms |\n|---|---:|---:|")
+    print(f"| whole request | {fmt(median_spread(res['base']), 0)} | {fmt(median_spread(res['head']), 0)} |")
+    for k in PARTS:
+        cells = [fmt(median_spread(seen[s][k]), 0) if seen[s].get(k) else "-" for s in ("base", "head")]
+        print(f"| {k} | {cells[0]} | {cells[1]} |")
+    print(f"| head/base per round | {fmt(ratio(res['head'], res['base']))} | |")
+    for name, a in answers.items():
+        print(f"- {name} answers: {sorted(a)}")
 
 
 def main() -> None:

@@ -38,6 +38,7 @@ import numpy as np
 
 from sensorium.stages.gui import small_text
 from sensorium.stages.gui.icons import IconConfig, IconGrounder, IconMatch
+from sensorium.stages.gui.ocr_engine import OcrConfig
 from sensorium.stages.gui.ocr_text import Match, TextBox, find_text, merge_fragments
 from sensorium.stages.gui.protocol import AgentRequest
 from sensorium.stages.gui.screen_ocr import ScreenReader
@@ -122,7 +123,7 @@ class LocalBackend:
         self.min_score = min_score
         self.max_side = max_side
         self.small_text = small_text
-        self.reader = ScreenReader(max_side=max_side)
+        self.reader = ScreenReader(OcrConfig(max_side=max_side))
         self.icons = IconGrounder(icons, embedder=embedder) if icons is not None else None
         self.timings: dict[str, float] = {}
 
