@@ -116,6 +116,11 @@ class OcrEngine:
         self._det: Any = None
         self._rec: Any = None
 
+    @property
+    def loaded(self) -> bool:
+        """Whether both sessions are built (a service builds them at start, not in a request)."""
+        return self._det is not None and self._rec is not None
+
     def _load(self) -> None:
         if self._det is not None:
             return

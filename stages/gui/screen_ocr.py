@@ -39,6 +39,10 @@ class ScreenReader:
     def max_side(self) -> int:
         return self.config.max_side
 
+    @property
+    def loaded(self) -> bool:
+        return self.engine.loaded
+
     def load(self) -> None:
         """Build the sessions and run them once, so a service's first request does not pay for it."""
         image = np.full((64, 256, 3), 255, np.uint8)

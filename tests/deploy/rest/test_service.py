@@ -32,5 +32,8 @@ def test_errors_are_the_agents_not_http(local_agent):
 
 def test_the_service_loads_the_ocr_models_when_it_starts():
     """Not in its first client's request: that one would wait seconds for the engine."""
+    from sensorium.stages.gui.screen_ocr import ScreenReader
+
+    assert not ScreenReader().loaded  # a reader builds its sessions on first use...
     service = AgentService(ServiceSettings())
-    assert service.agent.backend.reader._ocr is not None
+    assert service.agent.backend.reader.loaded  # ...and the service uses it before any request
