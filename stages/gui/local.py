@@ -147,12 +147,13 @@ class LocalBackend:
         self.timings["elements"] = self.timings.get("elements", 0.0) + (time.perf_counter() - t0) * 1e3
         return boxes
 
-    def locate(self, target: str, image: np.ndarray, texts: list[TextBox] | None = None) -> tuple[Match, list[TextBox]]:
+    def locate(self, target: str, image: np.ndarray, texts: list[TextBox] | None = None,
+               match: Match | None = None) -> tuple[Match, list[TextBox]]:
         """The best text match for ``target`` and the lines read: the first OCR pass (``texts``
-        when already read), then, if the label was not found whole there, the small-text pass
-        over unread tiles."""
+        when already read, ``match`` when already matched in them), then, if the label was not
+        found whole there, the small-text pass over unread tiles."""
         texts = self.read_text(image) if texts is None else texts
-        match = find_text(target, merge_fragments(texts))
+        match = find_text(target, merge_fragments(texts)) if match is None else match
         if self.small_text and match.whole < 90:
             t0 = time.perf_counter()
             extra: list[TextBox] = []
@@ -273,7 +274,7 @@ class LocalBackend:
             icon = self._find_icon(target, image, texts)
             if not icon.refused:
                 return self._icon_click(target, icon, action)
-        found, more = self.locate(target, image, texts)
+        found, more = self.locate(target, image, texts, first)
         if found.text is None or found.score < self.min_score:  # the icon's answer stands if no new text was read
             return self._click_icon(target, image, more, found, action, icon if more is texts else None)
         texts = more
