@@ -33,6 +33,7 @@ from sensorium.stages.depth.edge_filter import wls_filter
 from sensorium.stages.depth.evaluate import evaluate_disparity
 from sensorium.stages.depth.range import DisparityRange
 from sensorium.stages.depth.stage import DepthConfig, DepthStage
+from sensorium.stages.depth.subpixel import refine_subpixel
 from sensorium.stages.frame import Frame
 
 
@@ -147,6 +148,8 @@ def print_speed(left: np.ndarray, right: np.ndarray, seq, repeats: int, only: st
         ("DepthStage, defaults, downscale 2", stage_frame(downscale=2)),
         ("range: coarse pass at 1/8 scale (preset=fast)", lambda: disparity_range.coarse_estimate(grey_l, grey_r, 320, 8)),
         ("DepthStage, preset=fast (half size, half-size LR of it, 1/8 range)", stage_frame(preset="fast")),
+        ("DepthStage, preset=fast, subpixel_refine=false", stage_frame(preset="fast", subpixel_refine=False)),
+        ("  sub-pixel refit at full size (subpixel.py)", lambda: refine_subpixel(grey_l, grey_r, disp)),
         ("DepthStage, cross_check (a second SGBM on rank-transformed images)", stage_frame(cross_check=True)),
         ("  rank transform of both images", lambda: [rank_transform(g) for g in (grey_l, grey_r)]),
     ]
@@ -240,6 +243,8 @@ def print_accuracy(seq, only: str = "") -> None:
             ("DepthStage, num_disparities=64 (the old default)", lambda a, b, gt: _stage({"num_disparities": 64}, a, b)),
             ("DepthStage, downscale=2", lambda a, b, gt: _stage({"downscale": 2}, a, b)),
             ("DepthStage, preset=fast", lambda a, b, gt: _stage({"preset": "fast"}, a, b)),
+            ("DepthStage, preset=fast, subpixel_refine=false", lambda a, b, gt: _stage({"preset": "fast", "subpixel_refine": False}, a, b)),
+            ("DepthStage, downscale=2, subpixel_refine=false", lambda a, b, gt: _stage({"downscale": 2, "subpixel_refine": False}, a, b)),
         ]
         for label, fn in (r for i, r in enumerate(rows) if i == 0 or any(o in r[0] for o in only.split("|"))):
             acc = [evaluate_disparity(fn(a, b, gt), gt) for a, b, gt in frames]
