@@ -68,12 +68,14 @@ class DepthConfig(StageConfig):
     confidence then ranks bad pixels better (Motorcycle ROC AUC 0.79 -> 0.87), for ~0.8x SGBM-64
     more time; the disparities are unchanged. ``subpixel_refine``: when the match ran at reduced
     resolution, refit each upsampled disparity within +-0.5 px at full resolution (subpixel.py;
-    ``preset=fast``: EPE 0.362 -> 0.206 px on the sample, 1.77 -> 1.67 on Motorcycle, bad-2 no
-    worse, for ~0.1x SGBM-64 more time).
+    ``preset=fast``: EPE 0.362 -> 0.232 px on the sample, 1.77 -> 1.68 on Motorcycle, bad-2 no
+    worse, for ~0.11-0.17x SGBM-64 more time; at full resolution it measured worse, so it is
+    not applied there).
     ``preset``: ``default`` (the settings above) or ``fast``, for a camera-rate budget: match at
     half resolution (or ``downscale``, if coarser), the LR check's right view at ``lr_scale``
-    of that, and the coarse range pass at 1/8 instead of 1/4 scale. Measured 0.44-0.50x SGBM-64, ~0.27x the default
-    stage's time at a coarser, less accurate map (docs/depth.md gives both).
+    of that, the coarse range pass at 1/8 instead of 1/4 scale, and the full-size refit above.
+    Measured 0.73x SGBM-64 with the refit (0.62x without, side by side; the defaults 1.70x), a
+    coarser, less accurate map than the defaults' (docs/depth.md gives both).
     Depth: kept within [``min_depth_m``, ``max_depth_m``], 0 outside. ``focal_px`` and
     ``baseline_m`` give metric depth for a rectified pair that comes without calibration
     (both None: disparity only). ``sensor_depth_scale``: metres per unit of
