@@ -74,7 +74,7 @@ class DepthConfig(StageConfig):
     ``preset``: ``default`` (the settings above) or ``fast``, for a camera-rate budget: match at
     half resolution (or ``downscale``, if coarser), the LR check's right view at ``lr_scale``
     of that, the coarse range pass at 1/8 instead of 1/4 scale, and the full-size refit above.
-    Measured 0.73x SGBM-64 with the refit (0.62x without, side by side; the defaults 1.70x), a
+    Measured 0.73x SGBM-64 with the refit (0.51-0.62x without, side by side; the defaults 1.70-1.84x), a
     coarser, less accurate map than the defaults' (docs/depth.md gives both).
     Depth: kept within [``min_depth_m``, ``max_depth_m``], 0 outside. ``focal_px`` and
     ``baseline_m`` give metric depth for a rectified pair that comes without calibration
