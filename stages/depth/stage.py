@@ -67,9 +67,10 @@ class DepthConfig(StageConfig):
     rank-transformed images and cut the confidence where the two disagree (cross_check.py):
     confidence then ranks bad pixels better (Motorcycle ROC AUC 0.79 -> 0.87), for ~0.8x SGBM-64
     more time; the disparities are unchanged. ``subpixel_refine``: when the match ran at reduced
-    resolution, refit each upsampled disparity within +-0.5 px at full resolution (subpixel.py;
+    resolution by ``preset=fast`` or ``downscale`` (not a wide range's automatic half size),
+    refit each upsampled disparity within +-0.5 px at full resolution (subpixel.py;
     ``preset=fast``: EPE 0.362 -> 0.232 px on the sample, 1.77 -> 1.68 on Motorcycle, bad-2 no
-    worse, for ~0.11-0.17x SGBM-64 more time; at full resolution it measured worse, so it is
+    worse, for ~0.11-0.22x SGBM-64 more time; at full resolution it measured worse, so it is
     not applied there).
     ``preset``: ``default`` (the settings above) or ``fast``, for a camera-rate budget: match at
     half resolution (or ``downscale``, if coarser), the LR check's right view at ``lr_scale``
@@ -380,7 +381,10 @@ class DepthStage(Stage):
             return cv2.resize(a.astype(np.uint8) if a.dtype == bool else a, (w, h), interpolation=cv2.INTER_NEAREST)
 
         disp = up(m.disparity) * np.float32(w / small[0])
-        if cfg.subpixel_refine:  # half-size precision -> full-size precision (subpixel.py)
+        # half-size precision -> full-size precision (subpixel.py); only where reduced size was asked
+        # for, so the defaults' output stays as it was: on the one wide-range pair measured
+        # (Motorcycle upscaled 3x, no detail beyond half size) the refit was no gain
+        if cfg.subpixel_refine and max(cfg.downscale, PRESETS[cfg.preset][0]) > 1:
             disp = refine_subpixel(stereo.to_grey(full_left), stereo.to_grey(full_right), disp)
         maps = stereo.StereoMaps(disp.astype(np.float32), up(m.confidence), up(m.matched).astype(bool), up(m.filled).astype(bool))
         return maps, None if agreed is None else up(agreed).astype(bool)
