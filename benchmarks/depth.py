@@ -33,6 +33,7 @@ from sensorium.stages.depth.edge_filter import wls_filter
 from sensorium.stages.depth.evaluate import evaluate_disparity
 from sensorium.stages.depth.range import DisparityRange
 from sensorium.stages.depth.stage import DepthConfig, DepthStage
+from sensorium.stages.depth.subpixel import refine_subpixel
 from sensorium.stages.frame import Frame
 
 
@@ -130,6 +131,9 @@ def print_speed(left: np.ndarray, right: np.ndarray, seq, repeats: int, only: st
         ("SGBM 3-way, 64 disparities (the yardstick itself)", sgbm64),
         ("range: coarse pass at 1/4 scale, [-192, 320)", lambda: disparity_range.coarse_estimate(grey_l, grey_r, 320)),
         (f"SGBM 3-way, auto range [{rng.min_disparity}, {rng.max_disparity}), full width", lambda: stereo.compute_disparity(grey_l, grey_r, pauto)),
+        ("  SGBM 3-way, 16 disparities (block 3): a full-size match's floor", lambda: stereo.SGBMParams(16, block_size=3, full_width=False).matcher().compute(grey_l, grey_r)),
+        ("  SGBM 3-way, 32 disparities (block 3)", lambda: stereo.SGBMParams(32, block_size=3, full_width=False).matcher().compute(grey_l, grey_r)),
+        ("  SGBM 3-way at half size over the auto range (preset=fast's match)", lambda: _half_size_match(grey_l, grey_r, rng)),
         ("LR check: right view at half size + consistency (default)", lambda: stereo.lr_consistency(disp, stereo.compute_right_disparity_scaled(grey_l, grey_r, pauto, 2, 2))),
         ("  right view at half width (lr_scale=half_width)", lambda: stereo.lr_consistency(disp, stereo.compute_right_disparity_scaled(grey_l, grey_r, pauto, 2))),
         ("  right view at full size (lr_scale=full)", lambda: stereo.lr_consistency(disp, stereo.compute_right_disparity(grey_l, grey_r, pauto))),
@@ -147,6 +151,8 @@ def print_speed(left: np.ndarray, right: np.ndarray, seq, repeats: int, only: st
         ("DepthStage, defaults, downscale 2", stage_frame(downscale=2)),
         ("range: coarse pass at 1/8 scale (preset=fast)", lambda: disparity_range.coarse_estimate(grey_l, grey_r, 320, 8)),
         ("DepthStage, preset=fast (half size, half-size LR of it, 1/8 range)", stage_frame(preset="fast")),
+        ("DepthStage, preset=fast, subpixel_refine=false", stage_frame(preset="fast", subpixel_refine=False)),
+        ("  sub-pixel refit at full size (subpixel.py)", lambda: refine_subpixel(grey_l, grey_r, disp)),
         ("DepthStage, cross_check (a second SGBM on rank-transformed images)", stage_frame(cross_check=True)),
         ("  rank transform of both images", lambda: [rank_transform(g) for g in (grey_l, grey_r)]),
     ]
@@ -160,6 +166,13 @@ def print_speed(left: np.ndarray, right: np.ndarray, seq, repeats: int, only: st
 
 
 _POOL = ThreadPoolExecutor(1)
+
+
+def _half_size_match(grey_l: np.ndarray, grey_r: np.ndarray, rng: DisparityRange) -> np.ndarray:
+    """SGBM at half width and height over the range halved, as the stage runs it at match_scale 2."""
+    h, w = grey_l.shape
+    small_l, small_r = (cv2.resize(g, (w // 2, h // 2), interpolation=cv2.INTER_AREA) for g in (grey_l, grey_r))
+    return stereo.compute_disparity(small_l, small_r, DepthConfig().sgbm(rng, 2))
 
 
 def _sequential(grey_l: np.ndarray, grey_r: np.ndarray, params: stereo.SGBMParams) -> object:
@@ -240,6 +253,8 @@ def print_accuracy(seq, only: str = "") -> None:
             ("DepthStage, num_disparities=64 (the old default)", lambda a, b, gt: _stage({"num_disparities": 64}, a, b)),
             ("DepthStage, downscale=2", lambda a, b, gt: _stage({"downscale": 2}, a, b)),
             ("DepthStage, preset=fast", lambda a, b, gt: _stage({"preset": "fast"}, a, b)),
+            ("DepthStage, preset=fast, subpixel_refine=false", lambda a, b, gt: _stage({"preset": "fast", "subpixel_refine": False}, a, b)),
+            ("DepthStage, downscale=2, subpixel_refine=false", lambda a, b, gt: _stage({"downscale": 2, "subpixel_refine": False}, a, b)),
         ]
         for label, fn in (r for i, r in enumerate(rows) if i == 0 or any(o in r[0] for o in only.split("|"))):
             acc = [evaluate_disparity(fn(a, b, gt), gt) for a, b, gt in frames]
