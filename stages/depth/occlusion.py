@@ -99,16 +99,24 @@ def extend_left_border(disparity: np.ndarray, grey: np.ndarray, max_step: int = 
     return out, ext
 
 
-def drop_occluded(maps: stereo.StereoMaps, grey: np.ndarray, block_size: int = 3, margin: float = 0.0) -> stereo.StereoMaps:
+def drop_occluded(maps: stereo.StereoMaps, grey: np.ndarray, block_size: int = 3, margin: float = 0.0,
+                  confirmed: np.ndarray | None = None) -> stereo.StereoMaps:
     """``maps`` with occluded pixels and shadowing fills made unknown and the left border band extended.
 
     maps: the output of :func:`stereo.match` (with filling); grey: (H, W) uint8 (or RGB) left
     image; margin: px by which a violation must exceed to count (0: any; larger keeps more
-    pixels, less accurately: measured in docs/benchmarks.md). Dropped pixels get disparity -1 and confidence 0, no longer matched nor filled;
+    pixels, less accurately: measured in docs/benchmarks.md); confirmed: (H, W) bool, pixels a
+    second, independent matcher agrees with (cross_check.py's ``agreed``): they are kept where
+    their match lands inside the right image (beyond it both matchers only see the padding).
+    Dropped pixels get disparity -1 and confidence 0, no longer matched nor filled;
     extended ones are filled, with the fill's confidence ceiling times the texture floor.
     """
     occluded, shadowing = ordering_violations(maps.disparity, margin)
     drop = occluded | (shadowing & maps.filled)
+    if confirmed is not None:
+        if confirmed.shape != maps.disparity.shape:
+            raise ValueError(f"confirmed {confirmed.shape} does not match the disparity {maps.disparity.shape}")
+        drop &= ~(confirmed & (landing(maps.disparity) >= block_size // 2 + 1))
     disp = np.where(drop, np.float32(-1), maps.disparity).astype(np.float32)
     disp, extended = extend_left_border(disp, grey)
     conf = np.where(drop, np.float32(0), maps.confidence).astype(np.float32)

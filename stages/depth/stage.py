@@ -106,6 +106,7 @@ class DepthConfig(StageConfig):
     keep_rejected: bool = True
     cross_check: bool = False
     drop_occluded: bool = False
+    occlusion_margin: float = 0.0
     min_depth_m: float = 0.1
     max_depth_m: float = 50.0
     focal_px: float | None = None
@@ -135,6 +136,8 @@ class DepthConfig(StageConfig):
             raise ValueError(f"downscale: expected 1, 2 or 4, got {self.downscale}")
         if self.lr_scale not in stereo.LR_SCALES:
             raise ValueError(f"lr_scale: expected one of {', '.join(stereo.LR_SCALES)}, got {self.lr_scale!r}")
+        if self.occlusion_margin < 0:
+            raise ValueError(f"occlusion_margin: expected >= 0 pixels, got {self.occlusion_margin}")
         if self.max_lr_diff <= 0:
             raise ValueError(f"max_lr_diff: expected > 0 pixels, got {self.max_lr_diff}")
         if not 0 <= self.min_depth_m < self.max_depth_m:
@@ -368,11 +371,12 @@ class DepthStage(Stage):
         m = stereo.match(left, right, params, lr_check=cfg.lr_check, max_lr_diff=cfg.max_lr_diff, fill=cfg.fill_holes,
                          lr_scale=cfg.lr_scale if n == 1 or cfg.preset == "fast" else "full", fill_filter=cfg.fill_filter,
                          keep_rejected=cfg.keep_rejected)
-        if cfg.drop_occluded and cfg.fill_holes:
-            m = drop_occluded(m, left, cfg.block_size)
         agreed = None
         if cfg.cross_check:
             m, agreed = cross_check(m, left, right, params)
+        if cfg.drop_occluded and cfg.fill_holes:
+            m = drop_occluded(m, left, cfg.block_size, cfg.occlusion_margin, confirmed=agreed)
+            agreed = None if agreed is None else agreed & (m.disparity > 0)
         if n == 1:
             return m, agreed
 
