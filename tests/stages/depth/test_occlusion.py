@@ -92,8 +92,8 @@ def test_confirmed_pixels_are_kept_where_they_land_inside_the_right_image() -> N
     d = np.tile(_row([2, 2, 2, 2, 2, 2, 6, 6, 6, 6]), (3, 1))
     maps = stereo.StereoMaps(d, np.full_like(d, 0.5), np.ones_like(d, bool), np.zeros_like(d, bool))
     confirmed = np.zeros_like(d, bool)
-    confirmed[:, 3] = True  # lands at 1: inside, kept
+    confirmed[:, [2, 5]] = True  # land at 0 (the image's edge: not kept) and 3 (inside: kept)
     out = drop_occluded(maps, np.full(d.shape, 100, np.uint8), confirmed=confirmed)
-    assert (out.disparity[:, 3] == 2).all() and (out.disparity[:, [2, 4, 5]] <= 0).all()
+    assert (out.disparity[:, 5] == 2).all() and (out.disparity[:, 2:5] <= 0).all()
     with pytest.raises(ValueError, match=r"confirmed \(2, 2\)"):
         drop_occluded(maps, np.full(d.shape, 100, np.uint8), confirmed=np.zeros((2, 2), bool))
