@@ -31,13 +31,6 @@ log = logging.getLogger(__name__)
 
 #: preset -> (least downscale for matching, coarse range pass scale); see DepthConfig.preset
 PRESETS = {"default": (1, disparity_range.COARSE_SCALE), "fast": (2, 8)}
-#: options left None in DepthConfig take their preset's value: the default preset's reach #15's
-#: dense accuracy bar on Motorcycle and the sample, fast's keep its camera-rate budget
-#: (docs/benchmarks.md, fifth round)
-PRESET_OPTIONS = {
-    "default": {"lr_scale": "full", "cross_check": True, "drop_occluded": True},
-    "fast": {"lr_scale": "half", "cross_check": False, "drop_occluded": False},
-}
 #: sources whose range and warnings a stage remembers (least recently seen forgotten first)
 MAX_SOURCES = 256
 
@@ -62,8 +55,9 @@ class DepthConfig(StageConfig):
     resolution: ~n^2 faster, coarser depth; at 1, a range wider than ``full_res_disparities``
     is matched at half resolution all the same). ``lr_check``/``max_lr_diff`` (pixels at the
     matching resolution) drop matches that fail the round trip (``lr_scale``: match the
-    right view for it at ``full`` size, the default preset's; ``half`` width and height,
-    fast's, ~0.4x the time of ``full``; or ``half_width``); ``fill_holes`` fills holes
+    right view for it at ``half`` width and height, the default, ~0.87x the stage's time with
+    ``half_width`` for a dense output within 1% of its accuracy; ``half_width``, slightly more
+    checked pixels; or ``full``, the most, ~1.3x slower); ``fill_holes`` fills holes
     (with low confidence): background-first along scan lines, then ``fill_filter``: ``none``,
     ``guided`` (He et al.'s guided filter; smoother, measured less accurate) or ``wls``
     (confidence-weighted WLS, edge_filter.py; ~10x slower, measured less accurate);
@@ -72,20 +66,16 @@ class DepthConfig(StageConfig):
     data set here, at no cost (docs/benchmarks.md). ``cross_check``: match once more on
     rank-transformed images and cut the confidence where the two disagree (cross_check.py):
     confidence then ranks bad pixels better (Motorcycle ROC AUC 0.79 -> 0.87), for ~0.8x SGBM-64
-    more time. ``drop_occluded`` (needs ``fill_holes``): after filling, make unknown the pixels
-    whose disparities break uniqueness along the row by more than ``occlusion_margin`` px
-    (occluded ones, and fills that cover a surface seen further left), unless the cross-check
-    confirms them, and extend the left border band the right camera cannot see (occlusion.py).
-    ``lr_scale``, ``cross_check`` and ``drop_occluded`` left None take the preset's value
-    (PRESET_OPTIONS): ``full``, on, on in the default preset, which with ``occlusion_margin`` 2
-    reaches #15's bar, plain SGBM's EPE and bad-2 at >= 95% coverage, on Motorcycle (95.1% at
-    1.000 px / 5.76%, plain 1.050 / 6.10%) and the sample (96.0% at 0.202 / 0.35%, plain 0.206 /
-    0.37%), for ~2.3x the time of the previous defaults (docs/benchmarks.md, fifth round).
+    more time; the disparities are unchanged. ``drop_occluded``: after filling, make unknown the
+    pixels whose disparities break uniqueness along the row (occluded ones, and fills that cover
+    a surface seen further left) and extend the left border band the right camera cannot see
+    (occlusion.py): measured more accurate and less dense on Motorcycle (92.7% at 0.970 px /
+    5.55% bad-2 against 96.5% at 1.317 / 7.88%), better on every count on its shifted copy, and
+    on the sample 95.5% at 0.197 / 0.29% (docs/benchmarks.md); needs ``fill_holes``.
     ``preset``: ``default`` (the settings above) or ``fast``, for a camera-rate budget: match at
     half resolution (or ``downscale``, if coarser), the LR check's right view at ``lr_scale``
-    (``half``) of that, no cross-check and no occlusion dropping, and the coarse range pass at
-    1/8 instead of 1/4 scale. Measured 0.44-0.50x SGBM-64 at a coarser, less accurate map
-    (docs/depth.md gives both).
+    of that, and the coarse range pass at 1/8 instead of 1/4 scale. Measured 0.44-0.50x SGBM-64, ~0.27x the default
+    stage's time at a coarser, less accurate map (docs/depth.md gives both).
     Depth: kept within [``min_depth_m``, ``max_depth_m``], 0 outside. ``focal_px`` and
     ``baseline_m`` give metric depth for a rectified pair that comes without calibration
     (both None: disparity only). ``sensor_depth_scale``: metres per unit of
@@ -109,14 +99,14 @@ class DepthConfig(StageConfig):
     full_width: bool = True
     downscale: int = 1
     lr_check: bool = True
-    lr_scale: Literal["full", "half_width", "half"] | None = None
+    lr_scale: Literal["full", "half_width", "half"] = "half"
     max_lr_diff: float = 1.0
     fill_holes: bool = True
     fill_filter: Literal["none", "guided", "wls"] = "none"
     keep_rejected: bool = True
-    cross_check: bool | None = None
-    drop_occluded: bool | None = None
-    occlusion_margin: float = 2.0
+    cross_check: bool = False
+    drop_occluded: bool = False
+    occlusion_margin: float = 0.0
     min_depth_m: float = 0.1
     max_depth_m: float = 50.0
     focal_px: float | None = None
@@ -144,7 +134,7 @@ class DepthConfig(StageConfig):
             raise ValueError(f"range_shrink and saturation_warning: expected fractions in (0, 1], got {self.range_shrink}, {self.saturation_warning}")
         if self.downscale not in (1, 2, 4):
             raise ValueError(f"downscale: expected 1, 2 or 4, got {self.downscale}")
-        if self.lr_scale is not None and self.lr_scale not in stereo.LR_SCALES:
+        if self.lr_scale not in stereo.LR_SCALES:
             raise ValueError(f"lr_scale: expected one of {', '.join(stereo.LR_SCALES)}, got {self.lr_scale!r}")
         if self.occlusion_margin < 0:
             raise ValueError(f"occlusion_margin: expected >= 0 pixels, got {self.occlusion_margin}")
@@ -160,11 +150,6 @@ class DepthConfig(StageConfig):
             raise ValueError(f"sensor_depth_scale: expected > 0, got {self.sensor_depth_scale}")
         if self.voxel_size_m < 0:
             raise ValueError(f"voxel_size_m: expected >= 0 metres, got {self.voxel_size_m}")
-
-    def option(self, name: str) -> Any:
-        """``lr_scale``, ``cross_check`` or ``drop_occluded`` as configured, or the preset's when None."""
-        value = getattr(self, name)
-        return PRESET_OPTIONS[self.preset][name] if value is None else value
 
     def sgbm(self, rng: DisparityRange, downscale: int = 1) -> stereo.SGBMParams:
         """Matcher settings for ``rng`` (full-resolution pixels), shrunk for matching at 1/``downscale``."""
@@ -384,12 +369,12 @@ class DepthStage(Stage):
         # the LR tolerance stays in matching pixels: sub-pixel noise does not shrink with the image;
         # at reduced size the right view is matched at the full size of it, except in the fast preset
         m = stereo.match(left, right, params, lr_check=cfg.lr_check, max_lr_diff=cfg.max_lr_diff, fill=cfg.fill_holes,
-                         lr_scale=cfg.option("lr_scale") if n == 1 or cfg.preset == "fast" else "full", fill_filter=cfg.fill_filter,
+                         lr_scale=cfg.lr_scale if n == 1 or cfg.preset == "fast" else "full", fill_filter=cfg.fill_filter,
                          keep_rejected=cfg.keep_rejected)
         agreed = None
-        if cfg.option("cross_check"):
+        if cfg.cross_check:
             m, agreed = cross_check(m, left, right, params)
-        if cfg.option("drop_occluded") and cfg.fill_holes:
+        if cfg.drop_occluded and cfg.fill_holes:
             m = drop_occluded(m, left, cfg.block_size, cfg.occlusion_margin, confirmed=agreed)
             agreed = None if agreed is None else agreed & (m.disparity > 0)
         if n == 1:
