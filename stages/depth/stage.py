@@ -66,12 +66,17 @@ class DepthConfig(StageConfig):
     data set here, at no cost (docs/benchmarks.md). ``cross_check``: match once more on
     rank-transformed images and cut the confidence where the two disagree (cross_check.py):
     confidence then ranks bad pixels better (Motorcycle ROC AUC 0.79 -> 0.87), for ~0.8x SGBM-64
-    more time; the disparities are unchanged. ``drop_occluded``: after filling, make unknown the
-    pixels whose disparities break uniqueness along the row (occluded ones, and fills that cover
-    a surface seen further left) and extend the left border band the right camera cannot see
-    (occlusion.py): measured more accurate and less dense on Motorcycle (92.7% at 0.970 px /
-    5.55% bad-2 against 96.5% at 1.317 / 7.88%), better on every count on its shifted copy, and
-    on the sample 95.5% at 0.197 / 0.29% (docs/benchmarks.md); needs ``fill_holes``.
+    more time; the disparities are unchanged (but see ``drop_occluded``). ``drop_occluded``
+    (needs ``fill_holes``): after filling, make unknown the pixels whose disparities break
+    uniqueness along the row by more than ``occlusion_margin`` px (occluded ones, and fills that
+    cover a surface seen further left), except those the cross-check confirms when it runs, and
+    extend the left border band the right camera cannot see (occlusion.py): measured more
+    accurate and less dense on Motorcycle (92.7% at 0.970 px / 5.55% bad-2 against 96.5% at
+    1.317 / 7.88%), better on every count on its shifted copy, and on the sample 95.5% at 0.197
+    / 0.29%. With ``lr_scale=full``, ``cross_check`` and ``occlusion_margin=2`` it reaches #15's
+    bar (plain SGBM's EPE and bad-2 at >= 95% coverage) on Motorcycle and the sample, for ~2.3x
+    the stage's time, but the full-size LR check breaks #18's chessboard colour test, so none of
+    this is the default (docs/benchmarks.md, fifth round).
     ``preset``: ``default`` (the settings above) or ``fast``, for a camera-rate budget: match at
     half resolution (or ``downscale``, if coarser), the LR check's right view at ``lr_scale``
     of that, and the coarse range pass at 1/8 instead of 1/4 scale. Measured 0.44-0.50x SGBM-64, ~0.27x the default
