@@ -37,6 +37,11 @@ from sensorium.stages.depth.subpixel import refine_subpixel
 from sensorium.stages.frame import Frame
 
 
+#: the opt-in settings that reach #15's dense bar on Motorcycle and the sample, and break #18's
+#: chessboard test through the full-size LR check (docs/benchmarks.md, fifth round)
+OCCLUSION_SET = {"lr_scale": "full", "cross_check": True, "drop_occluded": True, "occlusion_margin": 2.0}
+
+
 def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:
@@ -148,12 +153,14 @@ def print_speed(left: np.ndarray, right: np.ndarray, seq, repeats: int, only: st
         ("DepthStage, defaults, lr_scale=full", stage_frame(lr_scale="full")),
         ("DepthStage, num_disparities=64 (the old default)", stage_frame(num_disparities=64)),
         ("DepthStage, defaults, no LR check, no fill", stage_frame(lr_check=False, fill_holes=False)),
+        ("DepthStage, cross_check (a second SGBM on rank-transformed images)", stage_frame(cross_check=True)),
+        ("DepthStage, drop_occluded (occlusion.py)", stage_frame(drop_occluded=True)),
+        ("DepthStage, occlusion set: LR full, cross_check, drop_occluded, margin 2", stage_frame(**OCCLUSION_SET)),
         ("DepthStage, defaults, downscale 2", stage_frame(downscale=2)),
         ("range: coarse pass at 1/8 scale (preset=fast)", lambda: disparity_range.coarse_estimate(grey_l, grey_r, 320, 8)),
         ("DepthStage, preset=fast (half size, half-size LR of it, 1/8 range)", stage_frame(preset="fast")),
         ("DepthStage, preset=fast, subpixel_refine=false", stage_frame(preset="fast", subpixel_refine=False)),
         ("  sub-pixel refit at full size (subpixel.py)", lambda: refine_subpixel(grey_l, grey_r, disp)),
-        ("DepthStage, cross_check (a second SGBM on rank-transformed images)", stage_frame(cross_check=True)),
         ("  rank transform of both images", lambda: [rank_transform(g) for g in (grey_l, grey_r)]),
     ]
     print(f"\n## speed, ms per 640x480 frame ({repeats} rounds; each row timed next to SGBM-64, A B / B A)")
@@ -204,12 +211,13 @@ def data_sets(seq) -> list[tuple[str, list[tuple[np.ndarray, np.ndarray, np.ndar
 
 def print_confidence(seq) -> None:
     """How well the confidence ranks bad (> 2 px) pixels of the dense output: ROC AUC, defaults
-    against ``cross_check``, and the best 95% of the ground truth's pixels by confidence."""
+    against ``cross_check`` and the occlusion set, and the best 95% of the ground truth's pixels
+    by confidence."""
     from scipy.stats import rankdata
 
     print("\n## confidence: ROC AUC of -confidence for bad-2 pixels; the 95% most confident (coverage 95%)")
     for name, frames in data_sets(seq):
-        for options in ({}, {"cross_check": True}):
+        for options in ({}, {"cross_check": True}, OCCLUSION_SET):
             bad, score, cut = [], [], np.zeros(3)
             for a, b, gt in frames:
                 (frame,) = DepthStage(options)([Frame("bench", 0, image=a, right=b)])
@@ -250,6 +258,15 @@ def print_accuracy(seq, only: str = "") -> None:
             ("  fill_filter=wls", lambda a, b, gt: _stage({"fill_filter": "wls"}, a, b)),
             ("  lr_scale=full (LR check at full size)", lambda a, b, gt: _stage({"lr_scale": "full"}, a, b)),
             ("  lr_scale=half_width (LR check at half width)", lambda a, b, gt: _stage({"lr_scale": "half_width"}, a, b)),
+            ("step: + drop_occluded (margin 0)", lambda a, b, gt: _stage({"drop_occluded": True}, a, b)),
+            ("step: + cross_check (its confirmed pixels kept)", lambda a, b, gt: _stage({"drop_occluded": True, "cross_check": True}, a, b)),
+            ("step: + lr_scale=full", lambda a, b, gt: _stage({**OCCLUSION_SET, "occlusion_margin": 0.0}, a, b)),
+            ("step: + occlusion_margin=2: the occlusion set", lambda a, b, gt: _stage(OCCLUSION_SET, a, b)),
+            ("  occlusion set, occlusion_margin=1", lambda a, b, gt: _stage({**OCCLUSION_SET, "occlusion_margin": 1.0}, a, b)),
+            ("  occlusion set, occlusion_margin=3", lambda a, b, gt: _stage({**OCCLUSION_SET, "occlusion_margin": 3.0}, a, b)),
+            ("  occlusion set without cross_check", lambda a, b, gt: _stage({**OCCLUSION_SET, "cross_check": False}, a, b)),
+            ("  occlusion set, lr_scale=half", lambda a, b, gt: _stage({**OCCLUSION_SET, "lr_scale": "half"}, a, b)),
+            ("  drop_occluded, margin 2 (no cross-check, half-size LR)", lambda a, b, gt: _stage({"drop_occluded": True, "occlusion_margin": 2.0}, a, b)),
             ("DepthStage, num_disparities=64 (the old default)", lambda a, b, gt: _stage({"num_disparities": 64}, a, b)),
             ("DepthStage, downscale=2", lambda a, b, gt: _stage({"downscale": 2}, a, b)),
             ("DepthStage, preset=fast", lambda a, b, gt: _stage({"preset": "fast"}, a, b)),
