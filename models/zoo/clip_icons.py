@@ -23,7 +23,7 @@ WEIGHTS_NAME = "clip_icons"
 WEIGHTS_FILE = Path(__file__).resolve().parent / "weights" / "clip_icons.pt"
 CONFIG_FILE = WEIGHTS_FILE.with_name("clip_icons_config.json")
 #: sha256 of the shipped file; updated whenever it is retrained.
-WEIGHTS_SHA256: str | None = "b87e97f5112633ceadfddba358a1d3d954b5741817c4dc8907b859e16fabf13d"
+WEIGHTS_SHA256: str | None = "2b4d5ab0ec2c38c8ec26ed53b3e8b09ec4501a0eb98daf578f8652bf63afbb07"
 #: class → its names, the first its Material name in words; VOCABULARY: every name the model
 #: was trained on; its text tower has seen no other word, so it cannot tell an unknown name
 #: ("unicorn") from a known one and the grounder refuses names not here
