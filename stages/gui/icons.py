@@ -17,9 +17,9 @@ clicking whatever scored highest.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable, Literal, Protocol, Sequence
 
 import cv2
@@ -52,15 +52,13 @@ class IconConfig(StageConfig):
     names, "bin", "trash", "delete"; rivals pooled alike) or ``max`` (the best of them); measured
     on Rico and the toolbars, ``name`` is the sharpest (docs/benchmarks.md); twin: image
     similarity above which another element above the threshold is the same glyph (then the
-    name cannot say which is meant: refused); rank: the target's class must be among the ``rank``
-    classes that describe the chosen crop best (1: no rival may beat it; more for a vocabulary
-    of near-twins, as the whole Material font has: "star", "star rate", "grade")."""
+    name cannot say which is meant: refused)."""
 
     weights: str = "clip_icons"
     model: str | None = None
     config_json: str | None = None
     family: Literal["clip", "siglip"] = "clip"
-    threshold: float = 0.4
+    threshold: float = 0.5
     margin: float = 0.05
     labels: tuple[str, ...] = ()
     vocabulary: tuple[str, ...] = ()
@@ -68,7 +66,6 @@ class IconConfig(StageConfig):
     synonym: float = 0.7
     pool: Literal["name", "mean", "max"] = "name"
     twin: float = 0.95
-    rank: int = 3
     threads: int = 1
 
     def __post_init__(self) -> None:
@@ -191,8 +188,7 @@ def _resolve(cfg: IconConfig) -> tuple[dict[str, Any], dict[str, tuple[str, ...]
     ``clip_icons`` the synonyms it was trained on, else each label alone) and the closed
     vocabulary for ``cfg``."""
     from sensorium.models.zoo import clip_icons
-    from sensorium.models.data.icons import CLASSES
-    from sensorium.models.data.material_icons import COMMON
+    from sensorium.models.data.icons import CLASSES, ICONS
     from sensorium.models.hub.weights import UnknownWeightsError, get_weights, resolve
 
     try:
@@ -203,13 +199,10 @@ def _resolve(cfg: IconConfig) -> tuple[dict[str, Any], dict[str, tuple[str, ...]
     config_json = cfg.config_json or (str(clip_icons.CONFIG_FILE) if cfg.weights == clip_icons.WEIGHTS_NAME else None)
     if cfg.model is None and config_json is None:
         raise ValueError(f"icons: weights {cfg.weights!r} need their architecture: an open_clip model name (model=) or config_json=")
+    labels = cfg.labels or (entry.labels if entry is not None and entry.labels else CLASSES)
+    vocabulary = cfg.vocabulary or (clip_icons.VOCABULARY if cfg.weights == clip_icons.WEIGHTS_NAME else ())
     ours = cfg.weights == clip_icons.WEIGHTS_NAME
-    # for clip_icons the rivals are the common classes: the text vectors of the font's ~2000
-    # rarely seen names crowd every crop (measured: docs/benchmarks.md); a name outside them
-    # is asked as itself, its rivals the common classes it is no synonym of
-    labels = cfg.labels or (COMMON if ours else entry.labels if entry is not None and entry.labels else CLASSES)
-    vocabulary = cfg.vocabulary or (clip_icons.VOCABULARY if ours else ())
-    classes = {label: clip_icons.NAMES.get(label, (label,)) if ours else (label,) for label in labels}
+    classes = {label: tuple(ICONS.get(label, (label,))) if ours else (label,) for label in labels}
     return {"model": None if config_json else cfg.model, "family": cfg.family, "weights": path, "config_json": config_json,
             "crops": False, "threads": cfg.threads}, classes, tuple(vocabulary)
 
@@ -217,23 +210,15 @@ def _resolve(cfg: IconConfig) -> tuple[dict[str, Any], dict[str, tuple[str, ...]
 def known_name(target: str, vocabulary: Sequence[str]) -> str | None:
     """The name in ``vocabulary`` that ``target`` asks for ("Increase hour" → "increase",
     "Search Word" → "search"): the one it matches best (rapidfuzz, >= 85), the longer name
-    on a tie; None if it matches none. A name found as a part of the target must cover at
-    least half of its words: with the whole Material font's names ("add", "list", "home")
-    in the vocabulary, "Add to shopping list" is a text label, not the "add" icon.
-    ``target`` itself (normalised) for an empty (open) vocabulary. A closed model's text
-    tower has seen only its names, so it is asked with the name, not the sentence around it."""
+    on a tie; None if it matches none. ``target`` itself (normalised) for an empty
+    (open) vocabulary. A closed model's text tower has seen only its names, so it is asked
+    with the name, not the sentence around it."""
     from rapidfuzz import fuzz
 
     t = " ".join(target.lower().replace(",", " ").split())
     if not vocabulary:
         return t
-    words = set(re.findall(r"[a-z]+", t))
-
-    def covers(n: str) -> bool:
-        return len(words & set(n.split())) >= 0.5 * len(words)
-
-    best = max((max(fuzz.ratio(t, n), fuzz.token_set_ratio(t, n) if covers(n) else 0), fuzz.ratio(t, n), len(n), n)
-               for n in vocabulary)
+    best = max((max(fuzz.ratio(t, n), fuzz.token_set_ratio(t, n)), fuzz.ratio(t, n), len(n), n) for n in vocabulary)
     return best[3] if best[0] >= 85 else None
 
 
@@ -262,7 +247,7 @@ class IconGrounder:
         self._embed: Any = None
         self._classes: dict[str, tuple[str, ...]] = {}
         self._vocabulary: tuple[str, ...] = ()
-        self._text: dict[str, np.ndarray] = {}  # name → prompt vector of the loaded model
+        self._text_cache: Any = None  # target → prompt vector, built in setup around the loaded model
         self._lock = threading.Lock()
 
     def setup(self) -> None:
@@ -275,6 +260,7 @@ class IconGrounder:
                                  "as sensorium.pipeline.agent.build.build_gui_agent does")
             embed = self._make_embedder(options)
             embed.setup()
+            self._text_cache = lru_cache(maxsize=256)(lambda t: self._prompt_vector(embed, t))
             self._embed = embed
 
     def knows(self, target: str) -> bool:
@@ -290,37 +276,28 @@ class IconGrounder:
     def query(self, target: str) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
         """The names to ask the text tower for ``target`` (the name, or with ``pool`` mean/max
         its class's whole synonym set) and the rival classes' name sets; the target's own class
-        is never a rival, so "bin" does not lose to "trash"; nor is any other class with that
-        name ("next": a chevron and an arrow). A rival is asked for by its first name (the
-        Material name in words, for ``clip_icons``)."""
+        is never a rival, so "bin" does not lose to "trash"."""
         name = self.known_name(target) or target
-        owners = [label for label, names in self._classes.items() if name in names]
-        if owners and self.config.pool == "name":
-            return (name,), [names[:1] for label, names in self._classes.items() if label not in owners]
-        if owners:
-            return self._classes[owners[0]], [names for label, names in self._classes.items() if label not in owners]
-        q = self._vectors([name])
-        return (name,), [names for names in self._classes.values() if self._pooled(q, names)[0] < self.config.synonym]
-
-    def _vectors(self, names: Sequence[str]) -> np.ndarray:
-        """(N, D) unit prompt vectors of ``names``, the ones not yet known embedded in one batch
-        (each its own rows: a vector does not depend on the batch)."""
-        missing = [n for n in dict.fromkeys(names) if n not in self._text]
-        if missing:
-            if len(self._text) + len(missing) > 65536:  # open vocabulary: every asked target is kept
-                self._text.clear()
-            v = self._embed.embed_text([p.format(n) for n in missing for p in PROMPTS])
-            v = v.reshape(len(missing), len(PROMPTS), -1).mean(1)
-            self._text.update(zip(missing, v / np.linalg.norm(v, axis=1, keepdims=True)))
-        return np.stack([self._text[n] for n in names])
+        own = next((names for names in self._classes.values() if name in names), None)
+        if own is not None and self.config.pool == "name":
+            return (name,), [(label,) for label, names in self._classes.items() if names is not own]
+        if own is not None:
+            return own, [names for names in self._classes.values() if names is not own]
+        q = self._text_cache(name)
+        return (name,), [names for names in self._classes.values() if self._pooled(q[None], names)[0] < self.config.synonym]
 
     def _pooled(self, vectors: np.ndarray, names: Sequence[str]) -> np.ndarray:
         """(M,) similarity of (M, D) unit vectors to a set of names, pooled by ``config.pool``."""
-        q = self._vectors(names)  # (S, D)
+        q = np.stack([self._text_cache(n) for n in names])  # (S, D)
         if self.config.pool == "max":
             return (vectors @ q.T).max(1)
         m = q.mean(0)
         return vectors @ (m / np.linalg.norm(m))
+
+    @staticmethod
+    def _prompt_vector(embed: Any, target: str) -> np.ndarray:
+        v = embed.embed_text([p.format(target) for p in PROMPTS]).mean(0)
+        return v / np.linalg.norm(v)
 
     def find(self, target: str, image: np.ndarray, text_boxes: Sequence[Sequence[float]], elements: Sequence[Box]) -> IconMatch:
         """The text-free element that looks most like ``target`` in an (H, W, 3) uint8 RGB
@@ -363,12 +340,9 @@ class IconGrounder:
                                                 f"(at {box} and {groups[int(twins[0])][0]})")
         # the chosen crop must be better described by the target's class than by any other
         own = float(self._pooled(v, names)[0])
-        if self.config.pool == "name":  # one name a rival: all of them in one product
-            others = self._vectors([r[0] for r in rival_sets]) @ v[0] if rival_sets else np.zeros(0)
-        else:
-            others = np.array([float(self._pooled(v, rival)[0]) for rival in rival_sets])
-        if len(others) and (others > own).sum() >= c.rank:
-            k = int(np.argmax(others))
-            return IconMatch(box, best, second, f"the icon most like '{target}' looks more like a {rival_sets[k][0]} "
-                             f"(similarity {others[k]:.2f} vs {own:.2f})")
+        for rival in rival_sets:
+            other = float(self._pooled(v, rival)[0])
+            if other > own:
+                return IconMatch(box, best, second, f"the icon most like '{target}' looks more like a {rival[0]} "
+                                 f"(similarity {other:.2f} vs {own:.2f})")
         return IconMatch(box, best, second)

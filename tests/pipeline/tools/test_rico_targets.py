@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from sensorium.models.zoo.clip_icons import NAMES, VOCABULARY
+from sensorium.models.data.icons import ICONS
+from sensorium.models.zoo.clip_icons import VOCABULARY
 from sensorium.pipeline.tools.rico_targets import PLACEHOLDERS, STALE, gui_targets, targets
 from sensorium.stages.gui.icons import known_name
 
@@ -51,16 +52,15 @@ def test_an_icon_under_an_open_drawer_is_not_scored(data_dir):
 
 
 def test_the_common_rico_icon_names_are_in_the_vocabulary_as_their_class(data_dir):
-    """The content-desc values real apps use for standard icons map to the Material icon drawn for them."""
-    expected = {"Navigate up": "arrow_back", "More options": "more_vert", "Open Menu": "menu", "Search Word": "search",
-                "Zoom in": "zoom_in", "Zoom out": "zoom_out", "Increase hour": "add", "Decrease minute": "remove",
-                "My Location": "my_location", "Page info": "info", "Flash off": "flash_off", "Shop": "shop"}
+    """The content-desc values real apps use for standard icons map to the icon drawn for them."""
+    expected = {"Navigate up": "back", "More options": "more", "Open Menu": "menu", "Search Word": "search",
+                "Zoom in": "plus", "Zoom out": "minus", "Increase hour": "plus", "Decrease minute": "minus",
+                "My Location": "location"}
     names = {t.text for t in targets(data_dir / "gui", "icon")}
     assert set(expected) <= names
     for desc, cls in expected.items():
-        assert known_name(desc, VOCABULARY) in NAMES[cls], desc
-    # a name no Material icon has; and a text label with an icon's name in it is not that icon
-    assert known_name("Page manager", VOCABULARY) is None and known_name("Add to shopping list", VOCABULARY) is None
+        assert known_name(desc, VOCABULARY) in ICONS[cls], desc
+    assert known_name("Page manager", VOCABULARY) is None and known_name("Shop", VOCABULARY) is None
 
 
 @pytest.mark.parametrize("kind, error", [("button", ValueError), ("text", FileNotFoundError)])
