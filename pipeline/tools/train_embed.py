@@ -2,9 +2,10 @@
 
 Pairs come from a folder (each image beside a ``.txt`` caption with the same stem), a Parquet
 file (columns ``path`` and ``caption``), ``generated:N`` (the captioned shapes of
-:func:`~sensorium.models.training.clip_train.generated_pairs`) ``generated-icons:N`` (the toolbar
-icons of :mod:`~sensorium.models.data.icons`) or ``material-icons:N`` (Google's Material Icons
-rendered from ``font``, with our drawn icons in the mix: :mod:`~sensorium.models.data.material_icons`). The result is ``OUT/model.pt`` (a state
+:func:`~sensorium.models.training.clip_train.generated_pairs`), ``generated-icons:N`` (the
+toolbar icons of :mod:`~sensorium.models.data.icons`) or ``material-icons:N`` (Google's
+Material Icons rendered from ``font``, our drawn icons in the mix:
+:mod:`~sensorium.models.data.material_icons`). The result is ``OUT/model.pt`` (a state
 dict the embed stage loads with ``weights=``) and ``OUT/train.json`` (config, losses, recall
 on a held-out tenth of the pairs before and after).
 """
