@@ -180,7 +180,9 @@ def eval_detect_cmd(
 
 @train_app.command("embed")
 def train_embed_cmd(
-    pairs: str = typer.Option(..., "--pairs", help="Folder of images with .txt captions, a .parquet (path, caption), generated:N or generated-icons:N."),
+    pairs: str = typer.Option(..., "--pairs", help="Folder of images with .txt captions, a .parquet (path, caption), generated:N, generated-icons:N or material-icons:N."),
+    font: str = typer.Option("/usr/share/fonts/truetype/material-design-icons-iconfont/MaterialIcons-Regular.ttf", "--font",
+                             help="The Material Icons font material-icons:N draws from (Debian: fonts-material-design-icons-iconfont)."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for model.pt and train.json."),
     model: Optional[str] = typer.Option("ViT-B-32", help="open_clip architecture (ignored with --config-json)."),
     family: str = typer.Option("clip", help="clip (ClipLoss) or siglip (SigLipLoss)."),
@@ -202,7 +204,7 @@ def train_embed_cmd(
     try:
         report = train_embed(pairs, out, model=model, family=family, weights=weights, config_json=config_json,
                              train=EmbedTrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed,
-                                                                    warmup=warmup, schedule=schedule))
+                                                                    warmup=warmup, schedule=schedule), font=font)
     except (ValueError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None

@@ -2,8 +2,10 @@
 
 Pairs come from a folder (each image beside a ``.txt`` caption with the same stem), a Parquet
 file (columns ``path`` and ``caption``), ``generated:N`` (the captioned shapes of
-:func:`~sensorium.models.training.clip_train.generated_pairs`) or ``generated-icons:N`` (the toolbar
-icons of :mod:`~sensorium.models.data.icons`). The result is ``OUT/model.pt`` (a state
+:func:`~sensorium.models.training.clip_train.generated_pairs`), ``generated-icons:N`` (the
+toolbar icons of :mod:`~sensorium.models.data.icons`) or ``material-icons:N`` (Google's
+Material Icons rendered from ``font``, our drawn icons in the mix:
+:mod:`~sensorium.models.data.material_icons`). The result is ``OUT/model.pt`` (a state
 dict the embed stage loads with ``weights=``) and ``OUT/train.json`` (config, losses, recall
 on a held-out tenth of the pairs before and after).
 """
@@ -31,14 +33,23 @@ def _square(img: np.ndarray, size: int) -> np.ndarray:
     return r[y: y + size, x: x + size]
 
 
-def load_pairs(source: str, size: int) -> tuple[np.ndarray, list[str]]:
-    """(images (N, size, size, 3) uint8 RGB, captions) from a folder, a Parquet file, generated:N or generated-icons:N."""
+#: where Debian's fonts-material-design-icons-iconfont puts the font
+MATERIAL_FONT = "/usr/share/fonts/truetype/material-design-icons-iconfont/MaterialIcons-Regular.ttf"
+
+
+def load_pairs(source: str, size: int, font: str = MATERIAL_FONT) -> tuple[np.ndarray, list[str]]:
+    """(images (N, size, size, 3) uint8 RGB, captions) from a folder, a Parquet file, generated:N,
+    generated-icons:N or material-icons:N (drawn from the Material Icons ``font``)."""
     if source.startswith("generated:"):
         return generated_pairs(0, int(source.split(":", 1)[1]), size)
     if source.startswith("generated-icons:"):  # the GUI agent's icons (models/data/icons.py), data seed 0
         from sensorium.models.data.icons import icon_pairs
 
         return icon_pairs(0, int(source.split(":", 1)[1]), size)
+    if source.startswith("material-icons:"):  # Material Icons from the font, data seed 0
+        from sensorium.models.data.material_icons import material_pairs
+
+        return material_pairs(font, 0, int(source.split(":", 1)[1]), size)
     p = Path(source)
     if p.is_dir():
         items = [(f, f.with_suffix(".txt")) for f in sorted(p.rglob("*")) if f.suffix.lower() in IMAGE_SUFFIXES]
@@ -57,7 +68,7 @@ def load_pairs(source: str, size: int) -> tuple[np.ndarray, list[str]]:
 
 
 def train_embed(pairs: str, out: str | Path, *, model: str | None, family: str, weights: str | None, config_json: str | None,
-                train: EmbedTrainConfig) -> dict[str, Any]:
+                train: EmbedTrainConfig, font: str = MATERIAL_FONT) -> dict[str, Any]:
     import torch
 
     from sensorium.models.arch.clip import ClipSpec, build_clip
@@ -70,7 +81,7 @@ def train_embed(pairs: str, out: str | Path, *, model: str | None, family: str, 
     clip, meta = build_clip(ClipSpec(model=None if config else model, family=family, weights=weights, config=config))
     stage = EmbedStage({"model": None if config else model, "family": family, "weights": weights, "config_json": config_json})
     tokenizer = stage._make_tokenizer(ClipSpec(model=None if config else model, family=family, weights=weights, config=config), meta)
-    images, captions = load_pairs(pairs, meta["size"][0])
+    images, captions = load_pairs(pairs, meta["size"][0], font)
     n_test = max(4, len(images) // 10)
     perm = np.random.default_rng(train.seed).permutation(len(images))
     test, fit = perm[:n_test], perm[n_test:]
