@@ -90,9 +90,10 @@ def test_interrupted_job_resumes_to_a_complete_result(ray_cluster, collection, t
     resumed runs read only the output folder it left, so they run in this process.
 
     Not a local Ray of its own for the first run: that is a second cluster starting beside the
-    tests' one, and on a loaded 2-core machine Ray's start can fail (the raylet gets 30 s to
-    register before ``ray.init`` raises, which ended the process with code 1 before it wrote
-    anything); what is tested is the job's resumption, not Ray's start."""
+    tests' one, and on a loaded 2-core machine its start can fail: ``ray.init`` raises when the
+    raylet has not registered within 30 s (Ray's fixed bound), and the process exits with code 1
+    before it writes a part (the symptom of this test's flake under load). What is tested is
+    the resumption, not Ray's start."""
     root, bad = collection
     out = tmp_path / "out"
     args = ["batch", "--input", str(root), "--stages", "detect", "--output", str(out), "--batch-size", "8",
