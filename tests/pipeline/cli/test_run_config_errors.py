@@ -3,7 +3,7 @@ one line naming the option, the value and the expected type, whether the value c
 ``--set`` or from a pipeline YAML file. It must fail before a source is opened or Ray is
 imported: every case runs, one after the other, in one fresh ``sensorium`` process that says
 after each whether Ray was ever imported (a fresh process per case cost a CLI start-up each,
-24 of them; a case that imported Ray still shows, as the first one whose answer says so)."""
+23 of them; a case that imported Ray still shows, as the first one whose answer says so)."""
 
 from __future__ import annotations
 
