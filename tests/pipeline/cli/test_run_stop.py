@@ -1,5 +1,6 @@
 """`sensorium run` on a live MJPEG stream as an operator runs it: a real subprocess with its own
-local Ray, stopped by SIGINT or SIGTERM, or ended by its reconnect policy."""
+local Ray, stopped by SIGINT or SIGTERM; and ended or kept going by its reconnect policy (those
+tests run the command in this process, on the tests' Ray: the policy is their subject)."""
 
 from __future__ import annotations
 
