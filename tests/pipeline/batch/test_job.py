@@ -85,22 +85,31 @@ def _batch_here(args: list[str]) -> dict:
 
 @pytest.mark.slow
 def test_interrupted_job_resumes_to_a_complete_result(ray_cluster, collection, tmp_path):
-    """The first run is a process of its own, killed mid-run with everything it started; the
-    resumed runs read only the output folder it left, so they run in this process."""
+    """The first run is a driver process of its own on the tests' Ray, SIGKILLed mid-run (no
+    clean-up: Ray ends its job, and the job's actors, when the driver's connection drops); the
+    resumed runs read only the output folder it left, so they run in this process.
+
+    Not a local Ray of its own for the first run: that is a second cluster starting beside the
+    tests' one, and on a loaded 2-core machine its start can fail: ``ray.init`` raises when the
+    raylet has not registered within 30 s (Ray's fixed bound), and the process exits with code 1
+    before it writes a part (the symptom of this test's flake under load). What is tested is
+    the resumption, not Ray's start."""
     root, bad = collection
     out = tmp_path / "out"
     args = ["batch", "--input", str(root), "--stages", "detect", "--output", str(out), "--batch-size", "8",
-            "--part-rows", "8", "--task-images", "8", "--set", "detect.threads=1"]
-    env = {**os.environ, "RAY_ADDRESS": ""}
-    first = subprocess.Popen(_cli(*args), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+            "--part-rows", "8", "--task-images", "8", "--set", "detect.threads=1",
+            "--ray-address", ray_cluster.get_runtime_context().gcs_address]
+    log = tmp_path / "first.log"
+    with open(log, "w") as output:  # a file, not a pipe nobody reads while it runs (a full pipe would block the driver)
+        first = subprocess.Popen(_cli(*args), stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.time() + 400
     while time.time() < deadline and first.poll() is None:
         parts = list((out / PARTS).glob("part-*.parquet")) if (out / PARTS).is_dir() else []
         if len(parts) >= 2:
             break
         time.sleep(0.2)
-    assert first.poll() is None, "the job ended before it could be interrupted: " + first.stdout.read().decode()[-2000:]
-    os.killpg(first.pid, signal.SIGKILL)  # the driver and everything it started, mid-run
+    assert first.poll() is None, f"the job ended (exit code {first.returncode}) before it could be interrupted: " + log.read_text()[-3000:]
+    os.killpg(first.pid, signal.SIGKILL)  # the driver, mid-run
     first.wait(timeout=60)
     good, failed = done_paths(out)
     assert 0 < len(good) < N_GOOD, "the kill should have left the job part-done"

@@ -1,5 +1,6 @@
 """`sensorium run` on a live MJPEG stream as an operator runs it: a real subprocess with its own
-local Ray, stopped by SIGINT or SIGTERM, or ended by its reconnect policy."""
+local Ray, stopped by SIGINT or SIGTERM; and ended or kept going by its reconnect policy (those
+tests run the command in this process, on the tests' Ray: the policy is their subject)."""
 
 from __future__ import annotations
 
@@ -159,17 +160,23 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_a_dead_stream_ends_the_run_by_its_policy_with_the_error_named(tmp_path):
+def test_a_dead_stream_ends_the_run_by_its_policy_with_the_error_named(tmp_path, ray_cluster):
+    """The give-up policy, not the process (exit codes and Ray's clean-up of a process of its own
+    are the signal tests' subject): the command runs in this process on the tests' Ray."""
+    from typer.testing import CliRunner
+
+    from sensorium.pipeline.cli.run import app
+
     url = f"http://127.0.0.1:{_free_port()}/stream.mjpg"  # nothing listens: every connect is refused
     out = tmp_path / "out"
     started = time.monotonic()
-    proc = _start(out, "--source", url, "--reconnect-attempts", "2", "--reconnect-max-backoff", "0.2")
-    stdout, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 3, stderr[-3000:]
+    res = CliRunner().invoke(app, ["run", "--out", str(out), "--sinks", "jsonl", "--stages", "detect", "--source", url,
+                                   "--reconnect-attempts", "2", "--reconnect-max-backoff", "0.2"])
+    assert res.exit_code == 3, res.output[-3000:] + repr(res.exception)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["exit_code"] == 3 and summary["source_states"] == {source_name(url): "error"}
     assert "gave up after 2 retries" in summary["source_errors"][source_name(url)]
-    assert "gave up after 2 retries" in " ".join(stderr.split())
+    assert "gave up after 2 retries" in " ".join(res.stderr.split())
     assert summary["stop"]["reason"] == "sources ended" and summary["frames"] == {}
     assert time.monotonic() - started < 240
 
