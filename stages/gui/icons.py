@@ -27,6 +27,7 @@ import numpy as np
 from scipy.sparse.csgraph import connected_components
 
 from sensorium.stages.config import StageConfig
+from sensorium.stages.gui.non_targets import on_plain_surface, outside_status_bar, status_bar
 
 log = logging.getLogger(__name__)
 
@@ -155,20 +156,37 @@ def icon_candidates(image: np.ndarray, text_boxes: Sequence[Sequence[float]], el
     holding one is text, not an icon; one inside another candidate joins it (a glyph on its
     button) when it spans at least 60 % of its side and is square-ish, and is dropped
     otherwise (a gear's hole, one stroke of an X)."""
-    boxes = [b for b in elements if max(b[2] - b[0], b[3] - b[1]) <= max_side and
-             min(b[2] - b[0], b[3] - b[1]) >= 0.3 * max(b[2] - b[0], b[3] - b[1])]
-    boxes = sorted(set(boxes) | set(icon_blobs(image, max_side=max_side)), key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+    buttons = {b for b in elements if max(b[2] - b[0], b[3] - b[1]) <= max_side and
+               min(b[2] - b[0], b[3] - b[1]) >= 0.3 * max(b[2] - b[0], b[3] - b[1])}
+    # a lone short bar is a glyph (a stepper's minus); thinner ones (a caret, a rule) join a button at most
+    bars = {b for b in elements if max(b[2] - b[0], b[3] - b[1]) <= max_side} - buttons
+    dashes = {b for b in bars if min(b[2] - b[0], b[3] - b[1]) >= 0.15 * max(b[2] - b[0], b[3] - b[1])}
+    boxes = sorted(buttons | bars | set(icon_blobs(image, max_side=max_side)), key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
     groups: list[tuple[Box, list[Box]]] = []
+    glyph: dict[Box, Box] = {}  # a button's largest glyph at its centre
     for b in boxes:
         if any(_overlaps(b, t) or _contains(b, t, 0) for t in text_boxes):
             continue
         root = next((g for g in groups if _contains(g[0], b)), None)
         side = max(b[2] - b[0], b[3] - b[1])
         if root is None:
-            groups.append((b, [b]))
-        elif side >= 0.6 * max(root[0][2] - root[0][0], root[0][3] - root[0][1]) and min(b[2] - b[0], b[3] - b[1]) >= 0.5 * side:
+            if b not in bars or b in dashes:
+                groups.append((b, [b]))
+            continue
+        r = root[0]
+        rside = max(r[2] - r[0], r[3] - r[1])
+        if side >= 0.6 * rside and min(b[2] - b[0], b[3] - b[1]) >= 0.5 * side:
             root[1].append(b)  # smaller pieces are strokes of the glyph, whose crops look like anything
+        elif r in buttons and r not in glyph and side >= 0.2 * rside and _centred(b, r):
+            glyph[r] = b  # a small glyph on a wide button (a stepper's minus): the button's crop is mostly button
+            root[1].append(b)
     return groups
+
+
+def _centred(inner: Sequence[float], outer: Sequence[float], tol: float = 0.1) -> bool:
+    """Whether ``inner``'s centre lies within ``tol`` of ``outer``'s size from its centre."""
+    return (abs(inner[0] + inner[2] - outer[0] - outer[2]) <= 2 * tol * (outer[2] - outer[0]) and
+            abs(inner[1] + inner[3] - outer[1] - outer[3]) <= 2 * tol * (outer[3] - outer[1]))
 
 
 def square_crop(image: np.ndarray, box: Sequence[float], pad: float = 1.25) -> np.ndarray:
@@ -309,6 +327,8 @@ class IconGrounder:
             return IconMatch(None, 0.0, 0.0, f"the icon model knows only {len(self._vocabulary)} icon names "
                                              f"({', '.join(self._vocabulary[:6])}, ...), not '{target}'")
         groups = icon_candidates(image, text_boxes, elements)
+        groups = [groups[i] for i in outside_status_bar([g[0] for g in groups], status_bar(image))
+                  if on_plain_surface(image, groups[i][0])]
         crops, owner = [], []
         for g, (_, members) in enumerate(groups):
             for b in members:
