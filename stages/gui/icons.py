@@ -27,7 +27,7 @@ import numpy as np
 from scipy.sparse.csgraph import connected_components
 
 from sensorium.stages.config import StageConfig
-from sensorium.stages.gui.non_targets import on_plain_surface, outside_status_bar, status_bar
+from sensorium.stages.gui.non_targets import in_entry_middle, on_plain_surface, outside_status_bar, status_bar
 
 log = logging.getLogger(__name__)
 
@@ -328,7 +328,7 @@ class IconGrounder:
                                              f"({', '.join(self._vocabulary[:6])}, ...), not '{target}'")
         groups = icon_candidates(image, text_boxes, elements)
         groups = [groups[i] for i in outside_status_bar([g[0] for g in groups], status_bar(image))
-                  if on_plain_surface(image, groups[i][0])]
+                  if on_plain_surface(image, groups[i][0]) and not in_entry_middle(groups[i][0], elements, text_boxes)]
         crops, owner = [], []
         for g, (_, members) in enumerate(groups):
             for b in members:

@@ -1,6 +1,7 @@
 """Parts of a screenshot where no app element can be, whatever they look like: the phone's
 status bar (the system's top strip of clock, battery and notification glyphs, never an app's
-button) and shapes inside photos, maps and illustrations. An icon candidate there is dropped
+button), shapes inside photos, maps and illustrations, and the middle of a text-entry box
+(its caret, its text). An icon candidate there is dropped
 before any model scores it, so a status-bar glyph or an arrow drawn in a photo cannot be
 clicked for "Navigate up".
 
@@ -94,3 +95,18 @@ def on_plain_surface(image: np.ndarray, box: Sequence[float]) -> bool:
     # a button filling its bar: the ring crosses into the surface beside the bar, a second plain colour
     rest = ring[~near]
     return float(near.mean() + (np.abs(rest - np.median(rest, 0)).max(1) <= TOLERANCE).mean() * (1 - near.mean())) >= PLAIN
+
+
+def in_entry_middle(box: Sequence[float], elements: Sequence[Sequence[float]], text_boxes: Sequence[Sequence[float]]) -> bool:
+    """Whether ``box`` lies inside a text-entry box (an element at least 4 times as wide as
+    tall that holds a word: its text or placeholder) away from its ends, where its caret and
+    letters are; a search field's magnifier or clear button sits within one height of an end."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    for e in elements:
+        ew, eh = e[2] - e[0], e[3] - e[1]
+        if ew < 4 * eh or not (e[0] <= box[0] and e[1] <= box[1] and box[2] <= e[2] and box[3] <= e[3]):
+            continue
+        if e[0] + eh <= cx <= e[2] - eh and any(e[0] <= (t[0] + t[2]) / 2 <= e[2] and e[1] <= (t[1] + t[3]) / 2 <= e[3]
+                                                 for t in text_boxes):
+            return True
+    return False
