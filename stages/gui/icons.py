@@ -27,7 +27,7 @@ import numpy as np
 from scipy.sparse.csgraph import connected_components
 
 from sensorium.stages.config import StageConfig
-from sensorium.stages.gui.non_targets import in_entry_middle, on_plain_surface, outside_status_bar, status_bar
+from sensorium.stages.gui.non_targets import entry_boxes, in_entry_middle, on_plain_surface, outside_status_bar, status_bar
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +154,11 @@ def icon_candidates(image: np.ndarray, text_boxes: Sequence[Sequence[float]], el
     text_boxes: OCR lines (xyxy) whose text is a word, not a lone glyph OCR read off an icon.
     elements: rectangles from the element finder. A candidate touching a text line or
     holding one is text, not an icon; one inside another candidate joins it (a glyph on its
-    button) when it spans at least 60 % of its side and is square-ish, and is dropped
-    otherwise (a gear's hole, one stroke of an X)."""
+    button) when it spans at least 60 % of its side and is square-ish, or when it is the
+    largest glyph at the centre of a button (a stepper's minus), and is dropped otherwise (a
+    gear's hole, one stroke of an X). A lone short bar (a minus) is a candidate of its own.
+    Candidates in the status bar, in a photo or in a text field's middle are dropped
+    (:mod:`~sensorium.stages.gui.non_targets`)."""
     buttons = {b for b in elements if max(b[2] - b[0], b[3] - b[1]) <= max_side and
                min(b[2] - b[0], b[3] - b[1]) >= 0.3 * max(b[2] - b[0], b[3] - b[1])}
     # a lone short bar is a glyph (a stepper's minus); thinner ones (a caret, a rule) join a button at most
@@ -180,7 +183,10 @@ def icon_candidates(image: np.ndarray, text_boxes: Sequence[Sequence[float]], el
         elif r in buttons and r not in glyph and side >= 0.2 * rside and _centred(b, r):
             glyph[r] = b  # a small glyph on a wide button (a stepper's minus): the button's crop is mostly button
             root[1].append(b)
-    return groups
+    # no app element is in the status bar, in a photo or inside a text field's text (non_targets.py)
+    entries = entry_boxes(elements, text_boxes)
+    return [groups[i] for i in outside_status_bar([g[0] for g in groups], status_bar(image))
+            if on_plain_surface(image, groups[i][0]) and not in_entry_middle(groups[i][0], entries)]
 
 
 def _centred(inner: Sequence[float], outer: Sequence[float], tol: float = 0.1) -> bool:
@@ -327,8 +333,6 @@ class IconGrounder:
             return IconMatch(None, 0.0, 0.0, f"the icon model knows only {len(self._vocabulary)} icon names "
                                              f"({', '.join(self._vocabulary[:6])}, ...), not '{target}'")
         groups = icon_candidates(image, text_boxes, elements)
-        groups = [groups[i] for i in outside_status_bar([g[0] for g in groups], status_bar(image))
-                  if on_plain_surface(image, groups[i][0]) and not in_entry_middle(groups[i][0], elements, text_boxes)]
         crops, owner = [], []
         for g, (_, members) in enumerate(groups):
             for b in members:

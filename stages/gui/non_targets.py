@@ -97,16 +97,17 @@ def on_plain_surface(image: np.ndarray, box: Sequence[float]) -> bool:
     return float(near.mean() + (np.abs(rest - np.median(rest, 0)).max(1) <= TOLERANCE).mean() * (1 - near.mean())) >= PLAIN
 
 
-def in_entry_middle(box: Sequence[float], elements: Sequence[Sequence[float]], text_boxes: Sequence[Sequence[float]]) -> bool:
-    """Whether ``box`` lies inside a text-entry box (an element at least 4 times as wide as
-    tall that holds a word: its text or placeholder) away from its ends, where its caret and
-    letters are; a search field's magnifier or clear button sits within one height of an end."""
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    for e in elements:
-        ew, eh = e[2] - e[0], e[3] - e[1]
-        if ew < 4 * eh or not (e[0] <= box[0] and e[1] <= box[1] and box[2] <= e[2] and box[3] <= e[3]):
-            continue
-        if e[0] + eh <= cx <= e[2] - eh and any(e[0] <= (t[0] + t[2]) / 2 <= e[2] and e[1] <= (t[1] + t[3]) / 2 <= e[3]
-                                                 for t in text_boxes):
-            return True
-    return False
+def entry_boxes(elements: Sequence[Sequence[float]], text_boxes: Sequence[Sequence[float]]) -> list[Sequence[float]]:
+    """The text-entry boxes among ``elements`` (xyxy): at least 4 times as wide as tall and
+    holding a word (``text_boxes``: its text or placeholder)."""
+    return [e for e in elements if e[2] - e[0] >= 4 * (e[3] - e[1]) and
+            any(e[0] <= (t[0] + t[2]) / 2 <= e[2] and e[1] <= (t[1] + t[3]) / 2 <= e[3] for t in text_boxes)]
+
+
+def in_entry_middle(box: Sequence[float], entries: Sequence[Sequence[float]]) -> bool:
+    """Whether ``box`` lies inside one of the text-entry boxes ``entries`` (:func:`entry_boxes`)
+    away from its ends, where its caret and letters are; a search field's magnifier or clear
+    button sits within one height of an end."""
+    cx = (box[0] + box[2]) / 2
+    return any(e[0] <= box[0] and e[1] <= box[1] and box[2] <= e[2] and box[3] <= e[3] and
+               e[0] + (e[3] - e[1]) <= cx <= e[2] - (e[3] - e[1]) for e in entries)

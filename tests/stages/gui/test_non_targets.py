@@ -9,7 +9,7 @@ import pytest
 
 from sensorium.stages.gui.icons import icon_candidates
 from sensorium.stages.gui.local import element_boxes
-from sensorium.stages.gui.non_targets import in_entry_middle, on_plain_surface, outside_status_bar, status_bar
+from sensorium.stages.gui.non_targets import entry_boxes, in_entry_middle, on_plain_surface, outside_status_bar, status_bar
 
 
 def _arrow(img: np.ndarray, x: int, y: int, side: int, colour) -> None:
@@ -42,10 +42,10 @@ def test_the_status_bar_is_found_and_its_back_arrow_glyph_is_no_candidate(width)
     bottom = status_bar(img)
     s = width / 360
     assert 20 * s <= bottom <= 26 * s, bottom  # the glyph row's end plus its distance from the top
-    boxes = [g[0] for g in icon_candidates(img, [], element_boxes(img))]
-    kept = [boxes[i] for i in outside_status_bar(boxes, bottom)]
-    assert any(b[1] < 20 * s for b in boxes)  # the finder sees the status-bar glyph ...
-    assert not any(b[1] < 20 * s for b in kept)  # ... and it is dropped
+    glyph = (int(8 * s), int(5 * s), int(22 * s), int(19 * s))  # the status bar's back-arrow-like glyph
+    assert outside_status_bar([glyph], bottom) == []
+    kept = [g[0] for g in icon_candidates(img, [], element_boxes(img))]
+    assert not any(b[1] < 20 * s for b in kept), kept
     assert any(b[1] >= 30 * s and b[3] <= 80 * s and b[0] < 60 * s for b in kept)  # the app's own back arrow stays
 
 
@@ -102,5 +102,5 @@ def test_an_icon_on_a_plain_surface_is_kept_and_an_arrow_in_a_photo_is_not():
 def test_only_the_middle_of_a_text_entry_box_is_its_text(box, inside):
     field = (50, 100, 750, 140)
     words = [(100, 108, 290, 132)]
-    assert in_entry_middle(box, [field], words) is inside
-    assert not in_entry_middle(box, [field], [])  # no text in it: a bar, not a text field
+    assert in_entry_middle(box, entry_boxes([field], words)) is inside
+    assert entry_boxes([field], []) == []  # no text in it: a bar, not a text field
