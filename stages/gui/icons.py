@@ -154,9 +154,10 @@ def icon_candidates(image: np.ndarray, text_boxes: Sequence[Sequence[float]], el
     text_boxes: OCR lines (xyxy) whose text is a word, not a lone glyph OCR read off an icon.
     elements: rectangles from the element finder. A candidate touching a text line or
     holding one is text, not an icon; one inside another candidate joins it (a glyph on its
-    button) when it spans at least 60 % of its side and is square-ish, or when it is the
-    largest glyph at the centre of a button (a stepper's minus), and is dropped otherwise (a
-    gear's hole, one stroke of an X). A lone short bar (a minus) is a candidate of its own.
+    button) when it spans at least 60 % of its side and is square-ish, and is dropped
+    otherwise (a gear's hole, one stroke of an X: their crops look like anything, a trash
+    can's inner lines like a pause sign). A lone short bar (a stepper's minus, at least
+    0.15 as tall as wide) is a candidate of its own.
     Candidates in the status bar, in a photo or in a text field's middle are dropped
     (:mod:`~sensorium.stages.gui.non_targets`)."""
     buttons = {b for b in elements if max(b[2] - b[0], b[3] - b[1]) <= max_side and
@@ -166,7 +167,6 @@ def icon_candidates(image: np.ndarray, text_boxes: Sequence[Sequence[float]], el
     dashes = {b for b in bars if min(b[2] - b[0], b[3] - b[1]) >= 0.15 * max(b[2] - b[0], b[3] - b[1])}
     boxes = sorted(buttons | bars | set(icon_blobs(image, max_side=max_side)), key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
     groups: list[tuple[Box, list[Box]]] = []
-    glyph: dict[Box, Box] = {}  # a button's largest glyph at its centre
     for b in boxes:
         if any(_overlaps(b, t) or _contains(b, t, 0) for t in text_boxes):
             continue
@@ -176,23 +176,12 @@ def icon_candidates(image: np.ndarray, text_boxes: Sequence[Sequence[float]], el
             if b not in bars or b in dashes:
                 groups.append((b, [b]))
             continue
-        r = root[0]
-        rside = max(r[2] - r[0], r[3] - r[1])
-        if side >= 0.6 * rside and min(b[2] - b[0], b[3] - b[1]) >= 0.5 * side:
+        if side >= 0.6 * max(root[0][2] - root[0][0], root[0][3] - root[0][1]) and min(b[2] - b[0], b[3] - b[1]) >= 0.5 * side:
             root[1].append(b)  # smaller pieces are strokes of the glyph, whose crops look like anything
-        elif r in buttons and r not in glyph and side >= 0.2 * rside and _centred(b, r):
-            glyph[r] = b  # a small glyph on a wide button (a stepper's minus): the button's crop is mostly button
-            root[1].append(b)
     # no app element is in the status bar, in a photo or inside a text field's text (non_targets.py)
     entries = entry_boxes(elements, text_boxes)
     return [groups[i] for i in outside_status_bar([g[0] for g in groups], status_bar(image))
             if on_plain_surface(image, groups[i][0]) and not in_entry_middle(groups[i][0], entries)]
-
-
-def _centred(inner: Sequence[float], outer: Sequence[float], tol: float = 0.1) -> bool:
-    """Whether ``inner``'s centre lies within ``tol`` of ``outer``'s size from its centre."""
-    return (abs(inner[0] + inner[2] - outer[0] - outer[2]) <= 2 * tol * (outer[2] - outer[0]) and
-            abs(inner[1] + inner[3] - outer[1] - outer[3]) <= 2 * tol * (outer[3] - outer[1]))
 
 
 def square_crop(image: np.ndarray, box: Sequence[float], pad: float = 1.25) -> np.ndarray:
