@@ -1,9 +1,8 @@
 """Parts of a screenshot where no app element can be, whatever they look like: the phone's
 status bar (the system's top strip of clock, battery and notification glyphs, never an app's
 button), shapes inside photos, maps and illustrations, and the middle of a text-entry box
-(its caret, its text). An icon candidate there is dropped
-before any model scores it, so a status-bar glyph or an arrow drawn in a photo cannot be
-clicked for "Navigate up".
+(its caret, its text). An icon candidate there is dropped before any model scores it, so a
+status-bar glyph or an arrow drawn in a photo cannot be clicked for "Navigate up".
 
 Found from the image alone, not from any platform's pixel rows: a portrait screen whose top
 rows are plain background, then one row of small glyphs (their height 2.5-5 % of the width,
@@ -82,7 +81,7 @@ def outside_status_bar(boxes: Sequence[Box], bottom: int) -> list[int]:
 def on_plain_surface(image: np.ndarray, box: Sequence[float]) -> bool:
     """Whether the ring around ``box`` (xyxy pixels of an (H, W, 3) uint8 image; the border of
     a square of 1.6 x its longer side, edge pixels repeated beyond the image) is mostly one
-    colour: a UI surface, not a photo or an illustration."""
+    colour, or two (a bar and the page beside it): a UI surface, not a photo or a map."""
     h, w = image.shape[:2]
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     half = max(2, int(round(0.8 * max(box[2] - box[0], box[3] - box[1]))))
