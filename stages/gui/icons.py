@@ -27,6 +27,7 @@ import numpy as np
 from scipy.sparse.csgraph import connected_components
 
 from sensorium.stages.config import StageConfig
+from sensorium.stages.gui.non_targets import entry_boxes, in_entry_middle, on_plain_surface, outside_status_bar, status_bar
 
 log = logging.getLogger(__name__)
 
@@ -154,10 +155,17 @@ def icon_candidates(image: np.ndarray, text_boxes: Sequence[Sequence[float]], el
     elements: rectangles from the element finder. A candidate touching a text line or
     holding one is text, not an icon; one inside another candidate joins it (a glyph on its
     button) when it spans at least 60 % of its side and is square-ish, and is dropped
-    otherwise (a gear's hole, one stroke of an X)."""
-    boxes = [b for b in elements if max(b[2] - b[0], b[3] - b[1]) <= max_side and
-             min(b[2] - b[0], b[3] - b[1]) >= 0.3 * max(b[2] - b[0], b[3] - b[1])]
-    boxes = sorted(set(boxes) | set(icon_blobs(image, max_side=max_side)), key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+    otherwise (a gear's hole, one stroke of an X: their crops look like anything, a trash
+    can's inner lines like a pause sign). A lone short bar (a stepper's minus, at least
+    0.15 as tall as wide) is a candidate of its own.
+    Candidates in the status bar, in a photo or in a text field's middle are dropped
+    (:mod:`~sensorium.stages.gui.non_targets`)."""
+    buttons = {b for b in elements if max(b[2] - b[0], b[3] - b[1]) <= max_side and
+               min(b[2] - b[0], b[3] - b[1]) >= 0.3 * max(b[2] - b[0], b[3] - b[1])}
+    # a lone short bar is a glyph (a stepper's minus); thinner ones (a caret, a rule) join a button at most
+    bars = {b for b in elements if max(b[2] - b[0], b[3] - b[1]) <= max_side} - buttons
+    dashes = {b for b in bars if min(b[2] - b[0], b[3] - b[1]) >= 0.15 * max(b[2] - b[0], b[3] - b[1])}
+    boxes = sorted(buttons | bars | set(icon_blobs(image, max_side=max_side)), key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
     groups: list[tuple[Box, list[Box]]] = []
     for b in boxes:
         if any(_overlaps(b, t) or _contains(b, t, 0) for t in text_boxes):
@@ -165,10 +173,15 @@ def icon_candidates(image: np.ndarray, text_boxes: Sequence[Sequence[float]], el
         root = next((g for g in groups if _contains(g[0], b)), None)
         side = max(b[2] - b[0], b[3] - b[1])
         if root is None:
-            groups.append((b, [b]))
-        elif side >= 0.6 * max(root[0][2] - root[0][0], root[0][3] - root[0][1]) and min(b[2] - b[0], b[3] - b[1]) >= 0.5 * side:
+            if b not in bars or b in dashes:
+                groups.append((b, [b]))
+            continue
+        if side >= 0.6 * max(root[0][2] - root[0][0], root[0][3] - root[0][1]) and min(b[2] - b[0], b[3] - b[1]) >= 0.5 * side:
             root[1].append(b)  # smaller pieces are strokes of the glyph, whose crops look like anything
-    return groups
+    # no app element is in the status bar, in a photo or inside a text field's text (non_targets.py)
+    entries = entry_boxes(elements, text_boxes)
+    return [groups[i] for i in outside_status_bar([g[0] for g in groups], status_bar(image))
+            if on_plain_surface(image, groups[i][0]) and not in_entry_middle(groups[i][0], entries)]
 
 
 def square_crop(image: np.ndarray, box: Sequence[float], pad: float = 1.25) -> np.ndarray:

@@ -47,6 +47,9 @@ from sensorium.stages.results.gui import ActionType, CoordinateSpace
 KEYS = {"ctrl", "control", "alt", "shift", "enter", "return", "tab", "esc", "escape", "backspace", "delete", "del", "up", "down",
         "left", "right", "space", "home", "end", "pageup", "pagedown", "cmd", "command", "meta", "win", "super", "insert",
         *(f"f{i}" for i in range(1, 13))}
+#: a text match at least this good (0-100) is the label itself; below it, an icon the name
+#: fits is asked first (a fuzzy match of an icon's name is more often other text)
+SURE_TEXT = 90.0
 _ELEMENT_WORDS = r"(?:button|link|tab|icon|field|box|input|checkbox|menu|item|option|text ?field|text ?box)"
 
 
@@ -269,18 +272,32 @@ class LocalBackend:
         texts = self.read_text(image)
         first = find_text(target, merge_fragments(texts))
         icon = None
-        if first.score < self.min_score and self.icons is not None and self.icons.knows(target):
-            # an icon's name that no text on the screen resembles: a sure icon needs no small-text pass
+        if self.icons is not None and (first.score < self.min_score and self.icons.knows(target) or
+                                       first.score < SURE_TEXT and self._is_icon_name(target)):
+            # an icon's name that no text on the screen matches exactly ("Account" is not the
+            # column "Amount"): a sure icon is clicked, with no small-text pass
             icon = self._find_icon(target, image, texts)
             if not icon.refused:
                 return self._icon_click(target, icon, action)
         found, more = self.locate(target, image, texts, first)
         if found.text is None or found.score < self.min_score:  # the icon's answer stands if no new text was read
             return self._click_icon(target, image, more, found, action, icon if more is texts else None)
+        if icon is not None and found.score < SURE_TEXT and self._is_icon_name(target):
+            # an icon's name, no icon sure enough and only a near text ("Amount" for "Account"): ask
+            return self._cannot(target, found, f"read only '{_quote(found.text.text)}' (match {found.score:.0f}/100) for the "
+                                               f"icon name '{_quote(target)}'", also=icon.refused)
         texts = more
         x, y = click_point(found.text, self._element_at(found.text, self._elements(image)), texts)
         how = "" if found.how == "whole" else f" ({found.how}, match {found.score:.0f}/100)"
         return f"Thought: Clicking '{_quote(found.text.text)}'{how}.\nAction: {action}(start_box='({x:.0f},{y:.0f})')"
+
+    def _is_icon_name(self, target: str) -> bool:
+        """Whether ``target`` is an icon's name as a whole ("Account"), not a phrase that holds
+        one ("Learn more")."""
+        from rapidfuzz import fuzz
+
+        name = self.icons.known_name(target)
+        return name is not None and fuzz.ratio(name, " ".join(target.lower().split())) >= 85
 
     def _find_icon(self, target: str, image: np.ndarray, texts: list[TextBox]) -> IconMatch:
         t0 = time.perf_counter()

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from sensorium.pipeline.tools.gui_targets import evaluate, rates, remembered_ocr
 from sensorium.pipeline.tools.rico_targets import gui_targets
@@ -72,17 +73,22 @@ def test_wrong_clicks_stay_under_3_percent_of_targets(rico_text_results):
 
 @pytest.mark.slow
 def test_icon_targets_hold_their_measured_floor_and_refuse_names_no_model_has(rico_icon_results):
-    """Measured 2026-12-03 (docs/benchmarks.md): 19 of 42 hits, 5 wrong clicks, 18 call_user,
-    12 of them names no icon model can have from the name ("Page info", "Shop", camera modes)."""
+    """Measured 2026-12-03 16:48 UTC (docs/benchmarks.md): 20 of 42 hits, 1 wrong click, 21
+    call_user, 12 of them names no icon model can have from the name ("Page info", "Shop",
+    camera modes). The status-bar glyph is never clicked for "Navigate up" (#17's H34 round)."""
     r = rates(rico_icon_results)
-    assert r["hit"] >= 16 / 42 and r["wrong_click"] <= 6 / 42, _icon_misses(rico_icon_results)
+    assert r["hit"] >= 18 / 42 and r["wrong_click"] <= 2 / 42, _icon_misses(rico_icon_results)
+    # Android's status bar is 24 dp of a 360 dp wide screen: no click lands in it
+    in_bar = [(o.target.screen_id, o.target.text, o.point) for o in rico_icon_results
+              if o.point is not None and o.point[1] < 24 / 360 * Image.open(o.target.image).size[0]]
+    assert not in_bar, in_bar
     for name in ("Page info", "Page manager", "Shop", "Shutter"):
         assert all(o.outcome == "call_user" and "icon model knows only" in o.thought
                    for o in rico_icon_results if o.target.text == name), name
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="#17's icon goal is not reached: 19/42 hits (0.45), 5 wrong clicks (11.9 %)")
+@pytest.mark.xfail(strict=True, reason="#17's icon goal is not reached: 20/42 hits (0.48; the wrong clicks, 1/42 = 2.4 %, are within it)")
 def test_icon_targets_reach_the_goal(rico_icon_results):
     """The issue's must-hold on every scored Rico icon target: success >= 0.60, wrong clicks <= 3 %.
     Strict: once it passes, the mark must go."""

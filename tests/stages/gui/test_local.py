@@ -148,3 +148,17 @@ def test_the_click_lands_on_the_element_only_where_it_centres_the_text(label, el
 
     lab = _tb(*label)
     assert click_point(lab, element, [lab] + [_tb(*o) for o in others]) == pytest.approx(expected), why
+
+
+@pytest.mark.slow
+def test_an_icon_name_read_only_as_a_near_word_is_call_user_not_a_click_on_the_word(icon_backend):
+    """"Account" is an icon's name; the screen has no account icon, only the column "Amount"
+    (a fuzzy match above the text floor): the backend asks instead of clicking the column."""
+    import cv2
+
+    screen = toolbar_screen(350, 0, classes=("home", "mail", "lock", "play", "star", "gear"))
+    image = screen.image.copy()
+    cv2.putText(image, "Amount", (40, 300), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (20, 20, 20), 2, cv2.LINE_AA)
+    assert "Amount" in icon_backend.ground("click Amount", image)  # OCR reads the column
+    text = icon_backend.ground("click Account", image)
+    assert _action(text).type == "call_user" and "read only 'Amount'" in text, text
