@@ -5,23 +5,58 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import ray
 
 
+class RayUnavailable(RuntimeError):
+    """Ray could not be joined or started; the message says which and what to try."""
+
+
 def init_ray(address: str | None = None, *, num_cpus: int | None = None, log_to_driver: bool = True) -> None:
     """Connect to ``address`` (an existing cluster; ``auto``: the one ``ray start`` left) or,
     without one, start a local Ray of ``num_cpus`` (default: this machine's) that stops with
-    the process. A no-op when this process is already connected."""
+    the process. A no-op when this process is already connected.
+
+    Raises :class:`RayUnavailable` when that fails: ``ray.init`` raises a bare ``Exception``
+    when a local raylet does not register in time (30 s, e.g. on an overloaded machine), which
+    the commands would otherwise show as a traceback and exit 1 before any work."""
     if ray.is_initialized():
         return
-    kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING, "log_to_driver": log_to_driver}
     if address:
-        ray.init(address=address, **kwargs)
-    else:
-        ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), **kwargs)
+        check_reachable(address)
+    kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING, "log_to_driver": log_to_driver}
+    try:
+        if address:
+            ray.init(address=address, **kwargs)
+        else:
+            ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), **kwargs)
+    except ValueError:  # a malformed address or option: the caller's input, said as Ray says it
+        raise
+    except Exception as exc:  # noqa: BLE001 - Ray's start-up failures have no common type
+        if ray.is_initialized():
+            ray.shutdown()
+        where = f"join the Ray cluster at {address!r}" if address else "start a local Ray"
+        hint = ("check the address and that the cluster is up (`ray status`)" if address else
+                "the machine may be overloaded; retry, or start one with `ray start --head` and pass --ray-address auto")
+        raise RayUnavailable(f"could not {where}: {type(exc).__name__}: {exc} ({hint})") from exc
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Raise :class:`RayUnavailable` when nothing accepts a connection at a ``host:port``
+    cluster address: ``ray.init`` would retry such an address for minutes without a word to the
+    user. Other forms (``auto``, ``ray://...``) are left to Ray."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or "/" in address:
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise RayUnavailable(f"could not join the Ray cluster at {address!r}: nothing answers there ({exc}); "
+                             f"check the address and that the cluster is up (`ray status --address {address}`)") from None
 
 
 @dataclass(frozen=True)

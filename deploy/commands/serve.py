@@ -87,5 +87,9 @@ def serve(
         serve_local(replace(settings, host=http.host, port=http.port), args.stages, args.options)
     else:
         from sensorium.deploy.serve import serve_ray
+        from sensorium.pipeline.cluster import RayUnavailable
 
-        serve_ray(serve_config, settings, ray_address=ray_address)
+        try:
+            serve_ray(serve_config, settings, ray_address=ray_address)
+        except RayUnavailable as exc:
+            raise _fail(str(exc)) from None

@@ -68,6 +68,7 @@ def batch(
         if note:
             console.print(f"[yellow]note:[/yellow] {escape(note)}", soft_wrap=True)
     from sensorium.pipeline.batch.job import BatchStage, run_batch
+    from sensorium.pipeline.cluster import RayUnavailable
 
     storage_options = {}
     for opt in storage_option:
@@ -82,7 +83,7 @@ def batch(
         try:
             summary = run_batch(input, specs, output, ray_address=ray_address, storage_options=storage_options, part_rows=part_rows, task_images=task_images,
                                 on_progress=lambda done, total: progress.update(task, completed=done, total=total), on_rows=feed)
-        except (ValueError, OSError) as exc:  # OSError: a bucket that cannot be listed
+        except (ValueError, OSError, RayUnavailable) as exc:  # OSError: a bucket that cannot be listed
             raise fail(str(exc)) from None
         finally:
             closed = feed.close() if feed is not None else {}

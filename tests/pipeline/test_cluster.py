@@ -1,10 +1,13 @@
-"""The one resource planner both engines use: given values kept, the rest shared, or refused."""
+"""The one resource planner both engines use: given values kept, the rest shared, or refused;
+and joining a cluster that is not there fails at once, naming it."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
-from sensorium.pipeline.cluster import ActorRequest, plan_resources
+from sensorium.pipeline.cluster import ActorRequest, RayUnavailable, check_reachable, plan_resources
 
 R = ActorRequest
 
@@ -35,3 +38,23 @@ def test_plan_shares_what_is_not_given_or_refuses(requests, cluster, expected, e
 def test_the_refusal_names_what_to_lower():
     with pytest.raises(ValueError, match="lower num_cpus or replicas in the pipeline config"):
         plan_resources([R("a", num_cpus=4.0)], {"CPU": 2.0}, fix="replicas in the pipeline config")
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_an_address_where_nothing_answers_is_refused_at_once():
+    # ray.init retries such an address for minutes with only log lines (seen: > 5 min)
+    address = f"127.0.0.1:{_closed_port()}"
+    with pytest.raises(RayUnavailable, match=rf"could not join the Ray cluster at '{address}': nothing answers there"):
+        check_reachable(address)
+
+
+@pytest.mark.parametrize("address", ["auto", "ray://127.0.0.1:1", "local"])
+def test_addresses_ray_resolves_itself_are_left_to_ray(address):
+    check_reachable(address)  # no connection tried, nothing raised
+

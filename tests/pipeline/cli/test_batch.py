@@ -4,6 +4,9 @@ job folder from a start that failed does not bind the next job."""
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 from typing import Any, ClassVar, Sequence
 
 from typer.testing import CliRunner
@@ -81,3 +84,18 @@ def test_batch_gui_agent_is_one_line_naming_the_stages_there_are(tmp_path, data_
     assert res.exit_code == 2 and "Traceback" not in res.output
     assert " ".join(res.output.split()).startswith("error: unknown stage 'gui_agent'; known: depth, detect, face")
     assert not out.exists()  # nothing to block the corrected rerun
+
+
+def test_a_cluster_that_is_not_there_is_one_line_naming_it(tmp_path, data_dir):
+    """``--ray-address`` where nothing answers: exit 2 at once with the address, not minutes of
+    Ray's retries. In a fresh process: this one may already be connected to the tests' Ray."""
+    with socket.socket() as s:  # a loopback port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{s.getsockname()[1]}"
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-c", "from sensorium.deploy.cli import app; app()", "batch", "--input", str(data_dir / "photos"),
+                           "--stages", "detect", "--output", str(out), "--ray-address", address], capture_output=True, text=True, timeout=120)
+    said = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode == 2, said[-2000:]
+    assert f"error: could not join the Ray cluster at '{address}': nothing answers there" in said
+    assert "Traceback" not in said and not list(out.glob("part-*"))
