@@ -151,6 +151,8 @@ class DepthConfig(StageConfig):
             raise ValueError(f"lr_scale: expected one of {', '.join(stereo.LR_SCALES)}, got {self.lr_scale!r}")
         if self.occlusion_margin < 0:
             raise ValueError(f"occlusion_margin: expected >= 0 pixels, got {self.occlusion_margin}")
+        if self.drop_occluded and not self.fill_holes:
+            raise ValueError("drop_occluded: needs fill_holes=true (it judges the filled output), got fill_holes=false")
         if self.max_lr_diff <= 0:
             raise ValueError(f"max_lr_diff: expected > 0 pixels, got {self.max_lr_diff}")
         if not 0 <= self.min_depth_m < self.max_depth_m:
@@ -388,7 +390,7 @@ class DepthStage(Stage):
         agreed = None
         if cfg.cross_check:
             m, agreed = cross_check(m, left, right, params)
-        if cfg.drop_occluded and cfg.fill_holes:
+        if cfg.drop_occluded:  # fill_holes is on: the config checks it
             m = drop_occluded(m, left, cfg.block_size, cfg.occlusion_margin, confirmed=agreed)
             agreed = None if agreed is None else agreed & (m.disparity > 0)
         if n == 1:

@@ -222,6 +222,7 @@ def test_check(sample: SampleSequence, make, expectation) -> None:
         ({"preset": "turbo"}, pytest.raises(ValueError, match="depth.preset: expected default or fast, got 'turbo'")),
         ({"sgbm_mode": "hh"}, pytest.raises(ValueError, match="unknown option.*sgbm_mode")),
         ({"occlusion_margin": -1.0}, pytest.raises(ValueError, match="occlusion_margin")),
+        ({"drop_occluded": True, "fill_holes": False}, pytest.raises(ValueError, match="drop_occluded: needs fill_holes=true")),
         ({"drop_occluded": True, "occlusion_margin": 2.0, "cross_check": True}, does_not_raise()),
     ],
 )
