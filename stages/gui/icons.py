@@ -27,6 +27,7 @@ import numpy as np
 from scipy.sparse.csgraph import connected_components
 
 from sensorium.stages.config import StageConfig
+from sensorium.stages.gui.conventions import APP_BAR, app_bar_slot, named_order
 from sensorium.stages.gui.non_targets import entry_boxes, in_entry_middle, on_plain_surface, outside_status_bar, status_bar
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,10 @@ class IconConfig(StageConfig):
     names, "bin", "trash", "delete"; rivals pooled alike) or ``max`` (the best of them); measured
     on Rico and the toolbars, ``name`` is the sharpest (docs/benchmarks.md); twin: image
     similarity above which another element above the threshold is the same glyph (then the
-    name cannot say which is meant: refused)."""
+    name cannot say which is meant: refused, unless the label names an order or the app bar's
+    place, :mod:`~sensorium.stages.gui.conventions`); weak: the similarity floor, below
+    ``threshold``, for the best element when it sits where the framework name places the
+    target (the app bar's end)."""
 
     weights: str = "clip_icons"
     model: str | None = None
@@ -67,12 +71,15 @@ class IconConfig(StageConfig):
     synonym: float = 0.7
     pool: Literal["name", "mean", "max"] = "name"
     twin: float = 0.95
+    weak: float = 0.4
     threads: int = 1
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not -1 <= self.threshold <= 1 or not 0 <= self.margin <= 2:
             raise ValueError(f"icons: expected threshold in [-1, 1] and margin in [0, 2], got {self.threshold}, {self.margin}")
+        if not -1 <= self.weak <= self.threshold:
+            raise ValueError(f"icons: expected weak in [-1, threshold={self.threshold}], got {self.weak}")
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,8 @@ class IconMatch:
     score: float
     runner_up: float
     refused: str = ""
+    how: str = ""  # how it was told from look-alikes (an order, the app bar), when not by its look alone
+    alike: bool = False  # refused because several icons fit the name equally (not because none does)
 
 
 def _overlaps(a: Sequence[float], b: Sequence[float], frac: float = 0.2) -> bool:
@@ -337,25 +346,51 @@ class IconGrounder:
         scores = np.array([sims[owner_a == g].max() for g in range(owner_a.max() + 1)])
         order = np.argsort(-scores)
         best, second = float(scores[order[0]]), float(scores[order[1]]) if len(order) > 1 else -1.0
-        box = groups[int(order[0])][0]
-        log.debug("icon %r: best %.3f at %s, runner-up %.3f, %d crops", target, best, box, second, len(crops))
-        if best < c.threshold:
-            return IconMatch(box, best, second, f"no icon looks like '{target}' (best similarity {best:.2f} < {c.threshold:.2f})")
-        if best - second < c.margin:
-            return IconMatch(box, best, second, f"two icons look alike for '{target}' (similarity {best:.2f} vs {second:.2f})")
-        # the best crop of each element; the chosen one must be the only one of its look above the
-        # threshold ("Decrease hour" beside "Decrease minute": the glyph cannot tell which is meant)
-        top = np.array([np.flatnonzero(owner_a == g)[np.argmax(sims[owner_a == g])] for g in range(len(scores))])
-        v = vectors[top[order[0]]][None]
-        twins = [g for g in order[1:] if scores[g] >= c.threshold and float(vectors[top[g]] @ v[0]) >= c.twin]
-        if twins:
-            return IconMatch(box, best, second, f"{len(twins) + 1} icons look the same for '{target}' "
-                                                f"(at {box} and {groups[int(twins[0])][0]})")
+        top = np.array([np.flatnonzero(owner_a == g)[np.argmax(sims[owner_a == g])] for g in range(len(scores))])  # best crop of each
+        log.debug("icon %r: best %.3f at %s, runner-up %.3f, %d crops", target, best, groups[int(order[0])][0], second, len(crops))
+        h, w = image.shape[:2]
+        slot = app_bar_slot(name, [g[0] for g in groups], w, h, status_bar(image))
+        chosen, how = self._choose(target, name, groups, scores, order, vectors[top], slot)
+        if isinstance(chosen, IconMatch):
+            return chosen
+        box, score = groups[chosen][0], float(scores[chosen])
         # the chosen crop must be better described by the target's class than by any other
+        v = vectors[top[chosen]][None]
         own = float(self._pooled(v, names)[0])
         for rival in rival_sets:
             other = float(self._pooled(v, rival)[0])
             if other > own:
-                return IconMatch(box, best, second, f"the icon most like '{target}' looks more like a {rival[0]} "
+                return IconMatch(box, score, second, f"the icon most like '{target}' looks more like a {rival[0]} "
                                  f"(similarity {other:.2f} vs {own:.2f})")
-        return IconMatch(box, best, second)
+        return IconMatch(box, score, second, how=how)
+
+    def _choose(self, target: str, name: str, groups: Sequence[tuple[Box, list[Box]]], scores: np.ndarray, order: np.ndarray,
+                vectors: np.ndarray, slot: int | None) -> tuple[int | IconMatch, str]:
+        """The element to click (an index into ``groups``) and how it was told apart ("" when it
+        stood out alone), or the refusal. ``vectors``: (G, D) each element's best crop;
+        ``slot``: the element at the app-bar end the framework name places the target at."""
+        c = self.config
+        best, second = float(scores[order[0]]), float(scores[order[1]]) if len(order) > 1 else -1.0
+        box = groups[int(order[0])][0]
+        if best < c.threshold:
+            if slot is not None and slot == int(order[0]) and best >= c.weak:
+                return slot, f"by its place at the app bar's {APP_BAR[name]} end, where '{name}' is by convention"
+            return IconMatch(box, best, second, f"no icon looks like '{target}' (best similarity {best:.2f} < {c.threshold:.2f})"), ""
+        # the contenders: every element close to the best in score, and every other element
+        # above the threshold that is the same glyph ("Decrease hour" beside "Decrease minute")
+        v = vectors[order[0]]
+        alike = [int(g) for g in order[1:] if scores[g] >= c.threshold and (best - scores[g] < c.margin or float(vectors[g] @ v) >= c.twin)]
+        if not alike:
+            return int(order[0]), ""
+        contenders = [int(order[0]), *alike]
+        place = named_order(target, [groups[g][0] for g in contenders], skip=name)
+        if place is not None:
+            return contenders[place], "by the order its label names"
+        if slot in contenders:
+            return slot, f"by its place at the app bar's {APP_BAR[name]} end, where '{name}' is by convention"
+        if best - second < c.margin:
+            return IconMatch(box, best, second, f"two icons look alike for '{target}' (similarity {best:.2f} vs {second:.2f})",
+                             alike=True), ""
+        twin = next(g for g in alike if float(vectors[g] @ v) >= c.twin)
+        return IconMatch(box, best, second, f"{len(alike) + 1} icons look the same for '{target}' "
+                                            f"(at {box} and {groups[twin][0]})", alike=True), ""
