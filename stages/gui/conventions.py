@@ -56,11 +56,13 @@ def _line(boxes: Sequence[Box], axis: str) -> list[int] | None:
 def _places(words: list[str], axis: str, n: int) -> set[int]:
     """Every place (0..n-1) the words name along a line of ``n`` look-alikes on ``axis``."""
     out: set[int] = set()
-    for w in words:
+    for k, w in enumerate(words):
         if axis == "row" and w in TIME_UNITS and TIME_UNITS[w] < n:
             out.add(TIME_UNITS[w])
-        if w == "second" and axis == "row" and n == 3:  # the unit as well as the ordinal: H:M:S's third column
-            out.add(2)
+        if w == "second" and k == len(words) - 1:  # last, it is the unit ("Increase second"): H:M:S's third column
+            if axis == "row" and n == 3:
+                out.add(2)
+            continue
         if w in ORDINALS and abs(ORDINALS[w]) < n + (ORDINALS[w] < 0):
             out.add(ORDINALS[w] % n)
         if w in SIDES and SIDES[w][0] == axis:
@@ -71,7 +73,8 @@ def _places(words: list[str], axis: str, n: int) -> set[int]:
 def named_order(label: str, boxes: Sequence[Box], *, skip: str = "") -> int | None:
     """The index into ``boxes`` (look-alike icons, xyxy) that ``label`` names by an order, or
     None when it names none, when the boxes are not one row or column, or when its words
-    disagree ("second" on three columns is both the ordinal and the unit). ``skip``: the icon's
+    disagree. "second" is the unit when it ends the label ("Increase second"), else the
+    ordinal ("second tab"). ``skip``: the icon's
     own name in the label ("right arrow" names a glyph, not a place)."""
     own = set(skip.lower().split())
     words = [w for w in re.findall(r"[a-z0-9]+", label.lower()) if w not in own]

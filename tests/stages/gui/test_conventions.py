@@ -18,10 +18,11 @@ SCATTERED = [(100, 100, 140, 140), (300, 400, 340, 440)]
     ("Decrease minutes", ROW3, 1),
     ("Increase seconds", ROW3, 2),
     ("Increase seconds", ROW2, None),  # seconds need a third column
-    ("Increase second", ROW2, 0),  # on two columns "second" can only be the ordinal (the right one)
-    ("Increase second", ROW3, None),  # on three it is the ordinal (middle) and the unit (right): refused
-    ("second tab", ROW3, None),  # "second" on three columns could be the unit too: refused
+    ("Increase second", ROW2, None),  # ending the label, "second" is the unit: it needs a third column
+    ("Increase second", ROW3, 2),
+    ("second tab", ROW3, 1),  # before a noun it is the ordinal
     ("2nd tab", ROW3, 1),
+    ("second tab last", ROW3, None),  # words that disagree
     ("last page", ROW3, 2),
     ("left arrow", ROW2, 1),
     ("top button", COLUMN, 1),
