@@ -11,7 +11,9 @@ its text tower through a few prompts ("an icon of a gear", ...), averaged. The b
 wins if its cosine similarity clears ``threshold``, leads the runner-up element by ``margin``
 and, on its own crop, beats every other known icon name (``labels``): a name the model never
 learnt ("unicorn") has an embedding no icon is closest to, and is refused instead of
-clicking whatever scored highest.
+clicking whatever scored highest. Several elements alike for the name (near in score, or the
+same glyph) are refused unless the label names which by an order or the framework's place
+(:mod:`~sensorium.stages.gui.conventions`).
 """
 
 from __future__ import annotations

@@ -20,6 +20,9 @@ buttons) from the image's edges with OpenCV, and grounds instructions of the for
 When no text matches X in a click, and an embedding model is configured (``icons``, an
 :class:`IconConfig` such as ``IconConfig(weights="clip_icons")``), X is looked for among the
 text-free elements by CLIP similarity (``stages/gui/icons.py``): "click the gear icon".
+Look-alike icons are told apart by an order the label names or the app bar's ends
+(``stages/gui/conventions.py``); a composite label ("3,368 results, Navigate up") not found
+whole is split at its commas and its parts grounded (``stages/gui/composite.py``).
 
 Anything it cannot ground (no text close enough to X and no icon like it, an instruction it
 does not know) becomes ``call_user()`` with the reason in the thought. It answers in UI-TARS
