@@ -1,6 +1,7 @@
 """Generated web pages for the conventions that tell look-alike icons apart and for composite
 labels (:mod:`~sensorium.stages.gui.conventions`, :mod:`~sensorium.stages.gui.composite`):
-time pickers whose columns have identical + and - steppers ("Increase minute"), app bars
+time pickers whose columns have identical + and - steppers ("Increase minute"), half of
+them with an "Add alarm" + button below, app bars
 with an up arrow at the left end and the same arrow elsewhere on the page, and composite
 ``aria-label`` values ("3,368 results, Navigate up", "Alice Martin, Account").
 
@@ -45,7 +46,10 @@ def _picker(rng: np.random.Generator, size: float, stroke: float) -> str:
     cols = [f'<div class="col">{_icon(f"Increase {u}", "Add", size, stroke)}<span class="value">{values[u]:02d}</span>'
             f'{_icon(f"Decrease {u}", "Remove", size, stroke)}</div>' for u in units]
     done = "".join(_target("button", name, "text", name) for name in ("Cancel", "Set time"))
-    return f'<main><h1>Set alarm</h1><div class="picker">{"<span>:</span>".join(cols)}</div><div class="row">{done}</div></main>'
+    # half the pickers have an "add" button below them: the same + glyph, outside the picker's row
+    fab = f'<div class="row" style="justify-content: flex-end; margin: 24px">{_icon("Add alarm", "Add", size, stroke)}</div>' \
+        if rng.random() < 0.5 else ""
+    return f'<main><h1>Set alarm</h1><div class="picker">{"<span>:</span>".join(cols)}</div><div class="row">{done}</div>{fab}</main>'
 
 
 def _appbar(rng: np.random.Generator, size: float, stroke: float) -> str:

@@ -2,8 +2,9 @@
 glyph alone cannot tell: an order the label names, and the framework's fixed places.
 
 - **An order named in the label.** A time picker's columns run hour, minute, second from
-  left to right in every locale, so "Increase minute" on two identical + glyphs in a row is
-  the second one; ordinals ("first", "second", "last") and sides ("left", "top", "bottom")
+  left to right (time is written hour first), so "Increase minute" on two identical +
+  glyphs in a row is the second one, and a lone + elsewhere (an "add" button) is no column
+  of the picker; ordinals ("first", "second", "last") and sides ("left", "top", "bottom")
   name a place in a row or a column the same way. Used only when the look-alikes form one
   row (or column) and every word in the label gives the same place; otherwise the caller
   refuses as before. A date picker's columns follow the locale (day-month-year or
@@ -72,8 +73,8 @@ def _places(words: list[str], axis: str, n: int) -> set[int]:
 
 def named_order(label: str, boxes: Sequence[Box], *, skip: str = "") -> int | None:
     """The index into ``boxes`` (look-alike icons, xyxy) that ``label`` names by an order, or
-    None when it names none, when the boxes are not one row or column, or when its words
-    disagree. "second" is the unit when it ends the label ("Increase second"), else the
+    None when it names none, when the boxes are not one row or column (for a time unit: when
+    they hold not exactly one row of two or more, the picker), or when its words disagree. "second" is the unit when it ends the label ("Increase second"), else the
     ordinal ("second tab"). ``skip``: the icon's
     own name in the label ("right arrow" names a glyph, not a place)."""
     own = set(skip.lower().split())
@@ -85,7 +86,30 @@ def named_order(label: str, boxes: Sequence[Box], *, skip: str = "") -> int | No
         places = _places(words, axis, len(boxes))
         if len(places) == 1:
             return order[places.pop()]
+    if any(w in TIME_UNITS for w in words) or words[-1:] == ["second"]:
+        # a unit names a picker's column: the picker is the one row of two or more look-alikes;
+        # a lone look-alike elsewhere (an "add" button under the picker) is no column of it
+        rows = [r for r in _rows(boxes) if len(r) >= 2]
+        if len(rows) == 1 and _line([boxes[i] for i in rows[0]], "row") is not None:
+            row = sorted(rows[0], key=lambda i: boxes[i][0])
+            places = _places(words, "row", len(row))
+            if len(places) == 1:
+                return row[places.pop()]
     return None
+
+
+def _rows(boxes: Sequence[Box]) -> list[list[int]]:
+    """``boxes`` grouped into rows: sorted by centre height, a box joins the row above when its
+    centre is within half the smaller height of that row's last box."""
+    rows: list[list[int]] = []
+    for i in sorted(range(len(boxes)), key=lambda i: boxes[i][1] + boxes[i][3]):
+        if rows:
+            j = rows[-1][-1]
+            if abs((boxes[i][1] + boxes[i][3]) - (boxes[j][1] + boxes[j][3])) / 2 <= 0.5 * min(boxes[i][3] - boxes[i][1], boxes[j][3] - boxes[j][1]):
+                rows[-1].append(i)
+                continue
+        rows.append([i])
+    return rows
 
 
 def app_bar(boxes: Sequence[Box], width: int, height: int, top: int = 0) -> list[int]:

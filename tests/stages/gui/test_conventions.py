@@ -30,6 +30,9 @@ SCATTERED = [(100, 100, 140, 140), (300, 400, 340, 440)]
     ("left button", COLUMN, None),  # a side across the line names nothing
     ("Increase hour", COLUMN, None),  # a time picker's units run along a row
     ("Increase hour", SCATTERED, None),  # not one row or column
+    ("Increase minute", ROW2 + [(500, 600, 540, 640)], 0),  # a lone look-alike below the picker is no column
+    ("Increase minute", ROW2 + [(100, 600, 140, 640), (300, 600, 340, 640)], None),  # two rows: which picker?
+    ("second tab", ROW2 + [(500, 600, 540, 640)], None),  # an ordinal counts every look-alike: not one line
     ("first or last", ROW3, None),  # words that disagree
     ("Increase day", ROW3, None),  # a date's order depends on the locale
     ("Decrease", ROW2, None),  # no order named
