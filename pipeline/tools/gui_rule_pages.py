@@ -49,7 +49,7 @@ def _picker(rng: np.random.Generator, size: float, stroke: float) -> str:
     # half the pickers have an "add" button below them: the same + glyph, outside the picker's row
     fab = f'<div class="row" style="justify-content: flex-end; margin: 24px">{_icon("Add alarm", "Add", size, stroke)}</div>' \
         if rng.random() < 0.5 else ""
-    return f'<main><h1>Set alarm</h1><div class="picker">{"<span>:</span>".join(cols)}</div><div class="row">{done}</div>{fab}</main>'
+    return f'<main><h1>Wake-up time</h1><div class="picker">{"<span>:</span>".join(cols)}</div><div class="row">{done}</div>{fab}</main>'
 
 
 def _appbar(rng: np.random.Generator, size: float, stroke: float) -> str:
