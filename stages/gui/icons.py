@@ -159,7 +159,7 @@ def icon_blobs(image: np.ndarray, *, min_side: int = 8, max_side: int = 128) -> 
 
 
 def icon_candidates(image: np.ndarray, text_boxes: Sequence[Sequence[float]], elements: Sequence[Box],
-                    *, max_side: int = 128) -> list[tuple[Box, list[Box]]]:
+                    *, max_side: int = 128, top: int | None = None) -> list[tuple[Box, list[Box]]]:
     """Text-free candidate icons as (element to click, boxes to crop), largest first.
 
     text_boxes: OCR lines (xyxy) whose text is a word, not a lone glyph OCR read off an icon.
@@ -169,8 +169,8 @@ def icon_candidates(image: np.ndarray, text_boxes: Sequence[Sequence[float]], el
     otherwise (a gear's hole, one stroke of an X: their crops look like anything, a trash
     can's inner lines like a pause sign). A lone short bar (a stepper's minus, at least
     0.15 as tall as wide) is a candidate of its own.
-    Candidates in the status bar, in a photo or in a text field's middle are dropped
-    (:mod:`~sensorium.stages.gui.non_targets`)."""
+    Candidates in the status bar (ending at row ``top``; found when None), in a photo or in a
+    text field's middle are dropped (:mod:`~sensorium.stages.gui.non_targets`)."""
     buttons = {b for b in elements if max(b[2] - b[0], b[3] - b[1]) <= max_side and
                min(b[2] - b[0], b[3] - b[1]) >= 0.3 * max(b[2] - b[0], b[3] - b[1])}
     # a lone short bar is a glyph (a stepper's minus); thinner ones (a caret, a rule) join a button at most
@@ -191,7 +191,7 @@ def icon_candidates(image: np.ndarray, text_boxes: Sequence[Sequence[float]], el
             root[1].append(b)  # smaller pieces are strokes of the glyph, whose crops look like anything
     # no app element is in the status bar, in a photo or inside a text field's text (non_targets.py)
     entries = entry_boxes(elements, text_boxes)
-    return [groups[i] for i in outside_status_bar([g[0] for g in groups], status_bar(image))
+    return [groups[i] for i in outside_status_bar([g[0] for g in groups], status_bar(image) if top is None else top)
             if on_plain_surface(image, groups[i][0]) and not in_entry_middle(groups[i][0], entries)]
 
 
@@ -332,7 +332,8 @@ class IconGrounder:
         if name is None:
             return IconMatch(None, 0.0, 0.0, f"the icon model knows only {len(self._vocabulary)} icon names "
                                              f"({', '.join(self._vocabulary[:6])}, ...), not '{target}'")
-        groups = icon_candidates(image, text_boxes, elements)
+        bar_bottom = status_bar(image)
+        groups = icon_candidates(image, text_boxes, elements, top=bar_bottom)
         crops, owner = [], []
         for g, (_, members) in enumerate(groups):
             for b in members:
@@ -351,7 +352,7 @@ class IconGrounder:
         top = np.array([np.flatnonzero(owner_a == g)[np.argmax(sims[owner_a == g])] for g in range(len(scores))])  # best crop of each
         log.debug("icon %r: best %.3f at %s, runner-up %.3f, %d crops", target, best, groups[int(order[0])][0], second, len(crops))
         h, w = image.shape[:2]
-        slot = app_bar_slot(name, [g[0] for g in groups], w, h, status_bar(image))
+        slot = app_bar_slot(name, [g[0] for g in groups], w, h, bar_bottom)
         chosen, how = self._choose(target, name, groups, scores, order, vectors[top], slot)
         if isinstance(chosen, IconMatch):
             return chosen
