@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sensorium.pipeline.tools.gui_pages import ACCENTS, THEMES, VIEWPORTS, WebPage, _style, _target, chromium, render
+from sensorium.pipeline.tools.gui_pages import WebPage, _target, chromium, page_look, render
 from sensorium.pipeline.tools.gui_targets import GuiTarget
 from sensorium.pipeline.tools.web_icons import svg
 
@@ -76,13 +76,10 @@ def rule_page(seed: int, index: int) -> WebPage:
     """Rule page ``index`` of split ``seed``: a pure function of the two."""
     rng = np.random.default_rng([seed, index, 39])
     layout = RULE_LAYOUTS[index % len(RULE_LAYOUTS)]
-    width, height, dpr = VIEWPORTS[int(rng.integers(len(VIEWPORTS)))]
-    theme = "dark" if rng.random() < 0.5 else "light"
-    accent = ACCENTS[int(rng.integers(len(ACCENTS)))]
-    font = int(rng.choice([13, 14, 16, 18]))
+    width, height, dpr, theme, style = page_look(rng)
     size, stroke = float(rng.choice([18, 20, 24, 28])), float(rng.choice([1.5, 2.0, 2.5]))
     body = _picker(rng, size, stroke) if layout == "picker" else _appbar(rng, size, stroke)
-    doc = (f'<!doctype html><html><head><meta charset="utf-8"><title>{layout}</title>{_style(theme, accent, font)}'
+    doc = (f'<!doctype html><html><head><meta charset="utf-8"><title>{layout}</title>{style}'
            f'{_RULE_STYLE.format()}</head><body>{body}</body></html>')
     return WebPage(f"rules-{seed}-{index}", doc, width, height, dpr, theme, layout)
 
