@@ -150,6 +150,7 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=1, help="only every K-th screenshot")
     ap.add_argument("--verbose", action="store_true", help="print every target's outcome")
     ap.add_argument("--pages", type=int, default=20, help="generated web pages for the icon/web table (0: Rico icons only)")
+    ap.add_argument("--rules", type=int, default=12, help="generated rule pages (time pickers, app bars, composite labels), a table of their own")
     args = ap.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from detect import cpu_model
@@ -178,7 +179,7 @@ def main() -> None:
     # --- icon targets on Rico and the generated web pages (#17, pipeline/tools/gui_benchmark.py) ---
     from sensorium.pipeline.tools.gui_benchmark import report as icons_and_web
 
-    print("\n" + icons_and_web(gui, pages=args.pages, verbose=args.verbose))
+    print("\n" + icons_and_web(gui, pages=args.pages, verbose=args.verbose, rules=args.rules))
 
 
 if __name__ == "__main__":

@@ -110,15 +110,21 @@ ul.dropdown button {{ border: none; }}
   border-radius: 10px; width: min(420px, 85vw); }}</style>"""
 
 
-def web_page(seed: int, index: int) -> WebPage:
-    """Page ``index`` of split ``seed``: a pure function of the two."""
-    rng = np.random.default_rng([seed, index, 17])
-    layout = LAYOUTS[index % len(LAYOUTS)]
+def page_look(rng: np.random.Generator) -> tuple[int, int, float, str, str]:
+    """A page's viewport (width, height CSS px), DPR, theme and ``<style>``, drawn from ``rng``."""
     width, height, dpr = VIEWPORTS[int(rng.integers(len(VIEWPORTS)))]
     theme = "dark" if rng.random() < 0.5 else "light"
     accent = ACCENTS[int(rng.integers(len(ACCENTS)))]
     font = int(rng.choice([13, 14, 16, 18]))
-    doc = (f'<!doctype html><html><head><meta charset="utf-8"><title>{layout}</title>{_style(theme, accent, font)}</head>'
+    return width, height, dpr, theme, _style(theme, accent, font)
+
+
+def web_page(seed: int, index: int) -> WebPage:
+    """Page ``index`` of split ``seed``: a pure function of the two."""
+    rng = np.random.default_rng([seed, index, 17])
+    layout = LAYOUTS[index % len(LAYOUTS)]
+    width, height, dpr, theme, style = page_look(rng)
+    doc = (f'<!doctype html><html><head><meta charset="utf-8"><title>{layout}</title>{style}</head>'
            f'<body>{_icon_bar(rng, int(rng.integers(4, 8)))}{_body(layout, rng)}</body></html>')
     return WebPage(f"web-{seed}-{index}", doc, width, height, dpr, theme, layout)
 

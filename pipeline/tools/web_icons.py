@@ -42,6 +42,12 @@ WEB_ICONS: dict[str, str] = {
     "Account": '<circle cx="12" cy="8" r="4" S/><path d="M4 21 A8 7 0 0 1 20 21" S/>',
     "Mail": '<rect x="3" y="5" width="18" height="14" rx="1.5" S/><path d="M3.5 6 L12 13 L20.5 6" S/>',
 }
+#: glyphs only the rule pages draw (:mod:`~sensorium.pipeline.tools.gui_rule_pages`), kept apart
+#: so the general pages (drawn from :data:`WEB_ICONS`) stay as they were measured
+RULE_ICONS: dict[str, str] = {
+    "Remove": '<path d="M4 12 H20" S/>',
+    "Forward": '<path d="M4 12 H19 M13 5 L20 12 L13 19" S/>',
+}
 #: icons whose outline is closed, so Material's filled style is the outline filled
 FILLABLE = frozenset({"Delete", "Notifications", "Favorite", "Account"})
 
@@ -49,9 +55,10 @@ FILLABLE = frozenset({"Delete", "Notifications", "Favorite", "Account"})
 def svg(label: str, size: float, stroke: float, filled: bool) -> str:
     """The icon ``label`` as an inline ``<svg>`` of ``size`` CSS px; ``stroke`` in 24-unit box
     units; ``filled`` fills the closed outlines too (Material's filled style)."""
-    if label not in WEB_ICONS:
-        raise ValueError(f"unknown web icon {label!r}; expected one of {', '.join(WEB_ICONS)}")
-    body = WEB_ICONS[label]
+    glyphs = WEB_ICONS | RULE_ICONS
+    if label not in glyphs:
+        raise ValueError(f"unknown web icon {label!r}; expected one of {', '.join(glyphs)}")
+    body = glyphs[label]
     fill = "currentColor" if filled and label in FILLABLE else "none"
     body = body.replace(" S/>", f' fill="{fill}" stroke="currentColor" stroke-width="{stroke}" stroke-linecap="round" stroke-linejoin="round"/>')
     body = body.replace(" F/>", ' fill="currentColor"/>')

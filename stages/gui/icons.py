@@ -11,7 +11,9 @@ its text tower through a few prompts ("an icon of a gear", ...), averaged. The b
 wins if its cosine similarity clears ``threshold``, leads the runner-up element by ``margin``
 and, on its own crop, beats every other known icon name (``labels``): a name the model never
 learnt ("unicorn") has an embedding no icon is closest to, and is refused instead of
-clicking whatever scored highest.
+clicking whatever scored highest. Several elements alike for the name (near in score, or the
+same glyph) are refused unless the label names which by an order or the framework's place
+(:mod:`~sensorium.stages.gui.conventions`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import numpy as np
 from scipy.sparse.csgraph import connected_components
 
 from sensorium.stages.config import StageConfig
+from sensorium.stages.gui.conventions import APP_BAR, app_bar_slot, named_order
 from sensorium.stages.gui.non_targets import entry_boxes, in_entry_middle, on_plain_surface, outside_status_bar, status_bar
 
 log = logging.getLogger(__name__)
@@ -53,7 +56,10 @@ class IconConfig(StageConfig):
     names, "bin", "trash", "delete"; rivals pooled alike) or ``max`` (the best of them); measured
     on Rico and the toolbars, ``name`` is the sharpest (docs/benchmarks.md); twin: image
     similarity above which another element above the threshold is the same glyph (then the
-    name cannot say which is meant: refused)."""
+    name cannot say which is meant: refused, unless the label names an order or the app bar's
+    place, :mod:`~sensorium.stages.gui.conventions`); weak: the similarity floor, below
+    ``threshold``, for the best element when it sits where the framework name places the
+    target (the app bar's end)."""
 
     weights: str = "clip_icons"
     model: str | None = None
@@ -67,12 +73,15 @@ class IconConfig(StageConfig):
     synonym: float = 0.7
     pool: Literal["name", "mean", "max"] = "name"
     twin: float = 0.95
+    weak: float = 0.4
     threads: int = 1
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not -1 <= self.threshold <= 1 or not 0 <= self.margin <= 2:
             raise ValueError(f"icons: expected threshold in [-1, 1] and margin in [0, 2], got {self.threshold}, {self.margin}")
+        if not -1 <= self.weak <= self.threshold:
+            raise ValueError(f"icons: expected weak in [-1, threshold={self.threshold}], got {self.weak}")
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,8 @@ class IconMatch:
     score: float
     runner_up: float
     refused: str = ""
+    how: str = ""  # how it was told from look-alikes (an order, the app bar), when not by its look alone
+    alike: bool = False  # refused because several icons fit the name equally (not because none does)
 
 
 def _overlaps(a: Sequence[float], b: Sequence[float], frac: float = 0.2) -> bool:
@@ -148,7 +159,7 @@ def icon_blobs(image: np.ndarray, *, min_side: int = 8, max_side: int = 128) -> 
 
 
 def icon_candidates(image: np.ndarray, text_boxes: Sequence[Sequence[float]], elements: Sequence[Box],
-                    *, max_side: int = 128) -> list[tuple[Box, list[Box]]]:
+                    *, max_side: int = 128, top: int | None = None) -> list[tuple[Box, list[Box]]]:
     """Text-free candidate icons as (element to click, boxes to crop), largest first.
 
     text_boxes: OCR lines (xyxy) whose text is a word, not a lone glyph OCR read off an icon.
@@ -158,8 +169,8 @@ def icon_candidates(image: np.ndarray, text_boxes: Sequence[Sequence[float]], el
     otherwise (a gear's hole, one stroke of an X: their crops look like anything, a trash
     can's inner lines like a pause sign). A lone short bar (a stepper's minus, at least
     0.15 as tall as wide) is a candidate of its own.
-    Candidates in the status bar, in a photo or in a text field's middle are dropped
-    (:mod:`~sensorium.stages.gui.non_targets`)."""
+    Candidates in the status bar (ending at row ``top``; found when None), in a photo or in a
+    text field's middle are dropped (:mod:`~sensorium.stages.gui.non_targets`)."""
     buttons = {b for b in elements if max(b[2] - b[0], b[3] - b[1]) <= max_side and
                min(b[2] - b[0], b[3] - b[1]) >= 0.3 * max(b[2] - b[0], b[3] - b[1])}
     # a lone short bar is a glyph (a stepper's minus); thinner ones (a caret, a rule) join a button at most
@@ -180,7 +191,7 @@ def icon_candidates(image: np.ndarray, text_boxes: Sequence[Sequence[float]], el
             root[1].append(b)  # smaller pieces are strokes of the glyph, whose crops look like anything
     # no app element is in the status bar, in a photo or inside a text field's text (non_targets.py)
     entries = entry_boxes(elements, text_boxes)
-    return [groups[i] for i in outside_status_bar([g[0] for g in groups], status_bar(image))
+    return [groups[i] for i in outside_status_bar([g[0] for g in groups], status_bar(image) if top is None else top)
             if on_plain_surface(image, groups[i][0]) and not in_entry_middle(groups[i][0], entries)]
 
 
@@ -321,7 +332,8 @@ class IconGrounder:
         if name is None:
             return IconMatch(None, 0.0, 0.0, f"the icon model knows only {len(self._vocabulary)} icon names "
                                              f"({', '.join(self._vocabulary[:6])}, ...), not '{target}'")
-        groups = icon_candidates(image, text_boxes, elements)
+        bar_bottom = status_bar(image)
+        groups = icon_candidates(image, text_boxes, elements, top=bar_bottom)
         crops, owner = [], []
         for g, (_, members) in enumerate(groups):
             for b in members:
@@ -337,25 +349,51 @@ class IconGrounder:
         scores = np.array([sims[owner_a == g].max() for g in range(owner_a.max() + 1)])
         order = np.argsort(-scores)
         best, second = float(scores[order[0]]), float(scores[order[1]]) if len(order) > 1 else -1.0
-        box = groups[int(order[0])][0]
-        log.debug("icon %r: best %.3f at %s, runner-up %.3f, %d crops", target, best, box, second, len(crops))
-        if best < c.threshold:
-            return IconMatch(box, best, second, f"no icon looks like '{target}' (best similarity {best:.2f} < {c.threshold:.2f})")
-        if best - second < c.margin:
-            return IconMatch(box, best, second, f"two icons look alike for '{target}' (similarity {best:.2f} vs {second:.2f})")
-        # the best crop of each element; the chosen one must be the only one of its look above the
-        # threshold ("Decrease hour" beside "Decrease minute": the glyph cannot tell which is meant)
-        top = np.array([np.flatnonzero(owner_a == g)[np.argmax(sims[owner_a == g])] for g in range(len(scores))])
-        v = vectors[top[order[0]]][None]
-        twins = [g for g in order[1:] if scores[g] >= c.threshold and float(vectors[top[g]] @ v[0]) >= c.twin]
-        if twins:
-            return IconMatch(box, best, second, f"{len(twins) + 1} icons look the same for '{target}' "
-                                                f"(at {box} and {groups[int(twins[0])][0]})")
+        top = np.array([np.flatnonzero(owner_a == g)[np.argmax(sims[owner_a == g])] for g in range(len(scores))])  # best crop of each
+        log.debug("icon %r: best %.3f at %s, runner-up %.3f, %d crops", target, best, groups[int(order[0])][0], second, len(crops))
+        h, w = image.shape[:2]
+        slot = app_bar_slot(name, [g[0] for g in groups], w, h, bar_bottom)
+        chosen, how = self._choose(target, name, groups, scores, order, vectors[top], slot)
+        if isinstance(chosen, IconMatch):
+            return chosen
+        box, score = groups[chosen][0], float(scores[chosen])
         # the chosen crop must be better described by the target's class than by any other
+        v = vectors[top[chosen]][None]
         own = float(self._pooled(v, names)[0])
         for rival in rival_sets:
             other = float(self._pooled(v, rival)[0])
             if other > own:
-                return IconMatch(box, best, second, f"the icon most like '{target}' looks more like a {rival[0]} "
+                return IconMatch(box, score, second, f"the icon most like '{target}' looks more like a {rival[0]} "
                                  f"(similarity {other:.2f} vs {own:.2f})")
-        return IconMatch(box, best, second)
+        return IconMatch(box, score, second, how=how)
+
+    def _choose(self, target: str, name: str, groups: Sequence[tuple[Box, list[Box]]], scores: np.ndarray, order: np.ndarray,
+                vectors: np.ndarray, slot: int | None) -> tuple[int | IconMatch, str]:
+        """The element to click (an index into ``groups``) and how it was told apart ("" when it
+        stood out alone), or the refusal. ``vectors``: (G, D) each element's best crop;
+        ``slot``: the element at the app-bar end the framework name places the target at."""
+        c = self.config
+        best, second = float(scores[order[0]]), float(scores[order[1]]) if len(order) > 1 else -1.0
+        box = groups[int(order[0])][0]
+        if best < c.threshold:
+            if slot is not None and slot == int(order[0]) and best >= c.weak:
+                return slot, f"by its place at the app bar's {APP_BAR[name]} end, where '{name}' is by convention"
+            return IconMatch(box, best, second, f"no icon looks like '{target}' (best similarity {best:.2f} < {c.threshold:.2f})"), ""
+        # the contenders: every element close to the best in score, and every other element
+        # above the threshold that is the same glyph ("Decrease hour" beside "Decrease minute")
+        v = vectors[order[0]]
+        alike = [int(g) for g in order[1:] if scores[g] >= c.threshold and (best - scores[g] < c.margin or float(vectors[g] @ v) >= c.twin)]
+        if not alike:
+            return int(order[0]), ""
+        contenders = [int(order[0]), *alike]
+        place = named_order(target, [groups[g][0] for g in contenders], skip=name)
+        if place is not None:
+            return contenders[place], "by the order its label names"
+        if slot in contenders:
+            return slot, f"by its place at the app bar's {APP_BAR[name]} end, where '{name}' is by convention"
+        if best - second < c.margin:
+            return IconMatch(box, best, second, f"two icons look alike for '{target}' (similarity {best:.2f} vs {second:.2f})",
+                             alike=True), ""
+        twin = next(g for g in alike if float(vectors[g] @ v) >= c.twin)
+        return IconMatch(box, best, second, f"{len(alike) + 1} icons look the same for '{target}' "
+                                            f"(at {box} and {groups[twin][0]})", alike=True), ""

@@ -20,6 +20,9 @@ buttons) from the image's edges with OpenCV, and grounds instructions of the for
 When no text matches X in a click, and an embedding model is configured (``icons``, an
 :class:`IconConfig` such as ``IconConfig(weights="clip_icons")``), X is looked for among the
 text-free elements by CLIP similarity (``stages/gui/icons.py``): "click the gear icon".
+Look-alike icons are told apart by an order the label names or the app bar's ends
+(``stages/gui/conventions.py``); a composite label ("3,368 results, Navigate up") not found
+whole is split at its commas and its parts grounded (``stages/gui/composite.py``).
 
 Anything it cannot ground (no text close enough to X and no icon like it, an instruction it
 does not know) becomes ``call_user()`` with the reason in the thought. It answers in UI-TARS
@@ -37,6 +40,7 @@ import cv2
 import numpy as np
 
 from sensorium.stages.gui import small_text
+from sensorium.stages.gui.composite import Part, decide, split_label
 from sensorium.stages.gui.icons import IconConfig, IconGrounder, IconMatch
 from sensorium.stages.gui.ocr_engine import OcrConfig
 from sensorium.stages.gui.ocr_text import Match, TextBox, find_text, merge_fragments
@@ -270,6 +274,40 @@ class LocalBackend:
             return f"Thought: Pressing {target}.\nAction: hotkey(key='{_quote(target.lower())}')"
         action = {"double click": ActionType.LEFT_DOUBLE, "right click": ActionType.RIGHT_SINGLE}.get(verb, ActionType.CLICK)
         texts = self.read_text(image)
+        answer = self._click_whole(target, image, action, texts)
+        parts = split_label(target)
+        if len(parts) > 1 and answer.endswith("call_user()"):
+            return self._click_composite(target, parts, image, action, texts, answer)
+        return answer
+
+    def _click_composite(self, target: str, parts: list[str], image: np.ndarray, action: str, texts: list[TextBox],
+                         refusal: str) -> str:
+        """A composite label ("3,368 results, Navigate up") not found whole: each part grounded
+        on its own, clicked when they agree (:func:`~sensorium.stages.gui.composite.decide`),
+        else the whole label's refusal with why the parts did not help."""
+        chosen, why = decide([self._ground_part(p, image, texts) for p in parts])
+        if chosen is None:
+            return refusal.replace(".\nAction: call_user()", f"; split at its commas, {why}.\nAction: call_user()")
+        x, y = _centre(chosen.box)
+        return (f"Thought: Clicking '{_quote(chosen.text)}', the part of '{_quote(target)}' found on the screen.\n"
+                f"Action: {action}(start_box='({x:.0f},{y:.0f})')")
+
+    def _ground_part(self, part: str, image: np.ndarray, texts: list[TextBox]) -> Part:
+        """One part of a composite label: an exact text, else an icon the model is sure of, else a
+        near text (not sure), else not found."""
+        found, _ = self.locate(part, image, texts)
+        text_box = found.text.box if found.text is not None and found.score >= self.min_score else None
+        if text_box is not None and found.score >= SURE_TEXT:
+            return Part(part, text_box, sure=True)
+        if self.icons is not None and self.icons.knows(part):
+            icon = self._find_icon(part, image, texts)
+            if not icon.refused:
+                return Part(part, icon.box, sure=True, icon=True)
+            if icon.alike:
+                return Part(part, icon=True, ambiguous=True)
+        return Part(part, text_box)
+
+    def _click_whole(self, target: str, image: np.ndarray, action: str, texts: list[TextBox]) -> str:
         first = find_text(target, merge_fragments(texts))
         icon = None
         if self.icons is not None and (first.score < self.min_score and self.icons.knows(target) or
@@ -321,7 +359,8 @@ class LocalBackend:
     @staticmethod
     def _icon_click(target: str, match: IconMatch, action: str) -> str:
         x, y = _centre(match.box)
-        return (f"Thought: Clicking the icon that looks like '{_quote(target)}' (similarity {match.score:.2f}).\n"
+        how = f", told apart {match.how}" if match.how else ""
+        return (f"Thought: Clicking the icon that looks like '{_quote(target)}' (similarity {match.score:.2f}{how}).\n"
                 f"Action: {action}(start_box='({x:.0f},{y:.0f})')")
 
     def _cannot(self, target: str, best: Match, why: str = "", also: str = "") -> str:
