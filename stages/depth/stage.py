@@ -20,6 +20,7 @@ import numpy as np
 from sensorium.stages.depth import range as disparity_range, stereo
 from sensorium.stages.depth.cross_check import cross_check
 from sensorium.stages.depth.occlusion import drop_occluded
+from sensorium.stages.depth.planes import plane_fill
 from sensorium.stages.depth.range import DisparityRange, RangeTracker
 from sensorium.stages.depth.subpixel import refine_subpixel
 from sensorium.stages.base import Stage
@@ -32,6 +33,13 @@ log = logging.getLogger(__name__)
 
 #: preset -> (least downscale for matching, coarse range pass scale); see DepthConfig.preset
 PRESETS = {"default": (1, disparity_range.COARSE_SCALE), "fast": (2, 8)}
+#: preset -> the dense-accuracy steps it runs unless an option says otherwise (None in DepthConfig):
+#: the default reaches #15's dense bar with them (docs/benchmarks.md, seventh round); the fast
+#: preset keeps to its camera-rate budget without them
+PRESET_STEPS: dict[str, dict[str, Any]] = {
+    "default": {"lr_scale": "full", "cross_check": True, "drop_occluded": True, "fill_planes": True, "periodic_guard": True},
+    "fast": {"lr_scale": "half", "cross_check": False, "drop_occluded": False, "fill_planes": False, "periodic_guard": False},
+}
 #: sources whose range and warnings a stage remembers (least recently seen forgotten first)
 MAX_SOURCES = 256
 
@@ -111,15 +119,17 @@ class DepthConfig(StageConfig):
     full_width: bool = True
     downscale: int = 1
     lr_check: bool = True
-    lr_scale: Literal["full", "half_width", "half"] = "half"
+    lr_scale: Literal["full", "half_width", "half"] | None = None
+    periodic_guard: bool | None = None
     max_lr_diff: float = 1.0
     fill_holes: bool = True
     fill_filter: Literal["none", "guided", "wls"] = "none"
+    fill_planes: bool | None = None
     keep_rejected: bool = True
-    cross_check: bool = False
+    cross_check: bool | None = None
     subpixel_refine: bool = True
-    drop_occluded: bool = False
-    occlusion_margin: float = 0.0
+    drop_occluded: bool | None = None
+    occlusion_margin: float = 4.0
     min_depth_m: float = 0.1
     max_depth_m: float = 50.0
     focal_px: float | None = None
@@ -130,6 +140,11 @@ class DepthConfig(StageConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        # None: the preset's choice; the steps that judge the filled output are off without filling
+        for name, value in PRESET_STEPS.get(self.preset, PRESET_STEPS["default"]).items():
+            if getattr(self, name) is None:
+                off = name in ("drop_occluded", "fill_planes") and not self.fill_holes
+                object.__setattr__(self, name, False if off else value)
         if self.num_disparities:
             self.sgbm(DisparityRange(self.min_disparity, self.num_disparities, "explicit"))  # validates
         elif self.num_disparities < 0:
@@ -293,7 +308,7 @@ class DepthStage(Stage):
             self._warn_once(frame.source_id, "saturated", "%s: %.0f%% of the image is nearer than the %s disparity range [%d, %d) can "
                             "measure: its depth there is wrong or missing (raise max_disparity or num_disparities, or move the rig back)",
                             frame.source_id, 100 * saturated, rng.method, rng.min_disparity, rng.max_disparity)
-        maps, agreed = self._match(left, right, rng) if cfg.use_colour else self._match(grey_l, grey_r, rng)
+        maps, agreed = self._match(left, right, rng, left) if cfg.use_colour else self._match(grey_l, grey_r, rng, left)
         if agreed is not None:
             meta["cross_checked_fraction"] = float(agreed.mean())
         disparity, confidence = maps.disparity, maps.confidence
@@ -372,24 +387,31 @@ class DepthStage(Stage):
         n = max(cfg.downscale, PRESETS[cfg.preset][0])
         return 2 if n == 1 and rng.num_disparities > cfg.full_res_disparities else n
 
-    def _match(self, left: np.ndarray, right: np.ndarray, rng: DisparityRange) -> tuple[stereo.StereoMaps, np.ndarray | None]:
-        """The maps at full size, and where the cross-check agreed (None when it did not run)."""
+    def _match(self, left: np.ndarray, right: np.ndarray, rng: DisparityRange, image: np.ndarray) -> tuple[stereo.StereoMaps, np.ndarray | None]:
+        """The maps at full size, and where the cross-check agreed (None when it did not run).
+
+        image: the rectified left image in colour (the segments of ``fill_planes``).
+        """
         cfg = self.config
         n = self._match_scale(rng)
         h, w = left.shape[:2]
         small = (max(w // n, 1), max(h // n, 1))
         full_left, full_right = left, right
         if n != 1:
-            left, right = (cv2.resize(img, small, interpolation=cv2.INTER_AREA) for img in (left, right))
+            left, right, image = (cv2.resize(img, small, interpolation=cv2.INTER_AREA) for img in (left, right, image))
         params = cfg.sgbm(rng, n)
         # the LR tolerance stays in matching pixels: sub-pixel noise does not shrink with the image;
         # at reduced size the right view is matched at the full size of it, except in the fast preset
         m = stereo.match(left, right, params, lr_check=cfg.lr_check, max_lr_diff=cfg.max_lr_diff, fill=cfg.fill_holes,
                          lr_scale=cfg.lr_scale if n == 1 or cfg.preset == "fast" else "full", fill_filter=cfg.fill_filter,
-                         keep_rejected=cfg.keep_rejected)
+                         keep_rejected=cfg.keep_rejected, periodic_guard=bool(cfg.periodic_guard))
         agreed = None
         if cfg.cross_check:
             m, agreed = cross_check(m, left, right, params)
+        if cfg.fill_planes and cfg.fill_holes:
+            # after the cross-check (its verdict is on the scan-line fill, as measured), before the
+            # occlusion drop, which then judges the planes' answers
+            m = plane_fill(m, image)
         if cfg.drop_occluded:  # fill_holes is on: the config checks it
             m = drop_occluded(m, left, cfg.block_size, cfg.occlusion_margin, confirmed=agreed)
             agreed = None if agreed is None else agreed & (m.disparity > 0)
