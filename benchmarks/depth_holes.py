@@ -337,3 +337,67 @@ def weighted_median_answer(maps: stereo.StereoMaps, colour: np.ndarray, radius: 
     disp = d.copy()
     disp[ys[good], xs[good]] = answer[good]
     return stereo.StereoMaps(disp, maps.confidence, maps.matched, maps.filled)
+
+
+def _window_sad(grey: np.ndarray, ys: np.ndarray, xs: np.ndarray, xs2: np.ndarray, grey2: np.ndarray, r: int = 3) -> np.ndarray:
+    """Mean |grey[y + j, x + k] - grey2[y + j, x2 + k]| over a 3 x (2r+1) window, per pixel (edges clamped)."""
+    h, w = grey.shape
+    total = np.zeros(ys.size, np.float32)
+    for j in (-1, 0, 1):
+        yy = np.clip(ys + j, 0, h - 1)
+        for k in range(-r, r + 1):
+            a = grey[yy, np.clip(xs + k, 0, w - 1)].astype(np.float32)
+            b = grey2[yy, np.clip(xs2 + k, 0, w - 1)].astype(np.float32)
+            total += np.abs(a - b)
+    return total / (3 * (2 * r + 1))
+
+
+def periodic(grey_l: np.ndarray, grey_r: np.ndarray, disp: np.ndarray, ys: np.ndarray, xs: np.ndarray, max_shift: int,
+             factor: float, min_shift: int = 8) -> np.ndarray:
+    """Per pixel: does the left image repeat itself along the row within the search range, about
+    as well as the pixel matches the right image (self-match cost <= ``factor`` x the stereo match's)?
+    Then the match is ambiguous: a repeat of the pattern would match as well."""
+    own = _window_sad(grey_l, ys, xs, np.rint(xs - disp[ys, xs]).astype(np.int64), grey_r)
+    best = np.full(ys.size, np.inf, np.float32)
+    for s in range(min_shift, max_shift + 1):
+        for sign in (-1, 1):
+            best = np.minimum(best, _window_sad(grey_l, ys, xs, xs + sign * s, grey_l))
+    return best <= factor * own + 1.0
+
+
+@contextlib.contextmanager
+def periodic_guard(factor: float | None) -> Iterator[None]:
+    """While active, a full-size LR check's pass counts only where the half-size check agrees or the
+    texture does not repeat within the range (see :func:`periodic`)."""
+    if factor is None:
+        yield
+        return
+    scaled, consistency = stereo.compute_right_disparity_scaled, stereo.lr_consistency
+    seen: dict[str, tuple] = {}
+
+    def remember(left, right, params, fx, fy=1):
+        seen["pair"] = (left, right, params)
+        return scaled(left, right, params, fx, fy)
+
+    def guarded(disp_left, disp_right):
+        err = consistency(disp_left, disp_right)
+        left, right, params = seen.pop("pair")
+        half = consistency(disp_left, scaled(left, right, params, 2, 2)) - np.float32(0.5)
+        contested = (err <= 1.0) & (half > 1.0)
+        ys, xs = np.nonzero(contested)
+        if ys.size:
+            rep = periodic(stereo.to_grey(left), stereo.to_grey(right), disp_left, ys, xs,
+                           params.min_disparity + params.num_disparities, factor)
+            err = err.copy()
+            err[ys[rep], xs[rep]] = np.inf
+            STATS.append((ys.size, int(rep.sum()), disp_left.size))
+        return err
+
+    stereo.compute_right_disparity_scaled, stereo.lr_consistency = remember, guarded
+    try:
+        yield
+    finally:
+        stereo.compute_right_disparity_scaled, stereo.lr_consistency = scaled, consistency
+
+
+STATS: list[tuple[int, int, int]] = []
