@@ -1,6 +1,6 @@
 """#15 seventh round: better answers for the visible holes (segment planes), thresholds held out.
 
-    SENSORIUM_DATA=/path/to/data python benchmarks/depth_holes.py [--part heldout|eval|all]
+    SENSORIUM_DATA=/path/to/data python benchmarks/depth_holes.py [--part segments|margins|guard|eval]
 
 The sixth round found that to reach 95% coverage on Motorcycle ~4.3 points must be filled
 pixels, and the scan-line fill is 40% wrong there. This tries a published better answer: colour
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.depth import _true_range, data_sets  # noqa: E402
 from sensorium.pipeline.io.sample import make_sample  # noqa: E402
-from sensorium.stages.depth import stage as stage_module, stereo  # noqa: E402
+from sensorium.stages.depth import periodic, planes, stage as stage_module, stereo  # noqa: E402
 from sensorium.stages.depth.evaluate import evaluate_disparity  # noqa: E402
 from sensorium.stages.depth.stage import DepthStage  # noqa: E402
 from sensorium.stages.frame import Frame  # noqa: E402
@@ -136,64 +136,11 @@ def segment(colour: np.ndarray, method: str, size: float) -> np.ndarray:
     raise ValueError(method)
 
 
-def segment_planes(labels: np.ndarray, disp: np.ndarray, checked: np.ndarray, iters: int = 4,
-                   scale: float = 1.0) -> tuple[np.ndarray, ...]:
-    """Per segment a robust plane d = a x + b y + c over its checked pixels (IRLS, Huber weights
-    with ``scale`` px): ``(params (n, 3), support (n,), inlier share (n,), inliers' least and greatest
-    disparity (n,) each)``; x, y in units of 100 px."""
-    n = int(labels.max()) + 1
-    ys, xs = np.nonzero(checked)
-    lab = labels[ys, xs]
-    d = disp[ys, xs].astype(np.float64)
-    x, y = xs / 100.0, ys / 100.0
-    count = np.bincount(lab, minlength=n).astype(np.float64)
-    wgt = np.ones_like(d)
-    feats = (np.ones_like(x), x, y)
-    p = np.zeros((n, 3))
-    for _ in range(iters):
-        A = np.empty((n, 3, 3))
-        rhs = np.empty((n, 3))
-        for i in range(3):
-            for j in range(i, 3):
-                A[:, i, j] = A[:, j, i] = np.bincount(lab, weights=wgt * feats[i] * feats[j], minlength=n)
-            rhs[:, i] = np.bincount(lab, weights=wgt * feats[i] * d, minlength=n)
-        # a little ridge on the slopes: a segment with a narrow support falls back to flat
-        A[:, 1, 1] += 1e-2 * count + 1e-6
-        A[:, 2, 2] += 1e-2 * count + 1e-6
-        A[:, 0, 0] += 1e-9
-        p = np.linalg.solve(A, rhs[..., None])[..., 0]
-        res = d - (p[lab, 0] + p[lab, 1] * x + p[lab, 2] * y)
-        wgt = 1.0 / np.maximum(1.0, np.abs(res) / scale)
-    inlier = np.abs(res) <= 1.0
-    inl = np.bincount(lab, weights=inlier.astype(np.float64), minlength=n) / np.maximum(count, 1)
-    # the disparities the segment's inliers span: a plane is not extrapolated beyond them
-    lo = np.full(n, np.inf)
-    hi = np.full(n, -np.inf)
-    np.minimum.at(lo, lab[inlier], d[inlier])
-    np.maximum.at(hi, lab[inlier], d[inlier])
-    return p, count, inl, lo, hi
-
-
 def plane_answer(maps: stereo.StereoMaps, colour: np.ndarray, method: str, size: float, min_support: int,
-                 min_inliers: float, which: str, clamp: bool = False, clamp_px: float = 0.0) -> stereo.StereoMaps:
-    """``maps`` with the chosen holes answered by their segment's plane where it is well supported."""
-    labels = segment(colour, method, size)
-    p, count, inl, lo, hi = segment_planes(labels, maps.disparity, maps.matched)
-    h, w = labels.shape
-    ok = (count >= min_support) & (inl >= min_inliers)
-    if which == "filled":
-        target = maps.filled
-    else:  # the filled pixels that were not kept from SGBM's own value
-        target = maps.filled
-    ys, xs = np.nonzero(target & ok[labels])
-    lab = labels[ys, xs]
-    val = p[lab, 0] + p[lab, 1] * xs / 100.0 + p[lab, 2] * ys / 100.0
-    if clamp:
-        val = np.clip(val, lo[lab] - clamp_px, hi[lab] + clamp_px)
-    good = val > 0
-    disp = maps.disparity.copy()
-    disp[ys[good], xs[good]] = val[good].astype(np.float32)
-    return stereo.StereoMaps(disp, maps.confidence, maps.matched, maps.filled)
+                 min_inliers: float) -> stereo.StereoMaps:
+    """``maps`` with its filled pixels answered by their segment's plane (planes.py), with this
+    script's choice of segments and thresholds."""
+    return planes.fill_from_segments(maps, segment(colour, method, size), min_support, min_inliers)
 
 
 _COLOUR: dict[str, np.ndarray] = {}
@@ -251,27 +198,64 @@ def fmt(m: np.ndarray) -> str:
     return f"{m[0] * 100:6.2f}% {m[1]:.3f} {m[2] * 100:5.2f}%"
 
 
-SET = {"cross_check": True, "drop_occluded": True}
+#: the sixth round's occlusion steps, with this round's shipped steps off (the variants add them)
+SET = {"lr_scale": "half", "cross_check": True, "drop_occluded": True, "fill_planes": False, "periodic_guard": False}
+
+
+#: the stage's own defaults (its planes and guard included: no hole answer from outside)
+DEFAULTS: dict = {}
+P = {"method": "felz", "size": 200, "min_support": 80, "min_inliers": 0.7}  # the held-out choice (= planes.py's)
+#: this round's variants on the evaluation pairs: (label, LR verdict of depth_lr_gate or None, options, plane spec)
+VARIANTS: list[tuple[str, str | None, dict, dict | None]] = [
+    ("half-size check, margin 2", None, {**SET, "occlusion_margin": 2.0}, None),
+    ("half-size check, margin 2, planes", None, {**SET, "occlusion_margin": 2.0}, P),
+    *((f"full-size check, margin {m}, planes", None, {**SET, "lr_scale": "full", "occlusion_margin": float(m)}, P) for m in (2, 3, 4)),
+    *((f"both checks, margin {m}, planes", "both", {**SET, "lr_scale": "full", "occlusion_margin": float(m)}, P) for m in (2, 3, 4)),
+    ("both checks, margin 4", "both", {**SET, "lr_scale": "full", "occlusion_margin": 4.0}, None),
+    ("the stage's defaults (full-size check + guard, margin 4, planes)", None, {}, None),
+]
 
 
 def main() -> None:
+    from benchmarks.depth_lr_gate import lr_verdict
+
     parser = argparse.ArgumentParser()
-    parser.add_argument("--part", default="heldout")
-    parser.add_argument("--n", type=int, default=6)
+    parser.add_argument("--part", choices=("segments", "margins", "guard", "eval"), default="eval")
     args = parser.parse_args()
-    held = [layered_pair(s) for s in range(100, 100 + args.n)]
-    print("held-out plain SGBM:", fmt(plain(held)))
-    base_sets = {"half m2": {**SET, "occlusion_margin": 2.0}, "full m2": {**SET, "lr_scale": "full", "occlusion_margin": 2.0},
-                 "half m0": {**SET}}
-    specs = [None]
-    for method, size in (("felz", 50), ("felz", 100), ("felz", 200), ("slic", 1000), ("slic", 2000)):
-        for ms, mi in ((30, 0.5), (30, 0.7), (80, 0.7)):
-            specs.append({"method": method, "size": size, "min_support": ms, "min_inliers": mi, "which": "filled"})
-    for bname, opts in base_sets.items():
+    if args.part == "eval":
+        sets = data_sets(make_sample(8))
+        print("plain SGBM (the bar): " + " | ".join(f"{n[:12]} {fmt(plain(f))}" for n, f in sets), flush=True)
+        for label, verdict, opts, spec in VARIANTS:
+            with lr_verdict(verdict):
+                cells = [fmt(score(frames, opts, spec)) for _, frames in sets]
+                overlap, board = chessboard_check(opts, spec)
+            print(f"{label:66s} " + " | ".join(cells) + f" | chessboard {overlap:.3f} {board}", flush=True)
+        return
+    held = {c: [layered_pair(s, curved=c) for s in range(100, 108)] for c in (False, True)}
+    for curved, pairs in held.items():
+        print(f"held out, {'curved' if curved else 'planar'}: plain SGBM {fmt(plain(pairs))}", flush=True)
+    if args.part == "segments":  # planar pairs, the sixth round's steps at margin 2 plus each hole answer
+        specs: list[dict | None] = [None]
+        for method, size in (("felz", 50), ("felz", 100), ("felz", 200), ("slic", 1000), ("slic", 2000)):
+            specs += [{"method": method, "size": size, "min_support": ms, "min_inliers": mi} for ms, mi in ((30, 0.5), (30, 0.7), (80, 0.7))]
+        specs += [{"radius": r, "eps": e} for r in (4, 8, 15) for e in (10.0, 100.0, 1000.0)]
         for spec in specs:
-            t = time.perf_counter()
-            m = score(held, opts, spec)
-            print(f"{bname:8s} {str(spec):100s} {fmt(m)}  ({time.perf_counter() - t:.0f}s)", flush=True)
+            print(f"{str(spec):80s} {fmt(score(held[False], {**SET, 'occlusion_margin': 2.0}, spec))}", flush=True)
+    elif args.part == "margins":  # the largest margin at which EPE and bad-2 stay under plain SGBM's
+        for label, verdict, opts in (("half-size check", None, SET), ("full-size check", None, {**SET, "lr_scale": "full"}),
+                                     ("both checks", "both", {**SET, "lr_scale": "full"}), ("the defaults (guard)", None, DEFAULTS)):
+            for m in (1.0, 2.0, 3.0, 4.0):
+                with lr_verdict(verdict):
+                    cells = [f"{fmt(score(pairs, {**opts, 'occlusion_margin': m}, P if opts is not DEFAULTS else None))}"
+                             for pairs in held.values()]
+                print(f"{label:22s} margin {m:.0f}, planes: planar {cells[0]} | curved {cells[1]}", flush=True)
+    else:  # guard factor: held out (seeds 100-103) and the chessboard
+        pairs = held[False][:4] + held[True][:4]
+        for factor in (1.0, 2.0, 4.0):
+            with guard_factor(factor):
+                overlap, board = chessboard_check({}, None)
+                print(f"guard factor {factor}: held out {fmt(score(pairs, {}, None))} | chessboard {overlap:.3f} {board}", flush=True)
+        print(f"no guard: held out {fmt(score(pairs, {'periodic_guard': False}, None))}")
 
 
 if __name__ == "__main__":
@@ -294,18 +278,6 @@ def chessboard_check(options: dict, spec: dict | None, order: str = "before") ->
     board, wall = regions(depth, depth.rectification.rectify_image(images[0]))
     overlap, _ = separated(lut_index(colorize_depth(depth.depth)), board, wall)
     return overlap, int(board.sum())
-
-
-def evaluate(variants: list[tuple[str, dict, dict | None, str]]) -> None:
-    sets = data_sets(make_sample(8))
-    print("plain SGBM (bar): " + " | ".join(f"{n[:10]} {fmt(plain(f))}" for n, f in sets), flush=True)
-    for label, opts, spec, order in variants:
-        cells = []
-        for name, frames in sets:
-            m = score(frames, opts, spec, order)
-            cells.append(fmt(m) + (f" (frames: cov>=95% {int((m[:, 0] >= 0.95).sum())}/8)" if len(frames) > 1 else ""))
-        ov, bp = chessboard_check(opts, spec, order)
-        print(f"{label:40s} " + " | ".join(cells) + f" | chess {ov:.3f} {bp}", flush=True)
 
 
 def weighted_median_answer(maps: stereo.StereoMaps, colour: np.ndarray, radius: int, eps: float, min_weight: float = 0.05,
@@ -339,65 +311,12 @@ def weighted_median_answer(maps: stereo.StereoMaps, colour: np.ndarray, radius: 
     return stereo.StereoMaps(disp, maps.confidence, maps.matched, maps.filled)
 
 
-def _window_sad(grey: np.ndarray, ys: np.ndarray, xs: np.ndarray, xs2: np.ndarray, grey2: np.ndarray, r: int = 3) -> np.ndarray:
-    """Mean |grey[y + j, x + k] - grey2[y + j, x2 + k]| over a 3 x (2r+1) window, per pixel (edges clamped)."""
-    h, w = grey.shape
-    total = np.zeros(ys.size, np.float32)
-    for j in (-1, 0, 1):
-        yy = np.clip(ys + j, 0, h - 1)
-        for k in range(-r, r + 1):
-            a = grey[yy, np.clip(xs + k, 0, w - 1)].astype(np.float32)
-            b = grey2[yy, np.clip(xs2 + k, 0, w - 1)].astype(np.float32)
-            total += np.abs(a - b)
-    return total / (3 * (2 * r + 1))
-
-
-def periodic(grey_l: np.ndarray, grey_r: np.ndarray, disp: np.ndarray, ys: np.ndarray, xs: np.ndarray, max_shift: int,
-             factor: float, min_shift: int = 8) -> np.ndarray:
-    """Per pixel: does the left image repeat itself along the row within the search range, about
-    as well as the pixel matches the right image (self-match cost <= ``factor`` x the stereo match's)?
-    Then the match is ambiguous: a repeat of the pattern would match as well."""
-    own = _window_sad(grey_l, ys, xs, np.rint(xs - disp[ys, xs]).astype(np.int64), grey_r)
-    best = np.full(ys.size, np.inf, np.float32)
-    for s in range(min_shift, max_shift + 1):
-        for sign in (-1, 1):
-            best = np.minimum(best, _window_sad(grey_l, ys, xs, xs + sign * s, grey_l))
-    return best <= factor * own + 1.0
-
-
 @contextlib.contextmanager
-def periodic_guard(factor: float | None) -> Iterator[None]:
-    """While active, a full-size LR check's pass counts only where the half-size check agrees or the
-    texture does not repeat within the range (see :func:`periodic`)."""
-    if factor is None:
-        yield
-        return
-    scaled, consistency = stereo.compute_right_disparity_scaled, stereo.lr_consistency
-    seen: dict[str, tuple] = {}
-
-    def remember(left, right, params, fx, fy=1):
-        seen["pair"] = (left, right, params)
-        return scaled(left, right, params, fx, fy)
-
-    def guarded(disp_left, disp_right):
-        err = consistency(disp_left, disp_right)
-        left, right, params = seen.pop("pair")
-        half = consistency(disp_left, scaled(left, right, params, 2, 2)) - np.float32(0.5)
-        contested = (err <= 1.0) & (half > 1.0)
-        ys, xs = np.nonzero(contested)
-        if ys.size:
-            rep = periodic(stereo.to_grey(left), stereo.to_grey(right), disp_left, ys, xs,
-                           params.min_disparity + params.num_disparities, factor)
-            err = err.copy()
-            err[ys[rep], xs[rep]] = np.inf
-            STATS.append((ys.size, int(rep.sum()), disp_left.size))
-        return err
-
-    stereo.compute_right_disparity_scaled, stereo.lr_consistency = remember, guarded
+def guard_factor(factor: float) -> Iterator[None]:
+    """While active, the periodic guard (periodic.py) counts a repeat at ``factor`` x the match's cost."""
+    before = periodic.FACTOR
+    periodic.FACTOR = factor
     try:
         yield
     finally:
-        stereo.compute_right_disparity_scaled, stereo.lr_consistency = scaled, consistency
-
-
-STATS: list[tuple[int, int, int]] = []
+        periodic.FACTOR = before

@@ -6,7 +6,7 @@ consistent and the LR check passes the wrong match (#18's chessboard: matches tw
 The half-size check matches a different period and disagrees. Where the two checks disagree,
 the full-size verdict is kept only if the left image does *not* repeat itself along the row
 within the search range: if some shift of at least :data:`MIN_SHIFT` px reproduces the pixel's
-window about as well as its stereo match does (self-match cost <= ``factor`` x the match's,
+window about as well as its stereo match does (self-match cost <= :data:`FACTOR` x the match's,
 plus one grey level of noise), a repeat could match as well, and the pixel counts as rejected.
 The factor was chosen as the weakest that keeps the chessboard's colours apart, checked on
 held-out layered pairs (docs/benchmarks.md, #15 seventh round).
@@ -24,6 +24,9 @@ MIN_SHIFT = 8
 RADIUS = 3
 #: pixels per vectorised chunk (bounds the memory of the shift x window array)
 CHUNK = 1024
+#: a repeat counts when its cost is <= FACTOR x the stereo match's (+ 1 grey level); 1, 2 and 4
+#: kept the chessboard apart alike, 1 keeps the most elsewhere (docs/benchmarks.md)
+FACTOR = 1.0
 
 
 def _windows(padded: np.ndarray, ys: np.ndarray, xs: np.ndarray, width: int) -> np.ndarray:
@@ -34,12 +37,14 @@ def _windows(padded: np.ndarray, ys: np.ndarray, xs: np.ndarray, width: int) -> 
 
 
 def repeats(left: np.ndarray, right: np.ndarray, disparity: np.ndarray, ys: np.ndarray, xs: np.ndarray,
-            max_shift: int, factor: float = 1.0) -> np.ndarray:
+            max_shift: int, factor: float | None = None) -> np.ndarray:
     """Per pixel (ys, xs): does the left image repeat along the row within ``max_shift`` px about as
     well as the pixel matches the right image at ``disparity``? (K,) bool.
 
-    left, right: (H, W) uint8 rectified grey pair; disparity: (H, W) float32 of the left view.
+    left, right: (H, W) uint8 rectified grey pair; disparity: (H, W) float32 of the left view;
+    factor: :data:`FACTOR` when None.
     """
+    factor = FACTOR if factor is None else factor
     if left.ndim != 2 or left.shape != right.shape or disparity.shape != left.shape:
         raise ValueError(f"repeats: expected two (H, W) grey images and an (H, W) disparity, got {left.shape}, {right.shape}, {disparity.shape}")
     out = np.zeros(ys.size, bool)

@@ -109,9 +109,14 @@ def plane_fill(maps: stereo.StereoMaps, image: np.ndarray) -> stereo.StereoMaps:
         raise ValueError(f"image {image.shape} and disparity {maps.disparity.shape} differ in size")
     if not maps.filled.any() or not maps.matched.any():
         return maps
-    labels = segments(image)
+    return fill_from_segments(maps, segments(image))
+
+
+def fill_from_segments(maps: stereo.StereoMaps, labels: np.ndarray, min_support: int = MIN_SUPPORT,
+                       min_inliers: float = MIN_INLIERS) -> stereo.StereoMaps:
+    """:func:`plane_fill` with the segments given ((H, W) int labels) and its thresholds as arguments."""
     params, support, inliers = fit_planes(labels, maps.disparity, maps.matched)
-    good = (support >= MIN_SUPPORT) & (inliers >= MIN_INLIERS)
+    good = (support >= min_support) & (inliers >= min_inliers)
     ys, xs = np.nonzero(maps.filled & good[labels])
     lab = labels[ys, xs]
     value = params[lab, 0] + params[lab, 1] * xs / 100.0 + params[lab, 2] * ys / 100.0

@@ -62,30 +62,34 @@ class DepthConfig(StageConfig):
     ``speckle_window``/``speckle_range``, ``use_colour`` (match RGB instead of grey),
     ``full_width`` (also match the left border band), ``downscale`` (match at 1/n
     resolution: ~n^2 faster, coarser depth; at 1, a range wider than ``full_res_disparities``
-    is matched at half resolution all the same). ``lr_check``/``max_lr_diff`` (pixels at the
-    matching resolution) drop matches that fail the round trip (``lr_scale``: match the
-    right view for it at ``half`` width and height, the default, ~0.87x the stage's time with
-    ``half_width`` for a dense output within 1% of its accuracy; ``half_width``, slightly more
-    checked pixels; or ``full``, the most, ~1.3x slower); ``fill_holes`` fills holes
-    (with low confidence): background-first along scan lines, then ``fill_filter``: ``none``,
-    ``guided`` (He et al.'s guided filter; smoother, measured less accurate) or ``wls``
-    (confidence-weighted WLS, edge_filter.py; ~10x slower, measured less accurate);
-    ``keep_rejected``: a pixel the LR check rejected keeps SGBM's own value when filling (low
-    confidence, counted as filled) rather than a neighbour's: measured more accurate on every
-    data set here, at no cost (docs/benchmarks.md). ``cross_check``: match once more on
-    rank-transformed images and cut the confidence where the two disagree (cross_check.py):
-    confidence then ranks bad pixels better (Motorcycle ROC AUC 0.79 -> 0.87), for ~0.8x SGBM-64
-    more time; the disparities are unchanged (but see ``drop_occluded``). ``drop_occluded``
-    (needs ``fill_holes``): after filling, make unknown the pixels whose disparities break
-    uniqueness along the row by more than ``occlusion_margin`` px (occluded ones, and fills that
-    cover a surface seen further left), except those the cross-check confirms when it runs, and
-    extend the left border band the right camera cannot see (occlusion.py): measured more
-    accurate and less dense on Motorcycle (92.7% at 0.970 px / 5.55% bad-2 against 96.5% at
-    1.317 / 7.88%), better on every count on its shifted copy, and on the sample 95.5% at 0.197
-    / 0.29%. With ``lr_scale=full``, ``cross_check`` and ``occlusion_margin=2`` it reaches #15's
-    bar (plain SGBM's EPE and bad-2 at >= 95% coverage) on Motorcycle and the sample, for ~2.3x
-    the stage's time, but the full-size LR check breaks #18's chessboard colour test, so none of
-    this is the default (docs/benchmarks.md, fifth round). ``subpixel_refine``: when the match ran at reduced
+    is matched at half resolution all the same). The dense-accuracy steps below default to None,
+    the preset's choice (PRESET_STEPS): on in ``default``, the previous fast ones in ``fast``.
+    ``lr_check``/``max_lr_diff`` (pixels at the matching resolution) drop matches that fail the
+    round trip (``lr_scale``: the right view matched at ``full`` size, the default's, the most
+    checked pixels; ``half`` width and height, the fast preset's, ~0.3x SGBM-64; ``half_width``).
+    ``periodic_guard`` (full size only): where the full-size round trip passes and a half-size
+    one fails, the pass stands only if the texture does not repeat within the range
+    (periodic.py; without it #18's chessboard fails). ``fill_holes`` fills holes (with low
+    confidence): background-first along scan lines, then ``fill_filter``: ``none``, ``guided``
+    (He et al.'s guided filter; smoother, measured less accurate) or ``wls`` (confidence-weighted
+    WLS, edge_filter.py; ~10x slower, measured less accurate); ``fill_planes``: filled pixels
+    take their colour segment's robust plane where it is well supported (planes.py; ~13x
+    SGBM-64 at VGA, most of the default stage's time); ``keep_rejected``: a pixel the LR check
+    rejected keeps SGBM's own value when filling (low confidence, counted as filled) rather than
+    a neighbour's (measured more accurate with the half-size check; docs/benchmarks.md).
+    ``cross_check``: match once more on rank-transformed images and cut the confidence where the
+    two disagree (cross_check.py): confidence then ranks bad pixels better (Motorcycle ROC AUC
+    0.79 -> 0.87), for ~0.8x SGBM-64; the disparities are unchanged (but see
+    ``drop_occluded``). ``drop_occluded`` (needs ``fill_holes``): after filling, make unknown
+    the pixels whose disparities break uniqueness along the row by more than
+    ``occlusion_margin`` px (occluded ones, and fills that cover a surface seen further left),
+    except those the cross-check confirms when it runs, and extend the left border band the
+    right camera cannot see (occlusion.py). Together (the defaults, margin 4 chosen on held-out
+    pairs) they reach #15's bar, plain SGBM's EPE and bad-2 with the true range at >= 95%
+    coverage: Motorcycle 95.66% at 1.010 px / 5.64% (plain 86.42% at 1.050 / 6.10%), the sample
+    96.15% at 0.197 / 0.34% (91.55% at 0.206 / 0.37%), for ~18x SGBM-64 per VGA frame against
+    the previous defaults' 1.7x (docs/benchmarks.md, seventh round).
+    ``subpixel_refine``: when the match ran at reduced
     resolution by ``preset=fast`` or ``downscale`` (not a wide range's automatic half size),
     refit each upsampled disparity within +-0.5 px at full resolution (subpixel.py;
     ``preset=fast``: EPE 0.362 -> 0.232 px on the sample, 1.77 -> 1.68 on Motorcycle, bad-2 no
@@ -94,8 +98,9 @@ class DepthConfig(StageConfig):
     ``preset``: ``default`` (the settings above) or ``fast``, for a camera-rate budget: match at
     half resolution (or ``downscale``, if coarser), the LR check's right view at ``lr_scale``
     of that, the coarse range pass at 1/8 instead of 1/4 scale, and the full-size refit above.
-    Measured 0.73x SGBM-64 with the refit (0.51-0.62x without, side by side; the defaults 1.70-1.84x), a
-    coarser, less accurate map than the defaults' (docs/depth.md gives both).
+    Measured 0.73x SGBM-64 with the refit (0.51-0.62x without, side by side; the previous defaults
+    1.70-1.84x, the current ones 18x), a coarser, less accurate map than the defaults' (docs/depth.md
+    gives both).
     Depth: kept within [``min_depth_m``, ``max_depth_m``], 0 outside. ``focal_px`` and
     ``baseline_m`` give metric depth for a rectified pair that comes without calibration
     (both None: disparity only). ``sensor_depth_scale``: metres per unit of

@@ -426,3 +426,18 @@ def test_remembers_a_bounded_number_of_sources(sample: SampleSequence, monkeypat
     for i in range(5):
         stage([Frame(f"req{i}", 0, image=small.lefts[0], right=small.rights[0])])
     assert list(stage._trackers) == ["req2", "req3", "req4"]
+
+
+def test_the_dense_steps_follow_the_preset_unless_set() -> None:
+    """None is the preset's choice: the default preset runs the dense-accuracy steps, the fast one
+    its previous fast steps; an explicit value wins, and without filling the steps that judge the
+    fill are off rather than refused."""
+    from sensorium.stages.depth.stage import PRESET_STEPS
+
+    for preset, steps in PRESET_STEPS.items():
+        cfg = DepthConfig(preset=preset)
+        assert {name: getattr(cfg, name) for name in steps} == steps
+    assert DepthConfig(preset="fast", cross_check=True).cross_check is True
+    assert DepthConfig(lr_scale="half").lr_scale == "half"
+    bare = DepthConfig(fill_holes=False)
+    assert bare.drop_occluded is False and bare.fill_planes is False and bare.cross_check is True
