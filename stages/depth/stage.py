@@ -145,11 +145,6 @@ class DepthConfig(StageConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        # None: the preset's choice; the steps that judge the filled output are off without filling
-        for name, value in PRESET_STEPS.get(self.preset, PRESET_STEPS["default"]).items():
-            if getattr(self, name) is None:
-                off = name in ("drop_occluded", "fill_planes") and not self.fill_holes
-                object.__setattr__(self, name, False if off else value)
         if self.num_disparities:
             self.sgbm(DisparityRange(self.min_disparity, self.num_disparities, "explicit"))  # validates
         elif self.num_disparities < 0:
@@ -167,11 +162,11 @@ class DepthConfig(StageConfig):
             raise ValueError(f"range_shrink and saturation_warning: expected fractions in (0, 1], got {self.range_shrink}, {self.saturation_warning}")
         if self.downscale not in (1, 2, 4):
             raise ValueError(f"downscale: expected 1, 2 or 4, got {self.downscale}")
-        if self.lr_scale not in stereo.LR_SCALES:
+        if self.step("lr_scale") not in stereo.LR_SCALES:
             raise ValueError(f"lr_scale: expected one of {', '.join(stereo.LR_SCALES)}, got {self.lr_scale!r}")
         if self.occlusion_margin < 0:
             raise ValueError(f"occlusion_margin: expected >= 0 pixels, got {self.occlusion_margin}")
-        if self.drop_occluded and not self.fill_holes:
+        if self.drop_occluded and not self.fill_holes:  # asked for explicitly (None: off without filling)
             raise ValueError("drop_occluded: needs fill_holes=true (it judges the filled output), got fill_holes=false")
         if self.max_lr_diff <= 0:
             raise ValueError(f"max_lr_diff: expected > 0 pixels, got {self.max_lr_diff}")
@@ -185,6 +180,17 @@ class DepthConfig(StageConfig):
             raise ValueError(f"sensor_depth_scale: expected > 0, got {self.sensor_depth_scale}")
         if self.voxel_size_m < 0:
             raise ValueError(f"voxel_size_m: expected >= 0 metres, got {self.voxel_size_m}")
+
+    def step(self, name: str) -> Any:
+        """A dense-accuracy step's setting: the option's, or where it is None the preset's
+        (PRESET_STEPS); the steps that judge the filled output are off without filling. Resolved
+        here rather than stored, so the config's options stay what the user set."""
+        value = getattr(self, name)
+        if value is not None:
+            return value
+        if name in ("drop_occluded", "fill_planes") and not self.fill_holes:
+            return False
+        return PRESET_STEPS[self.preset][name]
 
     def sgbm(self, rng: DisparityRange, downscale: int = 1) -> stereo.SGBMParams:
         """Matcher settings for ``rng`` (full-resolution pixels), shrunk for matching at 1/``downscale``."""
@@ -408,16 +414,16 @@ class DepthStage(Stage):
         # the LR tolerance stays in matching pixels: sub-pixel noise does not shrink with the image;
         # at reduced size the right view is matched at the full size of it, except in the fast preset
         m = stereo.match(left, right, params, lr_check=cfg.lr_check, max_lr_diff=cfg.max_lr_diff, fill=cfg.fill_holes,
-                         lr_scale=cfg.lr_scale if n == 1 or cfg.preset == "fast" else "full", fill_filter=cfg.fill_filter,
-                         keep_rejected=cfg.keep_rejected, periodic_guard=bool(cfg.periodic_guard))
+                         lr_scale=cfg.step("lr_scale") if n == 1 or cfg.preset == "fast" else "full", fill_filter=cfg.fill_filter,
+                         keep_rejected=cfg.keep_rejected, periodic_guard=cfg.step("periodic_guard"))
         agreed = None
-        if cfg.cross_check:
+        if cfg.step("cross_check"):
             m, agreed = cross_check(m, left, right, params)
-        if cfg.fill_planes and cfg.fill_holes:
+        if cfg.step("fill_planes"):
             # after the cross-check (its verdict is on the scan-line fill, as measured), before the
             # occlusion drop, which then judges the planes' answers
             m = plane_fill(m, image)
-        if cfg.drop_occluded:  # fill_holes is on: the config checks it
+        if cfg.step("drop_occluded"):  # fill_holes is on: the config checks it, or step() says off
             m = drop_occluded(m, left, cfg.block_size, cfg.occlusion_margin, confirmed=agreed)
             agreed = None if agreed is None else agreed & (m.disparity > 0)
         if n == 1:

@@ -436,8 +436,9 @@ def test_the_dense_steps_follow_the_preset_unless_set() -> None:
 
     for preset, steps in PRESET_STEPS.items():
         cfg = DepthConfig(preset=preset)
-        assert {name: getattr(cfg, name) for name in steps} == steps
-    assert DepthConfig(preset="fast", cross_check=True).cross_check is True
-    assert DepthConfig(lr_scale="half").lr_scale == "half"
+        assert {name: cfg.step(name) for name in steps} == steps
+        assert all(getattr(cfg, name) is None for name in steps)  # the options stay what was set
+    assert DepthConfig(preset="fast", cross_check=True).step("cross_check") is True
+    assert DepthConfig(lr_scale="half").step("lr_scale") == "half"
     bare = DepthConfig(fill_holes=False)
-    assert bare.drop_occluded is False and bare.fill_planes is False and bare.cross_check is True
+    assert bare.step("drop_occluded") is False and bare.step("fill_planes") is False and bare.step("cross_check") is True
