@@ -258,8 +258,6 @@ def main() -> None:
         print(f"no guard: held out {fmt(score(pairs, {'periodic_guard': False}, None))}")
 
 
-if __name__ == "__main__":
-    main()
 
 
 def chessboard_check(options: dict, spec: dict | None, order: str = "before") -> tuple[float, int]:
@@ -320,3 +318,7 @@ def guard_factor(factor: float) -> Iterator[None]:
         yield
     finally:
         periodic.FACTOR = before
+
+
+if __name__ == "__main__":
+    main()
