@@ -32,12 +32,14 @@ from sensorium.stages.results import Depth, Rectification
 log = logging.getLogger(__name__)
 
 #: preset -> (least downscale for matching, coarse range pass scale); see DepthConfig.preset
-PRESETS = {"default": (1, disparity_range.COARSE_SCALE), "fast": (2, 8)}
+PRESETS = {"default": (1, disparity_range.COARSE_SCALE), "accurate": (1, disparity_range.COARSE_SCALE), "fast": (2, 8)}
 #: preset -> the dense-accuracy steps it runs unless an option says otherwise (None in DepthConfig):
-#: the default reaches #15's dense bar with them (docs/benchmarks.md, seventh round); the fast
-#: preset keeps to its camera-rate budget without them
+#: ``accurate`` reaches #15's dense bar with them (docs/benchmarks.md, seventh round) at ~18x
+#: SGBM-64 per VGA frame, ~1.5 frames/s here; the default and the fast preset keep to a stream's
+#: budget without them (1.7x and 0.7x)
 PRESET_STEPS: dict[str, dict[str, Any]] = {
-    "default": {"lr_scale": "full", "cross_check": True, "drop_occluded": True, "fill_planes": True, "periodic_guard": True},
+    "default": {"lr_scale": "half", "cross_check": False, "drop_occluded": False, "fill_planes": False, "periodic_guard": False},
+    "accurate": {"lr_scale": "full", "cross_check": True, "drop_occluded": True, "fill_planes": True, "periodic_guard": True},
     "fast": {"lr_scale": "half", "cross_check": False, "drop_occluded": False, "fill_planes": False, "periodic_guard": False},
 }
 #: sources whose range and warnings a stage remembers (least recently seen forgotten first)
@@ -63,10 +65,11 @@ class DepthConfig(StageConfig):
     ``full_width`` (also match the left border band), ``downscale`` (match at 1/n
     resolution: ~n^2 faster, coarser depth; at 1, a range wider than ``full_res_disparities``
     is matched at half resolution all the same). The dense-accuracy steps below default to None,
-    the preset's choice (PRESET_STEPS): on in ``default``, the previous fast ones in ``fast``.
+    the preset's choice (PRESET_STEPS): all on in ``accurate``; ``default`` and ``fast`` run the
+    half-size LR check and the scan-line fill only.
     ``lr_check``/``max_lr_diff`` (pixels at the matching resolution) drop matches that fail the
-    round trip (``lr_scale``: the right view matched at ``full`` size, the default's, the most
-    checked pixels; ``half`` width and height, the fast preset's, ~0.3x SGBM-64; ``half_width``).
+    round trip (``lr_scale``: the right view matched at ``full`` size, ``accurate``'s, the most
+    checked pixels; ``half`` width and height, the default's, ~0.3x SGBM-64; ``half_width``).
     ``periodic_guard`` (full size only): where the full-size round trip passes and a half-size
     one fails, the pass stands only if the texture does not repeat within the range
     (periodic.py; without it #18's chessboard fails). ``fill_holes`` fills holes (with low
@@ -74,7 +77,7 @@ class DepthConfig(StageConfig):
     (He et al.'s guided filter; smoother, measured less accurate) or ``wls`` (confidence-weighted
     WLS, edge_filter.py; ~10x slower, measured less accurate); ``fill_planes``: filled pixels
     take their colour segment's robust plane where it is well supported (planes.py; ~13x
-    SGBM-64 at VGA, most of the default stage's time); ``keep_rejected``: a pixel the LR check
+    SGBM-64 at VGA, most of ``accurate``'s time); ``keep_rejected``: a pixel the LR check
     rejected keeps SGBM's own value when filling (low confidence, counted as filled) rather than
     a neighbour's (measured more accurate with the half-size check; docs/benchmarks.md).
     ``cross_check``: match once more on rank-transformed images and cut the confidence where the
@@ -84,22 +87,24 @@ class DepthConfig(StageConfig):
     the pixels whose disparities break uniqueness along the row by more than
     ``occlusion_margin`` px (occluded ones, and fills that cover a surface seen further left),
     except those the cross-check confirms when it runs, and extend the left border band the
-    right camera cannot see (occlusion.py). Together (the defaults, margin 4 chosen on held-out
-    pairs) they reach #15's bar, plain SGBM's EPE and bad-2 with the true range at >= 95%
+    right camera cannot see (occlusion.py). Together (``preset=accurate``, margin 4 chosen on
+    held-out pairs) they reach #15's bar, plain SGBM's EPE and bad-2 with the true range at >= 95%
     coverage: Motorcycle 95.66% at 1.010 px / 5.64% (plain 86.42% at 1.050 / 6.10%), the sample
     96.15% at 0.197 / 0.34% (91.55% at 0.206 / 0.37%), for ~18x SGBM-64 per VGA frame against
-    the previous defaults' 1.7x (docs/benchmarks.md, seventh round).
+    the defaults' 1.7x (docs/benchmarks.md, seventh round): too slow for a camera stream on
+    2 cores, hence a preset and not the default.
     ``subpixel_refine``: when the match ran at reduced
     resolution by ``preset=fast`` or ``downscale`` (not a wide range's automatic half size),
     refit each upsampled disparity within +-0.5 px at full resolution (subpixel.py;
     ``preset=fast``: EPE 0.362 -> 0.232 px on the sample, 1.77 -> 1.68 on Motorcycle, bad-2 no
     worse, for ~0.11-0.22x SGBM-64 more time; at full resolution it measured worse, so it is
     not applied there).
-    ``preset``: ``default`` (the settings above) or ``fast``, for a camera-rate budget: match at
+    ``preset``: ``default`` (the settings above), ``accurate`` (the dense steps above, for still
+    pairs and offline jobs), or ``fast``, for a camera-rate budget: match at
     half resolution (or ``downscale``, if coarser), the LR check's right view at ``lr_scale``
     of that, the coarse range pass at 1/8 instead of 1/4 scale, and the full-size refit above.
-    Measured 0.73x SGBM-64 with the refit (0.51-0.62x without, side by side; the previous defaults
-    1.70-1.84x, the current ones 18x), a coarser, less accurate map than the defaults' (docs/depth.md
+    Measured 0.73x SGBM-64 with the refit (0.51-0.62x without, side by side; the defaults
+    1.70-1.84x, ``accurate`` 18x), a coarser, less accurate map than the defaults' (docs/depth.md
     gives both).
     Depth: kept within [``min_depth_m``, ``max_depth_m``], 0 outside. ``focal_px`` and
     ``baseline_m`` give metric depth for a rectified pair that comes without calibration
@@ -108,7 +113,7 @@ class DepthConfig(StageConfig):
     also return a down-sampled coloured point cloud.
     """
 
-    preset: Literal["default", "fast"] = "default"
+    preset: Literal["default", "accurate", "fast"] = "default"
     num_disparities: int = 0
     min_disparity: int = 0
     disparity_range: Literal["auto", "metric"] = "auto"
