@@ -37,9 +37,12 @@ from sensorium.stages.depth.subpixel import refine_subpixel
 from sensorium.stages.frame import Frame
 
 
-#: the opt-in settings that reach #15's dense bar on Motorcycle and the sample, and break #18's
-#: chessboard test through the full-size LR check (docs/benchmarks.md, fifth round)
-OCCLUSION_SET = {"lr_scale": "full", "cross_check": True, "drop_occluded": True, "occlusion_margin": 2.0}
+#: the default preset's dense steps spelled out (the rows built on them stay what they say if the
+#: default changes); ``preset=accurate`` switches them all on
+DEFAULT_STEPS = {"lr_scale": "half", "cross_check": False, "drop_occluded": False, "fill_planes": False, "periodic_guard": False}
+#: the fifth round's opt-in set: it reached #15's dense bar on Motorcycle and the sample and broke
+#: #18's chessboard test through the full-size LR check (docs/benchmarks.md, fifth round)
+OCCLUSION_SET = {**DEFAULT_STEPS, "lr_scale": "full", "cross_check": True, "drop_occluded": True, "occlusion_margin": 2.0}
 
 
 def cpu_model() -> str:
@@ -148,13 +151,16 @@ def print_speed(left: np.ndarray, right: np.ndarray, seq, repeats: int, only: st
         ("hole fill: scan line (the default)", lambda: stereo.fill_holes(checked, grey_l, smooth=False)),
         ("  + guided filter (fill_filter=guided)", lambda: stereo.fill_holes(checked, grey_l)),
         ("  WLS edge-aware filter instead (fill_filter=wls)", lambda: wls_filter(grey_l, checked, np.ones_like(checked))),
-        ("DepthStage, defaults (auto range, LR, fill, depth)", stage_frame()),
-        ("DepthStage, defaults, lr_scale=half_width", stage_frame(lr_scale="half_width")),
-        ("DepthStage, defaults, lr_scale=full", stage_frame(lr_scale="full")),
+        ("DepthStage, defaults (auto range, LR half, fill, keep rejected)", stage_frame()),
+        ("DepthStage, preset=accurate (LR full + guard, fill, planes, cross-check, occlusions)", stage_frame(preset="accurate")),
+        ("DepthStage, preset=accurate without fill_planes", stage_frame(preset="accurate", fill_planes=False)),
+        ("DepthStage, preset=accurate without periodic_guard", stage_frame(preset="accurate", periodic_guard=False)),
+        ("DepthStage, defaults, lr_scale=half_width", stage_frame(**{**DEFAULT_STEPS, "lr_scale": "half_width"})),
+        ("DepthStage, defaults, lr_scale=full", stage_frame(**{**DEFAULT_STEPS, "lr_scale": "full"})),
         ("DepthStage, num_disparities=64 (the old default)", stage_frame(num_disparities=64)),
-        ("DepthStage, defaults, no LR check, no fill", stage_frame(lr_check=False, fill_holes=False)),
-        ("DepthStage, cross_check (a second SGBM on rank-transformed images)", stage_frame(cross_check=True)),
-        ("DepthStage, drop_occluded (occlusion.py)", stage_frame(drop_occluded=True)),
+        ("DepthStage, no LR check, no fill, no cross-check", stage_frame(lr_check=False, fill_holes=False, cross_check=False)),
+        ("DepthStage, defaults + cross_check (a second SGBM on rank-transformed images)", stage_frame(**{**DEFAULT_STEPS, "cross_check": True})),
+        ("DepthStage, defaults + drop_occluded (occlusion.py)", stage_frame(**{**DEFAULT_STEPS, "drop_occluded": True})),
         ("DepthStage, occlusion set: LR full, cross_check, drop_occluded, margin 2", stage_frame(**OCCLUSION_SET)),
         ("DepthStage, defaults, downscale 2", stage_frame(downscale=2)),
         ("range: coarse pass at 1/8 scale (preset=fast)", lambda: disparity_range.coarse_estimate(grey_l, grey_r, 320, 8)),
@@ -217,7 +223,7 @@ def print_confidence(seq) -> None:
 
     print("\n## confidence: ROC AUC of -confidence for bad-2 pixels; the 95% most confident (coverage 95%)")
     for name, frames in data_sets(seq):
-        for options in ({}, {"cross_check": True}, OCCLUSION_SET):
+        for options in ({}, {**DEFAULT_STEPS, "cross_check": True}, OCCLUSION_SET, {"preset": "accurate"}):
             bad, score, cut = [], [], np.zeros(3)
             for a, b, gt in frames:
                 (frame,) = DepthStage(options)([Frame("bench", 0, image=a, right=b)])
@@ -252,21 +258,28 @@ def print_accuracy(seq, only: str = "") -> None:
             ("auto range, SGBM + LR check (half width)", lambda a, b, gt: stereo.match(
                 a, b, DepthConfig().sgbm(auto_range_of(a, b)), fill=False, lr_scale="half_width").disparity),
             ("auto range, SGBM + LR check (full size)", lambda a, b, gt: stereo.match(a, b, DepthConfig().sgbm(auto_range_of(a, b)), fill=False).disparity),
-            ("DepthStage defaults (auto range, LR, fill, keep rejected)", lambda a, b, gt: _stage({}, a, b)),
-            ("  keep_rejected=false (neighbours fill every hole)", lambda a, b, gt: _stage({"keep_rejected": False}, a, b)),
-            ("  fill_filter=guided (the old fill)", lambda a, b, gt: _stage({"fill_filter": "guided"}, a, b)),
-            ("  fill_filter=wls", lambda a, b, gt: _stage({"fill_filter": "wls"}, a, b)),
-            ("  lr_scale=full (LR check at full size)", lambda a, b, gt: _stage({"lr_scale": "full"}, a, b)),
-            ("  lr_scale=half_width (LR check at half width)", lambda a, b, gt: _stage({"lr_scale": "half_width"}, a, b)),
-            ("step: + drop_occluded (margin 0)", lambda a, b, gt: _stage({"drop_occluded": True}, a, b)),
-            ("step: + cross_check (its confirmed pixels kept)", lambda a, b, gt: _stage({"drop_occluded": True, "cross_check": True}, a, b)),
+            ("DepthStage preset=accurate (LR full + periodic guard, fill, planes, cross-check, occlusions, margin 4)", lambda a, b, gt: _stage({"preset": "accurate"}, a, b)),
+            ("  preset=accurate without fill_planes", lambda a, b, gt: _stage({"preset": "accurate", "fill_planes": False}, a, b)),
+            ("  preset=accurate without periodic_guard", lambda a, b, gt: _stage({"preset": "accurate", "periodic_guard": False}, a, b)),
+            ("DepthStage defaults (LR half, fill, keep rejected)", lambda a, b, gt: _stage({}, a, b)),
+            ("  keep_rejected=false (neighbours fill every hole)", lambda a, b, gt: _stage({**DEFAULT_STEPS, "keep_rejected": False}, a, b)),
+            ("  fill_filter=guided (the old fill)", lambda a, b, gt: _stage({**DEFAULT_STEPS, "fill_filter": "guided"}, a, b)),
+            ("  fill_filter=wls", lambda a, b, gt: _stage({**DEFAULT_STEPS, "fill_filter": "wls"}, a, b)),
+            ("  lr_scale=full (LR check at full size)", lambda a, b, gt: _stage({**DEFAULT_STEPS, "lr_scale": "full"}, a, b)),
+            ("  lr_scale=half_width (LR check at half width)", lambda a, b, gt: _stage({**DEFAULT_STEPS, "lr_scale": "half_width"}, a, b)),
+            ("step: + drop_occluded (margin 0)", lambda a, b, gt: _stage({**DEFAULT_STEPS, "drop_occluded": True, "occlusion_margin": 0.0}, a, b)),
+            ("step: + cross_check (its confirmed pixels kept)", lambda a, b, gt: _stage({**DEFAULT_STEPS, "drop_occluded": True, "cross_check": True, "occlusion_margin": 0.0}, a, b)),
             ("step: + lr_scale=full", lambda a, b, gt: _stage({**OCCLUSION_SET, "occlusion_margin": 0.0}, a, b)),
             ("step: + occlusion_margin=2: the occlusion set", lambda a, b, gt: _stage(OCCLUSION_SET, a, b)),
             ("  occlusion set, occlusion_margin=1", lambda a, b, gt: _stage({**OCCLUSION_SET, "occlusion_margin": 1.0}, a, b)),
             ("  occlusion set, occlusion_margin=3", lambda a, b, gt: _stage({**OCCLUSION_SET, "occlusion_margin": 3.0}, a, b)),
             ("  occlusion set without cross_check", lambda a, b, gt: _stage({**OCCLUSION_SET, "cross_check": False}, a, b)),
             ("  occlusion set, lr_scale=half", lambda a, b, gt: _stage({**OCCLUSION_SET, "lr_scale": "half"}, a, b)),
-            ("  drop_occluded, margin 2 (no cross-check, half-size LR)", lambda a, b, gt: _stage({"drop_occluded": True, "occlusion_margin": 2.0}, a, b)),
+            ("  drop_occluded, margin 2 (no cross-check, half-size LR)", lambda a, b, gt: _stage({**DEFAULT_STEPS, "drop_occluded": True, "occlusion_margin": 2.0}, a, b)),
+            ("step: occlusion set, occlusion_margin=4", lambda a, b, gt: _stage({**OCCLUSION_SET, "occlusion_margin": 4.0}, a, b)),
+            ("step: + periodic_guard", lambda a, b, gt: _stage({**OCCLUSION_SET, "occlusion_margin": 4.0, "periodic_guard": True}, a, b)),
+            ("step: + fill_planes: preset=accurate", lambda a, b, gt: _stage({**OCCLUSION_SET, "occlusion_margin": 4.0, "periodic_guard": True,
+                                                                            "fill_planes": True}, a, b)),
             ("DepthStage, num_disparities=64 (the old default)", lambda a, b, gt: _stage({"num_disparities": 64}, a, b)),
             ("DepthStage, downscale=2", lambda a, b, gt: _stage({"downscale": 2}, a, b)),
             ("DepthStage, preset=fast", lambda a, b, gt: _stage({"preset": "fast"}, a, b)),

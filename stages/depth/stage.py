@@ -20,6 +20,7 @@ import numpy as np
 from sensorium.stages.depth import range as disparity_range, stereo
 from sensorium.stages.depth.cross_check import cross_check
 from sensorium.stages.depth.occlusion import drop_occluded
+from sensorium.stages.depth.planes import plane_fill
 from sensorium.stages.depth.range import DisparityRange, RangeTracker
 from sensorium.stages.depth.subpixel import refine_subpixel
 from sensorium.stages.base import Stage
@@ -31,7 +32,16 @@ from sensorium.stages.results import Depth, Rectification
 log = logging.getLogger(__name__)
 
 #: preset -> (least downscale for matching, coarse range pass scale); see DepthConfig.preset
-PRESETS = {"default": (1, disparity_range.COARSE_SCALE), "fast": (2, 8)}
+PRESETS = {"default": (1, disparity_range.COARSE_SCALE), "accurate": (1, disparity_range.COARSE_SCALE), "fast": (2, 8)}
+#: preset -> the dense-accuracy steps it runs unless an option says otherwise (None in DepthConfig):
+#: ``accurate`` reaches #15's dense bar with them (docs/benchmarks.md, seventh round) at ~18x
+#: SGBM-64 per VGA frame, ~1.5 frames/s here; the default and the fast preset keep to a stream's
+#: budget without them (1.7x and 0.7x)
+PRESET_STEPS: dict[str, dict[str, Any]] = {
+    "default": {"lr_scale": "half", "cross_check": False, "drop_occluded": False, "fill_planes": False, "periodic_guard": False},
+    "accurate": {"lr_scale": "full", "cross_check": True, "drop_occluded": True, "fill_planes": True, "periodic_guard": True},
+    "fast": {"lr_scale": "half", "cross_check": False, "drop_occluded": False, "fill_planes": False, "periodic_guard": False},
+}
 #: sources whose range and warnings a stage remembers (least recently seen forgotten first)
 MAX_SOURCES = 256
 
@@ -54,40 +64,48 @@ class DepthConfig(StageConfig):
     ``speckle_window``/``speckle_range``, ``use_colour`` (match RGB instead of grey),
     ``full_width`` (also match the left border band), ``downscale`` (match at 1/n
     resolution: ~n^2 faster, coarser depth; at 1, a range wider than ``full_res_disparities``
-    is matched at half resolution all the same). ``lr_check``/``max_lr_diff`` (pixels at the
-    matching resolution) drop matches that fail the round trip (``lr_scale``: match the
-    right view for it at ``half`` width and height, the default, ~0.87x the stage's time with
-    ``half_width`` for a dense output within 1% of its accuracy; ``half_width``, slightly more
-    checked pixels; or ``full``, the most, ~1.3x slower); ``fill_holes`` fills holes
-    (with low confidence): background-first along scan lines, then ``fill_filter``: ``none``,
-    ``guided`` (He et al.'s guided filter; smoother, measured less accurate) or ``wls``
-    (confidence-weighted WLS, edge_filter.py; ~10x slower, measured less accurate);
-    ``keep_rejected``: a pixel the LR check rejected keeps SGBM's own value when filling (low
-    confidence, counted as filled) rather than a neighbour's: measured more accurate on every
-    data set here, at no cost (docs/benchmarks.md). ``cross_check``: match once more on
-    rank-transformed images and cut the confidence where the two disagree (cross_check.py):
-    confidence then ranks bad pixels better (Motorcycle ROC AUC 0.79 -> 0.87), for ~0.8x SGBM-64
-    more time; the disparities are unchanged (but see ``drop_occluded``). ``drop_occluded``
-    (needs ``fill_holes``): after filling, make unknown the pixels whose disparities break
-    uniqueness along the row by more than ``occlusion_margin`` px (occluded ones, and fills that
-    cover a surface seen further left), except those the cross-check confirms when it runs, and
-    extend the left border band the right camera cannot see (occlusion.py): measured more
-    accurate and less dense on Motorcycle (92.7% at 0.970 px / 5.55% bad-2 against 96.5% at
-    1.317 / 7.88%), better on every count on its shifted copy, and on the sample 95.5% at 0.197
-    / 0.29%. With ``lr_scale=full``, ``cross_check`` and ``occlusion_margin=2`` it reaches #15's
-    bar (plain SGBM's EPE and bad-2 at >= 95% coverage) on Motorcycle and the sample, for ~2.3x
-    the stage's time, but the full-size LR check breaks #18's chessboard colour test, so none of
-    this is the default (docs/benchmarks.md, fifth round). ``subpixel_refine``: when the match ran at reduced
+    is matched at half resolution all the same). The dense-accuracy steps below default to None,
+    the preset's choice (PRESET_STEPS): all on in ``accurate``; ``default`` and ``fast`` run the
+    half-size LR check and the scan-line fill only.
+    ``lr_check``/``max_lr_diff`` (pixels at the matching resolution) drop matches that fail the
+    round trip (``lr_scale``: the right view matched at ``full`` size, ``accurate``'s, the most
+    checked pixels; ``half`` width and height, the default's, ~0.3x SGBM-64; ``half_width``).
+    ``periodic_guard`` (full size only): where the full-size round trip passes and a half-size
+    one fails, the pass stands only if the texture does not repeat within the range
+    (periodic.py; without it #18's chessboard fails). ``fill_holes`` fills holes (with low
+    confidence): background-first along scan lines, then ``fill_filter``: ``none``, ``guided``
+    (He et al.'s guided filter; smoother, measured less accurate) or ``wls`` (confidence-weighted
+    WLS, edge_filter.py; ~10x slower, measured less accurate); ``fill_planes``: filled pixels
+    take their colour segment's robust plane where it is well supported (planes.py; ~13x
+    SGBM-64 at VGA, most of ``accurate``'s time); ``keep_rejected``: a pixel the LR check
+    rejected keeps SGBM's own value when filling (low confidence, counted as filled) rather than
+    a neighbour's (measured more accurate with the half-size check; docs/benchmarks.md).
+    ``cross_check``: match once more on rank-transformed images and cut the confidence where the
+    two disagree (cross_check.py): confidence then ranks bad pixels better (Motorcycle ROC AUC
+    0.79 -> 0.87), for ~0.8x SGBM-64; the disparities are unchanged (but see
+    ``drop_occluded``). ``drop_occluded`` (needs ``fill_holes``): after filling, make unknown
+    the pixels whose disparities break uniqueness along the row by more than
+    ``occlusion_margin`` px (occluded ones, and fills that cover a surface seen further left),
+    except those the cross-check confirms when it runs, and extend the left border band the
+    right camera cannot see (occlusion.py). Together (``preset=accurate``, margin 4 chosen on
+    held-out pairs) they reach #15's bar, plain SGBM's EPE and bad-2 with the true range at >= 95%
+    coverage: Motorcycle 95.66% at 1.010 px / 5.64% (plain 86.42% at 1.050 / 6.10%), the sample
+    96.15% at 0.197 / 0.34% (91.55% at 0.206 / 0.37%), for ~18x SGBM-64 per VGA frame against
+    the defaults' 1.7x (docs/benchmarks.md, seventh round): too slow for a camera stream on
+    2 cores, hence a preset and not the default.
+    ``subpixel_refine``: when the match ran at reduced
     resolution by ``preset=fast`` or ``downscale`` (not a wide range's automatic half size),
     refit each upsampled disparity within +-0.5 px at full resolution (subpixel.py;
     ``preset=fast``: EPE 0.362 -> 0.232 px on the sample, 1.77 -> 1.68 on Motorcycle, bad-2 no
     worse, for ~0.11-0.22x SGBM-64 more time; at full resolution it measured worse, so it is
     not applied there).
-    ``preset``: ``default`` (the settings above) or ``fast``, for a camera-rate budget: match at
+    ``preset``: ``default`` (the settings above), ``accurate`` (the dense steps above, for still
+    pairs and offline jobs), or ``fast``, for a camera-rate budget: match at
     half resolution (or ``downscale``, if coarser), the LR check's right view at ``lr_scale``
     of that, the coarse range pass at 1/8 instead of 1/4 scale, and the full-size refit above.
-    Measured 0.73x SGBM-64 with the refit (0.51-0.62x without, side by side; the defaults 1.70-1.84x), a
-    coarser, less accurate map than the defaults' (docs/depth.md gives both).
+    Measured 0.73x SGBM-64 with the refit (0.51-0.62x without, side by side; the defaults
+    1.70-1.84x, ``accurate`` 18x), a coarser, less accurate map than the defaults' (docs/depth.md
+    gives both).
     Depth: kept within [``min_depth_m``, ``max_depth_m``], 0 outside. ``focal_px`` and
     ``baseline_m`` give metric depth for a rectified pair that comes without calibration
     (both None: disparity only). ``sensor_depth_scale``: metres per unit of
@@ -95,7 +113,7 @@ class DepthConfig(StageConfig):
     also return a down-sampled coloured point cloud.
     """
 
-    preset: Literal["default", "fast"] = "default"
+    preset: Literal["default", "accurate", "fast"] = "default"
     num_disparities: int = 0
     min_disparity: int = 0
     disparity_range: Literal["auto", "metric"] = "auto"
@@ -111,15 +129,17 @@ class DepthConfig(StageConfig):
     full_width: bool = True
     downscale: int = 1
     lr_check: bool = True
-    lr_scale: Literal["full", "half_width", "half"] = "half"
+    lr_scale: Literal["full", "half_width", "half"] | None = None
+    periodic_guard: bool | None = None
     max_lr_diff: float = 1.0
     fill_holes: bool = True
     fill_filter: Literal["none", "guided", "wls"] = "none"
+    fill_planes: bool | None = None
     keep_rejected: bool = True
-    cross_check: bool = False
+    cross_check: bool | None = None
     subpixel_refine: bool = True
-    drop_occluded: bool = False
-    occlusion_margin: float = 0.0
+    drop_occluded: bool | None = None
+    occlusion_margin: float = 4.0
     min_depth_m: float = 0.1
     max_depth_m: float = 50.0
     focal_px: float | None = None
@@ -147,11 +167,11 @@ class DepthConfig(StageConfig):
             raise ValueError(f"range_shrink and saturation_warning: expected fractions in (0, 1], got {self.range_shrink}, {self.saturation_warning}")
         if self.downscale not in (1, 2, 4):
             raise ValueError(f"downscale: expected 1, 2 or 4, got {self.downscale}")
-        if self.lr_scale not in stereo.LR_SCALES:
+        if self.step("lr_scale") not in stereo.LR_SCALES:
             raise ValueError(f"lr_scale: expected one of {', '.join(stereo.LR_SCALES)}, got {self.lr_scale!r}")
         if self.occlusion_margin < 0:
             raise ValueError(f"occlusion_margin: expected >= 0 pixels, got {self.occlusion_margin}")
-        if self.drop_occluded and not self.fill_holes:
+        if self.drop_occluded and not self.fill_holes:  # asked for explicitly (None: off without filling)
             raise ValueError("drop_occluded: needs fill_holes=true (it judges the filled output), got fill_holes=false")
         if self.max_lr_diff <= 0:
             raise ValueError(f"max_lr_diff: expected > 0 pixels, got {self.max_lr_diff}")
@@ -165,6 +185,17 @@ class DepthConfig(StageConfig):
             raise ValueError(f"sensor_depth_scale: expected > 0, got {self.sensor_depth_scale}")
         if self.voxel_size_m < 0:
             raise ValueError(f"voxel_size_m: expected >= 0 metres, got {self.voxel_size_m}")
+
+    def step(self, name: str) -> Any:
+        """A dense-accuracy step's setting: the option's, or where it is None the preset's
+        (PRESET_STEPS); the steps that judge the filled output are off without filling. Resolved
+        here rather than stored, so the config's options stay what the user set."""
+        value = getattr(self, name)
+        if value is not None:
+            return value
+        if name in ("drop_occluded", "fill_planes") and not self.fill_holes:
+            return False
+        return PRESET_STEPS[self.preset][name]
 
     def sgbm(self, rng: DisparityRange, downscale: int = 1) -> stereo.SGBMParams:
         """Matcher settings for ``rng`` (full-resolution pixels), shrunk for matching at 1/``downscale``."""
@@ -293,7 +324,7 @@ class DepthStage(Stage):
             self._warn_once(frame.source_id, "saturated", "%s: %.0f%% of the image is nearer than the %s disparity range [%d, %d) can "
                             "measure: its depth there is wrong or missing (raise max_disparity or num_disparities, or move the rig back)",
                             frame.source_id, 100 * saturated, rng.method, rng.min_disparity, rng.max_disparity)
-        maps, agreed = self._match(left, right, rng) if cfg.use_colour else self._match(grey_l, grey_r, rng)
+        maps, agreed = self._match(left, right, rng, left) if cfg.use_colour else self._match(grey_l, grey_r, rng, left)
         if agreed is not None:
             meta["cross_checked_fraction"] = float(agreed.mean())
         disparity, confidence = maps.disparity, maps.confidence
@@ -372,25 +403,32 @@ class DepthStage(Stage):
         n = max(cfg.downscale, PRESETS[cfg.preset][0])
         return 2 if n == 1 and rng.num_disparities > cfg.full_res_disparities else n
 
-    def _match(self, left: np.ndarray, right: np.ndarray, rng: DisparityRange) -> tuple[stereo.StereoMaps, np.ndarray | None]:
-        """The maps at full size, and where the cross-check agreed (None when it did not run)."""
+    def _match(self, left: np.ndarray, right: np.ndarray, rng: DisparityRange, image: np.ndarray) -> tuple[stereo.StereoMaps, np.ndarray | None]:
+        """The maps at full size, and where the cross-check agreed (None when it did not run).
+
+        image: the rectified left image in colour (the segments of ``fill_planes``).
+        """
         cfg = self.config
         n = self._match_scale(rng)
         h, w = left.shape[:2]
         small = (max(w // n, 1), max(h // n, 1))
         full_left, full_right = left, right
         if n != 1:
-            left, right = (cv2.resize(img, small, interpolation=cv2.INTER_AREA) for img in (left, right))
+            left, right, image = (cv2.resize(img, small, interpolation=cv2.INTER_AREA) for img in (left, right, image))
         params = cfg.sgbm(rng, n)
         # the LR tolerance stays in matching pixels: sub-pixel noise does not shrink with the image;
         # at reduced size the right view is matched at the full size of it, except in the fast preset
         m = stereo.match(left, right, params, lr_check=cfg.lr_check, max_lr_diff=cfg.max_lr_diff, fill=cfg.fill_holes,
-                         lr_scale=cfg.lr_scale if n == 1 or cfg.preset == "fast" else "full", fill_filter=cfg.fill_filter,
-                         keep_rejected=cfg.keep_rejected)
+                         lr_scale=cfg.step("lr_scale") if n == 1 or cfg.preset == "fast" else "full", fill_filter=cfg.fill_filter,
+                         keep_rejected=cfg.keep_rejected, periodic_guard=cfg.step("periodic_guard"))
         agreed = None
-        if cfg.cross_check:
+        if cfg.step("cross_check"):
             m, agreed = cross_check(m, left, right, params)
-        if cfg.drop_occluded:  # fill_holes is on: the config checks it
+        if cfg.step("fill_planes"):
+            # after the cross-check (its verdict is on the scan-line fill, as measured), before the
+            # occlusion drop, which then judges the planes' answers
+            m = plane_fill(m, image)
+        if cfg.step("drop_occluded"):  # fill_holes is on: the config checks it, or step() says off
             m = drop_occluded(m, left, cfg.block_size, cfg.occlusion_margin, confirmed=agreed)
             agreed = None if agreed is None else agreed & (m.disparity > 0)
         if n == 1:

@@ -487,6 +487,20 @@ def fill_holes(disparity: np.ndarray, grey: np.ndarray, radius: int = 4, eps: fl
     return out, hole & ~unfillable
 
 
+def _guard_periodic(lr_error: np.ndarray, disp: np.ndarray, left: np.ndarray, right: np.ndarray, params: SGBMParams,
+                    tolerance: float) -> np.ndarray:
+    """``lr_error`` set to inf where the full-size round trip passed, the half-size one failed and the
+    texture repeats within the range (periodic.py)."""
+    from sensorium.stages.depth.periodic import repeats
+
+    half = lr_consistency(disp, compute_right_disparity_scaled(left, right, params, 2, 2)) - np.float32(0.5)
+    ys, xs = np.nonzero((lr_error <= tolerance) & (half > tolerance))
+    rep = repeats(to_grey(left), to_grey(right), disp, ys, xs, params.min_disparity + params.num_disparities)
+    out = lr_error.copy()
+    out[ys[rep], xs[rep]] = np.inf
+    return out
+
+
 # --- depth --------------------------------------------------------------------------------------
 
 
@@ -535,6 +549,7 @@ def match(
     lr_scale: str = "full",
     fill_filter: str = "guided",
     keep_rejected: bool = False,
+    periodic_guard: bool = False,
 ) -> StereoMaps:
     """SGBM on a rectified pair, then LR check, confidence and hole filling.
 
@@ -555,6 +570,10 @@ def match(
     half-occluded slivers whose disparity is in no neighbour: SGBM's value there is wrong by
     > 2 px 29% of the time on Motorcycle, any neighbour-based fill measured here 36-51%
     (docs/benchmarks.md). The neighbours are still the checked pixels only.
+    ``periodic_guard`` (with ``lr_scale`` ``full``): also match the right view at half size, and
+    where the two round trips disagree keep the full-size pass only where the texture does not
+    repeat within the range (periodic.py: on a repeating pattern both full-size matches can take
+    the same wrong repeat), for about an eighth of SGBM more.
     """
     _check_pair(left, right)
     if fill_filter not in ("none", "guided", "wls"):
@@ -573,6 +592,8 @@ def match(
     raw = disp.copy() if lr_check and fill and keep_rejected else None
     if lr_check:
         lr_error = lr_consistency(disp, compute_right_disparity_scaled(left, right, params, fx, fy))
+        if periodic_guard and (fx, fy) == (1, 1) and left.shape[1] // 2 >= 128 and left.shape[0] // 2 >= 64:
+            lr_error = _guard_periodic(lr_error, disp, left, right, params, tolerance)
         disp[lr_error > tolerance] = -1.0
     texture = texture_confidence(grey, params.block_size)
     conf = confidence_map(disp, grey, lr_error, tolerance, params.block_size, texture=texture)
