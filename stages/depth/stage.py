@@ -31,16 +31,27 @@ from sensorium.stages.results import Depth, Rectification
 
 log = logging.getLogger(__name__)
 
-#: preset -> (least downscale for matching, coarse range pass scale); see DepthConfig.preset
-PRESETS = {"default": (1, disparity_range.COARSE_SCALE), "accurate": (1, disparity_range.COARSE_SCALE), "fast": (2, 8)}
-#: preset -> the dense-accuracy steps it runs unless an option says otherwise (None in DepthConfig):
-#: ``accurate`` reaches #15's dense bar with them (docs/benchmarks.md, seventh round) at ~18x
-#: SGBM-64 per VGA frame, ~1.5 frames/s here; the default and the fast preset keep to a stream's
-#: budget without them (1.7x and 0.7x)
-PRESET_STEPS: dict[str, dict[str, Any]] = {
-    "default": {"lr_scale": "half", "cross_check": False, "drop_occluded": False, "fill_planes": False, "periodic_guard": False},
-    "accurate": {"lr_scale": "full", "cross_check": True, "drop_occluded": True, "fill_planes": True, "periodic_guard": True},
-    "fast": {"lr_scale": "half", "cross_check": False, "drop_occluded": False, "fill_planes": False, "periodic_guard": False},
+@dataclass(frozen=True)
+class Preset:
+    """What a ``DepthConfig.preset`` chooses: the matching scales, and the dense-accuracy steps
+    it runs unless an option says otherwise (``None`` in DepthConfig)."""
+
+    match_scale: int  # least downscale for matching
+    coarse_scale: int  # the range pass's downscale
+    lr_scale: Literal["full", "half_width", "half"]
+    periodic_guard: bool
+    cross_check: bool
+    fill_planes: bool
+    drop_occluded: bool
+
+
+#: ``accurate``, the default, reaches #15's dense bar (docs/benchmarks.md, seventh and eighth
+#: rounds); ``balanced`` is the previous default, ``fast`` a camera-rate budget (docs/depth.md
+#: gives each one's accuracy and cost)
+PRESETS: dict[str, Preset] = {
+    "accurate": Preset(1, disparity_range.COARSE_SCALE, "full", periodic_guard=True, cross_check=True, fill_planes=True, drop_occluded=True),
+    "balanced": Preset(1, disparity_range.COARSE_SCALE, "half", periodic_guard=False, cross_check=False, fill_planes=False, drop_occluded=False),
+    "fast": Preset(2, 8, "half", periodic_guard=False, cross_check=False, fill_planes=False, drop_occluded=False),
 }
 #: sources whose range and warnings a stage remembers (least recently seen forgotten first)
 MAX_SOURCES = 256
@@ -48,72 +59,44 @@ MAX_SOURCES = 256
 
 @dataclass(frozen=True)
 class DepthConfig(StageConfig):
-    """Settings of :class:`DepthStage` (frozen; built once at the edge).
+    """Settings of :class:`DepthStage` (frozen; built once at the edge). docs/depth.md says what
+    each step costs and buys, with numbers (docs/benchmarks.md has the rounds behind them).
 
+    ``preset``: ``accurate`` (the default) reaches #15's dense bar with no range given: plain SGBM
+    3-way's EPE and bad-2 with the true range, at >= 95% coverage. ``balanced`` (the previous
+    default) and ``fast`` (match at half size: a camera-rate budget on 2 cores) trade accuracy
+    for time. A preset only chooses the steps left None below (:class:`Preset`).
     Range: by default (``num_disparities=0``) a coarse pass finds the scene's disparities and
-    the match searches just those, with hysteresis per source on video (see
-    :mod:`~sensorium.stages.depth.range`); ``disparity_range="metric"`` takes the range from
-    [``min_depth_m``, ``max_depth_m``] through the calibration's f B instead; an explicit
-    ``num_disparities`` (multiple of 16, from ``min_disparity``) wins over both. ``max_disparity``
-    caps the automatic range (full-resolution pixels; the nearest measurable depth is f B /
-    max_disparity); ``range_shrink``: fraction of the gap by which the range narrows per frame;
+    the match searches just those, with hysteresis per source on video (range.py);
+    ``disparity_range="metric"`` takes it from [``min_depth_m``, ``max_depth_m``] through the
+    calibration's f B; an explicit ``num_disparities`` (multiple of 16, from ``min_disparity``)
+    wins over both. ``max_disparity`` caps the automatic range (full-resolution pixels);
+    ``range_shrink``: share of the gap by which the range narrows per frame;
     ``saturation_warning``: share of the image nearer than the range can see above which the
     result says so (``metadata["saturated"]``) and the stage warns once per source.
-    Matching: ``block_size`` (odd; 3 measured best on Motorcycle, its shifted copy and the
-    sample alike, at the same cost as 5; see docs/benchmarks.md), ``uniqueness_ratio``,
-    ``speckle_window``/``speckle_range``, ``use_colour`` (match RGB instead of grey),
-    ``full_width`` (also match the left border band), ``downscale`` (match at 1/n
-    resolution: ~n^2 faster, coarser depth; at 1, a range wider than ``full_res_disparities``
-    is matched at half resolution all the same). The dense-accuracy steps below default to None,
-    the preset's choice (PRESET_STEPS): all on in ``accurate``; ``default`` and ``fast`` run the
-    half-size LR check and the scan-line fill only.
-    ``lr_check``/``max_lr_diff`` (pixels at the matching resolution) drop matches that fail the
-    round trip (``lr_scale``: the right view matched at ``full`` size, ``accurate``'s, the most
-    checked pixels; ``half`` width and height, the default's, ~0.3x SGBM-64; ``half_width``).
-    ``periodic_guard`` (full size only): where the full-size round trip passes and a half-size
-    one fails, the pass stands only if the texture does not repeat within the range
-    (periodic.py; without it #18's chessboard fails). ``fill_holes`` fills holes (with low
-    confidence): background-first along scan lines, then ``fill_filter``: ``none``, ``guided``
-    (He et al.'s guided filter; smoother, measured less accurate) or ``wls`` (confidence-weighted
-    WLS, edge_filter.py; ~10x slower, measured less accurate); ``fill_planes``: filled pixels
-    take their colour segment's robust plane where it is well supported (planes.py; ~13x
-    SGBM-64 at VGA, most of ``accurate``'s time); ``keep_rejected``: a pixel the LR check
-    rejected keeps SGBM's own value when filling (low confidence, counted as filled) rather than
-    a neighbour's (measured more accurate with the half-size check; docs/benchmarks.md).
-    ``cross_check``: match once more on rank-transformed images and cut the confidence where the
-    two disagree (cross_check.py): confidence then ranks bad pixels better (Motorcycle ROC AUC
-    0.79 -> 0.87), for ~0.8x SGBM-64; the disparities are unchanged (but see
-    ``drop_occluded``). ``drop_occluded`` (needs ``fill_holes``): after filling, make unknown
-    the pixels whose disparities break uniqueness along the row by more than
-    ``occlusion_margin`` px (occluded ones, and fills that cover a surface seen further left),
-    except those the cross-check confirms when it runs, and extend the left border band the
-    right camera cannot see (occlusion.py). Together (``preset=accurate``, margin 4 chosen on
-    held-out pairs) they reach #15's bar, plain SGBM's EPE and bad-2 with the true range at >= 95%
-    coverage: Motorcycle 95.66% at 1.010 px / 5.64% (plain 86.42% at 1.050 / 6.10%), the sample
-    96.15% at 0.197 / 0.34% (91.55% at 0.206 / 0.37%), for ~18x SGBM-64 per VGA frame against
-    the defaults' 1.7x (docs/benchmarks.md, seventh round): too slow for a camera stream on
-    2 cores, hence a preset and not the default.
-    ``subpixel_refine``: when the match ran at reduced
-    resolution by ``preset=fast`` or ``downscale`` (not a wide range's automatic half size),
-    refit each upsampled disparity within +-0.5 px at full resolution (subpixel.py;
-    ``preset=fast``: EPE 0.362 -> 0.232 px on the sample, 1.77 -> 1.68 on Motorcycle, bad-2 no
-    worse, for ~0.11-0.22x SGBM-64 more time; at full resolution it measured worse, so it is
-    not applied there).
-    ``preset``: ``default`` (the settings above), ``accurate`` (the dense steps above, for still
-    pairs and offline jobs), or ``fast``, for a camera-rate budget: match at
-    half resolution (or ``downscale``, if coarser), the LR check's right view at ``lr_scale``
-    of that, the coarse range pass at 1/8 instead of 1/4 scale, and the full-size refit above.
-    Measured 0.73x SGBM-64 with the refit (0.51-0.62x without, side by side; the defaults
-    1.70-1.84x, ``accurate`` 18x), a coarser, less accurate map than the defaults' (docs/depth.md
-    gives both).
+    Matching: SGBM 3-way's ``block_size`` (3 measured best), ``uniqueness_ratio``,
+    ``speckle_window``/``speckle_range``, ``use_colour``, ``full_width`` (also match the left
+    border band), ``downscale`` (match at 1/n size; a range wider than ``full_res_disparities``
+    is matched at half size all the same).
+    Checks: ``lr_check``/``max_lr_diff`` (matching pixels) drop matches that fail the round trip,
+    the right view matched at ``lr_scale``; ``periodic_guard`` keeps #18's periodic textures from
+    passing the full-size round trip (periodic.py); ``cross_check`` matches rank-transformed
+    images too and cuts the confidence where the two disagree (cross_check.py).
+    Holes: ``fill_holes`` (low confidence) background-first along scan lines, ``fill_filter``
+    ``none``/``guided``/``wls`` after it; ``keep_rejected``: a pixel the LR check rejected keeps
+    SGBM's value rather than a neighbour's; ``fill_planes``: a filled pixel takes its colour
+    segment's plane where one is well supported (planes.py); ``drop_occluded`` (needs
+    ``fill_holes``): make unknown what breaks uniqueness along the row by more than
+    ``occlusion_margin`` px, unless the cross-check confirms it (occlusion.py).
+    ``subpixel_refine``: refit a match made at reduced size by ``preset=fast`` or ``downscale``
+    at full size (subpixel.py).
     Depth: kept within [``min_depth_m``, ``max_depth_m``], 0 outside. ``focal_px`` and
     ``baseline_m`` give metric depth for a rectified pair that comes without calibration
     (both None: disparity only). ``sensor_depth_scale``: metres per unit of
-    ``frame.sensor_depth`` (1.0 per the Frame contract). ``point_cloud``/``voxel_size_m``:
-    also return a down-sampled coloured point cloud.
+    ``frame.sensor_depth``. ``point_cloud``/``voxel_size_m``: also a down-sampled coloured cloud.
     """
 
-    preset: Literal["default", "accurate", "fast"] = "default"
+    preset: Literal["accurate", "balanced", "fast"] = "accurate"
     num_disparities: int = 0
     min_disparity: int = 0
     disparity_range: Literal["auto", "metric"] = "auto"
@@ -187,15 +170,14 @@ class DepthConfig(StageConfig):
             raise ValueError(f"voxel_size_m: expected >= 0 metres, got {self.voxel_size_m}")
 
     def step(self, name: str) -> Any:
-        """A dense-accuracy step's setting: the option's, or where it is None the preset's
-        (PRESET_STEPS); the steps that judge the filled output are off without filling. Resolved
+        """A dense-accuracy step's setting: the option's, or where it is None the preset's; the steps that judge the filled output are off without filling. Resolved
         here rather than stored, so the config's options stay what the user set."""
         value = getattr(self, name)
         if value is not None:
             return value
         if name in ("drop_occluded", "fill_planes") and not self.fill_holes:
             return False
-        return PRESET_STEPS[self.preset][name]
+        return getattr(PRESETS[self.preset], name)
 
     def sgbm(self, rng: DisparityRange, downscale: int = 1) -> stereo.SGBMParams:
         """Matcher settings for ``rng`` (full-resolution pixels), shrunk for matching at 1/``downscale``."""
@@ -354,7 +336,7 @@ class DepthStage(Stage):
         cfg = self.config
         ceiling = max(cfg.max_disparity, cfg.min_disparity + cfg.num_disparities)
         # the pass looks a quarter beyond the ceiling, so it can tell how much lies past it
-        est = disparity_range.coarse_estimate(left, right, ceiling + ceiling // 4, PRESETS[cfg.preset][1])
+        est = disparity_range.coarse_estimate(left, right, ceiling + ceiling // 4, PRESETS[cfg.preset].coarse_scale)
         if est.low is None:
             return None
         if est.negative_fraction > disparity_range.SWAPPED_FRACTION:
@@ -400,7 +382,7 @@ class DepthStage(Stage):
     def _match_scale(self, rng: DisparityRange) -> int:
         """1/n resolution to match at: the configured one (at least the preset's), or half for a very wide range."""
         cfg = self.config
-        n = max(cfg.downscale, PRESETS[cfg.preset][0])
+        n = max(cfg.downscale, PRESETS[cfg.preset].match_scale)
         return 2 if n == 1 and rng.num_disparities > cfg.full_res_disparities else n
 
     def _match(self, left: np.ndarray, right: np.ndarray, rng: DisparityRange, image: np.ndarray) -> tuple[stereo.StereoMaps, np.ndarray | None]:
@@ -442,7 +424,7 @@ class DepthStage(Stage):
         # half-size precision -> full-size precision (subpixel.py); only where reduced size was asked
         # for, so the defaults' output stays as it was: on the one wide-range pair measured
         # (Motorcycle upscaled 3x, no detail beyond half size) the refit was no gain
-        if cfg.subpixel_refine and max(cfg.downscale, PRESETS[cfg.preset][0]) > 1:
+        if cfg.subpixel_refine and max(cfg.downscale, PRESETS[cfg.preset].match_scale) > 1:
             disp = refine_subpixel(stereo.to_grey(full_left), stereo.to_grey(full_right), disp)
         maps = stereo.StereoMaps(disp.astype(np.float32), up(m.confidence), up(m.matched).astype(bool), up(m.filled).astype(bool))
         return maps, None if agreed is None else up(agreed).astype(bool)

@@ -141,11 +141,12 @@ def test_a_fixed_range_wins():
 BOARD = (9, 6)
 
 
-@pytest.fixture(scope="module", params=["default", "accurate"])
+@pytest.fixture(scope="module", params=["accurate", "balanced"])
 def chessboard(data_dir: Path, request: pytest.FixtureRequest) -> tuple[Depth, np.ndarray]:
     """The depth stage's Depth for left01/right01 with the set's own calibration, and the left
-    image in the depth map's (rectified) camera; for the default preset and for ``accurate``,
-    whose full-size LR check would take the periodic board to the wall without its guard."""
+    image in the depth map's (rectified) camera; for the default preset (``accurate``, whose
+    full-size LR check would take the periodic board to the wall without its guard) and for
+    ``balanced``."""
     folder = data_dir / "stereo/chessboard"
     names = read_image_list(folder / "stereo_calib.xml")  # left, right, left, right, ...
     images = [cv2.cvtColor(cv2.imread(str(folder / n)), cv2.COLOR_BGR2RGB) for n in names]

@@ -220,7 +220,8 @@ def test_check(sample: SampleSequence, make, expectation) -> None:
         ({"max_lr_diff": 0.0}, pytest.raises(ValueError, match="max_lr_diff")),
         ({"preset": "fast"}, does_not_raise()),
         ({"preset": "accurate"}, does_not_raise()),
-        ({"preset": "turbo"}, pytest.raises(ValueError, match="depth.preset: expected one of default, accurate, fast, got 'turbo'")),
+        ({"preset": "balanced"}, does_not_raise()),
+        ({"preset": "turbo"}, pytest.raises(ValueError, match="depth.preset: expected one of accurate, balanced, fast, got 'turbo'")),
         ({"sgbm_mode": "hh"}, pytest.raises(ValueError, match="unknown option.*sgbm_mode")),
         ({"occlusion_margin": -1.0}, pytest.raises(ValueError, match="occlusion_margin")),
         ({"drop_occluded": True, "fill_holes": False}, pytest.raises(ValueError, match="drop_occluded: needs fill_holes=true")),
@@ -285,9 +286,8 @@ def test_measured_pixels_beat_plain_sgbm_with_the_true_range(motorcycle, sample:
 
 
 @pytest.mark.parametrize("case", ["motorcycle", "sample"])
-def test_accurate_preset_reaches_plain_sgbm_with_the_true_range(motorcycle, sample: SampleSequence, case: str) -> None:
-    """#15's dense bar, reached by ``preset=accurate`` (no range given; not the default, which
-    keeps a stream's budget: docs/benchmarks.md, seventh round): EPE and bad-2 no worse than
+def test_defaults_reach_plain_sgbm_with_the_true_range(motorcycle, sample: SampleSequence, case: str) -> None:
+    """#15's dense bar with default settings (``preset=accurate``, no range given): EPE and bad-2 no worse than
     OpenCV's SGBM 3-way given the true range, at >= 95% coverage. Measured: Motorcycle 95.66% at
     1.010 px / 5.64% against plain 86.42% at 1.050 / 6.10%; the sample's 8 frames 96.15% at 0.197
     / 0.34% against 91.55% at 0.206 / 0.37% (EPE under on all 8 frames, bad-2 on 7: frame 2
@@ -304,7 +304,7 @@ def test_accurate_preset_reaches_plain_sgbm_with_the_true_range(motorcycle, samp
         n = int(np.ceil((np.nanmax(gt[np.isfinite(gt)]) + 1) / 16) * 16)
         s = evaluate_disparity(stereo.compute_disparity(left, right, stereo.SGBMParams(n, full_width=False)), gt)
         plain.append((s.coverage, s.epe, s.bad2))
-        s = evaluate_disparity(_run({"preset": "accurate"}, left, right).disparity, gt)
+        s = evaluate_disparity(_run({}, left, right).disparity, gt)
         dense.append((s.coverage, s.epe, s.bad2))
     (p_cov, p_epe, p_bad2), (cov, epe, bad2) = np.mean(plain, axis=0), np.mean(dense, axis=0)
     assert cov >= 0.95 and epe <= p_epe and bad2 <= p_bad2, ((cov, epe, bad2), (p_cov, p_epe, p_bad2))
@@ -431,17 +431,20 @@ def test_remembers_a_bounded_number_of_sources(sample: SampleSequence, monkeypat
 
 
 def test_the_dense_steps_follow_the_preset_unless_set() -> None:
-    """None is the preset's choice: the accurate preset runs the dense-accuracy steps, the default
-    and the fast one the half-size LR check and the scan-line fill; an explicit value wins, and without filling the steps that judge the
-    fill are off rather than refused."""
-    from sensorium.stages.depth.stage import PRESET_STEPS
+    """None is the preset's choice (all dense steps in ``accurate``, the default; the half-size LR
+    check and the scan-line fill alone in ``balanced`` and ``fast``); an explicit value wins, and
+    without filling the steps that judge the fill are off rather than refused."""
+    from sensorium.stages.depth.stage import PRESETS
 
-    for preset, steps in PRESET_STEPS.items():
+    steps = ("lr_scale", "periodic_guard", "cross_check", "fill_planes", "drop_occluded")
+    assert DepthConfig().preset == "accurate"
+    for preset, chosen in PRESETS.items():
         cfg = DepthConfig(preset=preset)
-        assert {name: cfg.step(name) for name in steps} == steps
+        assert {name: cfg.step(name) for name in steps} == {name: getattr(chosen, name) for name in steps}
         assert all(getattr(cfg, name) is None for name in steps)  # the options stay what was set
+    assert DepthConfig().step("fill_planes") is True and DepthConfig().step("lr_scale") == "full"
+    assert DepthConfig(preset="balanced").step("fill_planes") is False and DepthConfig(preset="balanced").step("lr_scale") == "half"
     assert DepthConfig(preset="fast", cross_check=True).step("cross_check") is True
     assert DepthConfig(lr_scale="half").step("lr_scale") == "half"
-    assert DepthConfig().step("fill_planes") is False and DepthConfig().step("lr_scale") == "half"
-    bare = DepthConfig(preset="accurate", fill_holes=False)
+    bare = DepthConfig(fill_holes=False)
     assert bare.step("drop_occluded") is False and bare.step("fill_planes") is False and bare.step("cross_check") is True
