@@ -38,6 +38,8 @@ MIN_INLIERS = 0.7
 #: robust fit: IRLS rounds and the Huber scale (px)
 IRLS_ROUNDS = 4
 HUBER_PX = 1.0
+#: the fit uses every FIT_STRIDE-th checked pixel of a segment (1: all)
+FIT_STRIDE = 1
 #: ridge on the slopes per checked pixel (x, y in units of 100 px): pulls a plane whose support
 #: is a narrow strip towards flat, and any plane somewhat (a 120 x 60 px segment sloping 0.1 px
 #: per px: 0.28 px mean error); chosen on the held-out pairs over 1e-3 and 1e-4 (docs/benchmarks.md)
@@ -60,38 +62,52 @@ def segments(image: np.ndarray) -> np.ndarray:
     return labels[rows[:, None], cols[None, :]]
 
 
-def fit_planes(labels: np.ndarray, disparity: np.ndarray, checked: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def fit_planes(labels: np.ndarray, disparity: np.ndarray, checked: np.ndarray,
+               wanted: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per segment a robust plane over its checked pixels: ``(params, support, inlier_share)``.
 
     labels: (H, W) int segment ids; disparity: (H, W) float32; checked: (H, W) bool, the pixels to
-    fit. params: (n, 3) float64, ``d = p0 + p1 x / 100 + p2 y / 100``; support: (n,) checked pixels
-    per segment; inlier_share: (n,) share of them within 1 px of the plane. A ridge on the slopes
+    fit; wanted: (n,) bool, the segments to fit (None: all; the others get zeros: a fill only
+    needs the segments that hold holes, often half the checked pixels or less). params: (n, 3)
+    float64, ``d = p0 + p1 x / 100 + p2 y / 100``; support: (n,) checked pixels per segment;
+    inlier_share: (n,) share of them within 1 px of the plane. A ridge on the slopes
     (:data:`RIDGE`) makes a segment whose support is a narrow strip fall back towards a flat plane.
     """
     if labels.shape != disparity.shape or checked.shape != disparity.shape:
         raise ValueError(f"labels {labels.shape}, disparity {disparity.shape} and checked {checked.shape} differ in shape")
     n = int(labels.max()) + 1
-    ys, xs = np.nonzero(checked & (disparity > 0))
-    lab = labels[ys, xs]
-    d = disparity[ys, xs].astype(np.float64)
-    feats = (np.ones(d.size), xs / 100.0, ys / 100.0)
-    support = np.bincount(lab, minlength=n).astype(np.float64)
-    weight = np.ones_like(d)
+    if wanted is not None and wanted.shape != (n,):
+        raise ValueError(f"wanted: expected ({n},) bool, one per segment, got {wanted.shape}")
+    use = checked & (disparity > 0)
+    if wanted is not None:
+        use &= wanted[labels]
+    ys, xs = np.nonzero(use)
+    lab_all = labels[ys, xs]
+    support = np.bincount(lab_all, minlength=n).astype(np.float64)
+    # the fit on every FIT_STRIDE-th checked pixel in raster order (each segment keeps its share);
+    # support and the inlier share count them all
+    ys_f, xs_f, lab = ys[::FIT_STRIDE], xs[::FIT_STRIDE], lab_all[::FIT_STRIDE]
+    d = disparity[ys_f, xs_f].astype(np.float64)
+    x, y = xs_f / 100.0, ys_f / 100.0
+    # the normal equations' nine sums per segment (1, x, y, xx, xy, yy | d, xd, yd), each a
+    # weighted bincount; the products are formed once, the IRLS weights multiply them per round
+    terms = np.stack([np.ones_like(d), x, y, x * x, x * y, y * y, d, x * d, y * d])
+    ridge = RIDGE * np.bincount(lab, minlength=n) + 1e-6
+    weighted = terms
     params = np.zeros((n, 3))
     residual = np.zeros_like(d)
     for _ in range(IRLS_ROUNDS):
-        A = np.empty((n, 3, 3))
-        rhs = np.empty((n, 3))
-        for i in range(3):
-            for j in range(i, 3):
-                A[:, i, j] = A[:, j, i] = np.bincount(lab, weights=weight * feats[i] * feats[j], minlength=n)
-            rhs[:, i] = np.bincount(lab, weights=weight * feats[i] * d, minlength=n)
-        A[:, 0, 0] += 1e-9
-        A[:, 1, 1] += RIDGE * support + 1e-6
-        A[:, 2, 2] += RIDGE * support + 1e-6
-        params = np.linalg.solve(A, rhs[..., None])[..., 0]
-        residual = d - (params[lab, 0] + params[lab, 1] * feats[1] + params[lab, 2] * feats[2])
-        weight = 1.0 / np.maximum(1.0, np.abs(residual) / HUBER_PX)
+        s = [np.bincount(lab, weights=t, minlength=n) for t in weighted]
+        A = np.stack([np.stack([s[0] + 1e-9, s[1], s[2]], -1), np.stack([s[1], s[3] + ridge, s[4]], -1),
+                      np.stack([s[2], s[4], s[5] + ridge], -1)], 1)
+        params = np.linalg.solve(A, np.stack(s[6:], -1)[..., None])[..., 0]
+        p = params[lab]
+        residual = d - (p[:, 0] + p[:, 1] * x + p[:, 2] * y)
+        weighted = terms * (1.0 / np.maximum(1.0, np.abs(residual) / HUBER_PX))
+    if FIT_STRIDE > 1:
+        p = params[lab_all]
+        residual = disparity[ys, xs] - (p[:, 0] + p[:, 1] * (xs / 100.0) + p[:, 2] * (ys / 100.0))
+        lab = lab_all
     inliers = np.bincount(lab, weights=(np.abs(residual) <= 1.0).astype(np.float64), minlength=n)
     return params, support, inliers / np.maximum(support, 1)
 
@@ -115,7 +131,9 @@ def plane_fill(maps: stereo.StereoMaps, image: np.ndarray) -> stereo.StereoMaps:
 def fill_from_segments(maps: stereo.StereoMaps, labels: np.ndarray, min_support: int = MIN_SUPPORT,
                        min_inliers: float = MIN_INLIERS) -> stereo.StereoMaps:
     """:func:`plane_fill` with the segments given ((H, W) int labels) and its thresholds as arguments."""
-    params, support, inliers = fit_planes(labels, maps.disparity, maps.matched)
+    n = int(labels.max()) + 1
+    holding = np.bincount(labels[maps.filled], minlength=n) > 0
+    params, support, inliers = fit_planes(labels, maps.disparity, maps.matched, holding)
     good = (support >= min_support) & (inliers >= min_inliers)
     ys, xs = np.nonzero(maps.filled & good[labels])
     lab = labels[ys, xs]
