@@ -7,11 +7,12 @@ assumes a colour segment is one smooth surface: fit a plane ``d = a x + b y + c`
 segment's checked disparities, robustly (IRLS with Huber weights: a few wrong checked pixels do
 not tilt it), and answer the segment's holes from it. Only segments with enough checked support
 whose checked pixels mostly lie on the plane answer; elsewhere the scan-line fill stays.
-Segments: Felzenszwalb and Huttenlocher's graph segmentation (scikit-image), over-segmenting so
-that a segment rarely crosses a depth edge. The thresholds were chosen on held-out layered pairs
+Segments: seeded watershed superpixels (OpenCV), large regions whose borders settle on colour
+edges, so that a segment rarely crosses a depth edge; Felzenszwalb and Huttenlocher's graph
+segmentation, used before, measured slightly more accurate at 10-50x the cost. The thresholds were chosen on held-out layered pairs
 built from real photos, not on the evaluation pairs (benchmarks/depth_holes.py, docs/benchmarks.md).
 
-Pure numpy/scikit-image on (H, W) arrays; disparities as in stereo.py (``<= 0`` unknown).
+Pure numpy/OpenCV on (H, W) arrays; disparities as in stereo.py (``<= 0`` unknown).
 """
 
 from __future__ import annotations
@@ -23,13 +24,13 @@ import numpy as np
 
 from sensorium.stages.depth import stereo
 
-#: segments are found at 1/SEGMENT_DOWNSCALE size, with Felzenszwalb's scale (larger: bigger
-#: segments), smoothing and least segment size (pixels at that size). Full size costs ~10x
-#: SGBM-64 at VGA; half size (scale 100, min size 5: the best of 25/50/100 held out) ~1.6x, but
-#: measured less accurate: the sample's bad-2 0.39% against plain SGBM's 0.37% (docs/benchmarks.md)
-SEGMENT_DOWNSCALE = 1
-SEGMENT_SCALE = 200
-SEGMENT_SIGMA = 0.5
+#: segments: watershed superpixels grown from seeds SEGMENT_STEP px apart, merged by Felzenszwalb
+#: and Huttenlocher's rule with scale SEGMENT_SCALE (colour levels x pixels; larger: bigger
+#: segments) and least size SEGMENT_MIN_SIZE px. Chosen on the held-out pairs over seeds 8/12/16 px
+#: apart and scales 1000-16000, against the plain superpixels (8-96 px) and Felzenszwalb's
+#: pixel graph at full and half size, which costs 10-50x more (docs/benchmarks.md, eighth round)
+SEGMENT_STEP = 16
+SEGMENT_SCALE = 4000.0
 SEGMENT_MIN_SIZE = 20
 #: a segment answers its holes when it has this many checked pixels ...
 MIN_SUPPORT = 80
@@ -38,8 +39,6 @@ MIN_INLIERS = 0.7
 #: robust fit: IRLS rounds and the Huber scale (px)
 IRLS_ROUNDS = 4
 HUBER_PX = 1.0
-#: the fit uses every FIT_STRIDE-th checked pixel of a segment (1: all)
-FIT_STRIDE = 1
 #: ridge on the slopes per checked pixel (x, y in units of 100 px): pulls a plane whose support
 #: is a narrow strip towards flat, and any plane somewhat (a 120 x 60 px segment sloping 0.1 px
 #: per px: 0.28 px mean error); chosen on the held-out pairs over 1e-3 and 1e-4 (docs/benchmarks.md)
@@ -47,19 +46,99 @@ RIDGE = 1e-2
 
 
 def segments(image: np.ndarray) -> np.ndarray:
-    """Colour segments of an (H, W, 3) or (H, W) uint8 image: (H, W) int labels 0..n-1 (found at
-    1/:data:`SEGMENT_DOWNSCALE` size, labels spread back to full size by nearest neighbour)."""
-    from skimage.segmentation import felzenszwalb
+    """Colour segments of an (H, W, 3) or (H, W) uint8 image: (H, W) int labels 0..n-1.
 
-    if image.dtype != np.uint8 or image.ndim not in (2, 3):
+    Felzenszwalb and Huttenlocher's graph segmentation run on superpixels instead of pixels: a
+    pixel graph at VGA is ~1.2M edges (scikit-image: ~0.5 s), the superpixels' ~4,000. The
+    superpixels are seeded watershed regions (Neubert and Protzel 2014, without their compactness
+    term): one seed per :data:`SEGMENT_STEP` px cell, each region flooded from its seed through the
+    smallest colour steps first, so two regions meet where the colour changes most. They are
+    then merged, weakest boundary first, while the step in mean colour between two is no larger
+    than either's largest inner step plus :data:`SEGMENT_SCALE` / its size.
+    """
+    if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
         raise ValueError(f"segments: expected an (H, W, 3) or (H, W) uint8 image, got {image.shape} {image.dtype}")
-    h, w = image.shape[:2]
-    hs, ws = max(h // SEGMENT_DOWNSCALE, 1), max(w // SEGMENT_DOWNSCALE, 1)
-    small = image if (hs, ws) == (h, w) else cv2.resize(image, (ws, hs), interpolation=cv2.INTER_AREA)
-    labels = felzenszwalb(small, scale=SEGMENT_SCALE, sigma=SEGMENT_SIGMA, min_size=SEGMENT_MIN_SIZE,
-                          channel_axis=-1 if image.ndim == 3 else None)
-    rows, cols = np.arange(h) * hs // h, np.arange(w) * ws // w
-    return labels[rows[:, None], cols[None, :]]
+    colour = np.ascontiguousarray(image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR))
+    return _merge(superpixels(colour), colour)
+
+
+def superpixels(colour: np.ndarray, step: int = SEGMENT_STEP) -> np.ndarray:
+    """Seeded watershed regions of an (H, W, 3) uint8 image: (H, W) int32 labels 0..n-1, seeds ``step`` px apart.
+    The 1 px lines OpenCV leaves between regions (and at the image border) join their nearest
+    neighbour in colour."""
+    h, w = colour.shape[:2]
+    ny, nx = max(round(h / step), 1), max(round(w / step), 1)
+    rows = ((np.arange(ny) + 0.5) * h / ny).astype(int)
+    cols = ((np.arange(nx) + 0.5) * w / nx).astype(int)
+    markers = np.zeros((h, w), np.int32)
+    markers[rows[:, None], cols[None, :]] = np.arange(1, ny * nx + 1).reshape(ny, nx)
+    cv2.watershed(colour, markers)  # in place: region ids, -1 on the lines between them
+    _join_lines(markers, colour)
+    return markers - 1
+
+
+def _merge(regions: np.ndarray, colour: np.ndarray, scale: float = SEGMENT_SCALE, min_size: int = SEGMENT_MIN_SIZE) -> np.ndarray:
+    """Felzenszwalb-Huttenlocher on the regions' adjacency graph, an edge weighing the distance of
+    the two mean colours: (H, W) labels 0..n-1 of the merged segments."""
+    n = int(regions.max()) + 1
+    flat = regions.ravel()
+    size = np.bincount(flat, minlength=n).astype(np.float64)
+    pixels = colour.reshape(-1, 3).astype(np.float64)
+    mean = np.stack([np.bincount(flat, weights=pixels[:, c], minlength=n) for c in range(3)], 1) / np.maximum(size, 1)[:, None]
+    a = np.concatenate([regions[:, :-1].ravel(), regions[:-1, :].ravel()])
+    b = np.concatenate([regions[:, 1:].ravel(), regions[1:, :].ravel()])
+    apart = a != b
+    pairs = np.unique(np.minimum(a[apart], b[apart]).astype(np.int64) * n + np.maximum(a[apart], b[apart]))
+    first, second = pairs // n, pairs % n
+    weight = np.sqrt(((mean[first] - mean[second]) ** 2).sum(axis=1))
+    order = np.argsort(weight, kind="stable")
+    edges = list(zip(first[order].tolist(), second[order].tolist(), weight[order].tolist()))
+    parent, sizes, inner = list(range(n)), size.tolist(), [0.0] * n
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for u, v, wt in edges:  # sorted: wt is the largest inner step of a merged segment
+        ru, rv = root(u), root(v)
+        if ru != rv and wt <= inner[ru] + scale / sizes[ru] and wt <= inner[rv] + scale / sizes[rv]:
+            if sizes[ru] < sizes[rv]:
+                ru, rv = rv, ru
+            parent[rv], sizes[ru], inner[ru] = ru, sizes[ru] + sizes[rv], wt
+    for u, v, _ in edges:  # then segments under min_size join their most similar neighbour
+        ru, rv = root(u), root(v)
+        if ru != rv and min(sizes[ru], sizes[rv]) < min_size:
+            if sizes[ru] < sizes[rv]:
+                ru, rv = rv, ru
+            parent[rv], sizes[ru] = ru, sizes[ru] + sizes[rv]
+    roots = np.array([root(i) for i in range(n)])
+    return np.unique(roots, return_inverse=True)[1][regions]
+
+
+def _join_lines(markers: np.ndarray, colour: np.ndarray) -> None:
+    """Give each line pixel (-1; or 0, the odd pixel the flood never reached) the id of its
+    4-neighbour nearest in colour (in place); a corner of the image border, whose neighbours are
+    lines too, is reached on the second pass."""
+    h, w = markers.shape
+    chans = [c.astype(np.int16) for c in cv2.split(colour)]
+    for _ in range(3):
+        ys, xs = np.nonzero(markers <= 0)
+        if ys.size == 0:
+            return
+        here = [c[ys, xs] for c in chans]
+        best = np.full(ys.size, np.iinfo(np.int16).max, np.int16)
+        label = np.full(ys.size, -1, np.int32)
+        for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+            ny, nx = np.clip(ys + dy, 0, h - 1), np.clip(xs + dx, 0, w - 1)
+            theirs = markers[ny, nx]
+            step = sum(np.abs(c[ny, nx] - c0) for c, c0 in zip(chans, here))
+            take = (theirs > 0) & (step < best)
+            best[take], label[take] = step[take], theirs[take]
+        markers[ys, xs] = label
+    if (markers <= 0).any():  # an image of lines only (a dimension of 1-2 px): one segment
+        markers[markers <= 0] = 1
 
 
 def fit_planes(labels: np.ndarray, disparity: np.ndarray, checked: np.ndarray,
@@ -82,17 +161,14 @@ def fit_planes(labels: np.ndarray, disparity: np.ndarray, checked: np.ndarray,
     if wanted is not None:
         use &= wanted[labels]
     ys, xs = np.nonzero(use)
-    lab_all = labels[ys, xs]
-    support = np.bincount(lab_all, minlength=n).astype(np.float64)
-    # the fit on every FIT_STRIDE-th checked pixel in raster order (each segment keeps its share);
-    # support and the inlier share count them all
-    ys_f, xs_f, lab = ys[::FIT_STRIDE], xs[::FIT_STRIDE], lab_all[::FIT_STRIDE]
-    d = disparity[ys_f, xs_f].astype(np.float64)
-    x, y = xs_f / 100.0, ys_f / 100.0
+    lab = labels[ys, xs]
+    support = np.bincount(lab, minlength=n).astype(np.float64)
+    d = disparity[ys, xs].astype(np.float64)
+    x, y = xs / 100.0, ys / 100.0
     # the normal equations' nine sums per segment (1, x, y, xx, xy, yy | d, xd, yd), each a
     # weighted bincount; the products are formed once, the IRLS weights multiply them per round
     terms = np.stack([np.ones_like(d), x, y, x * x, x * y, y * y, d, x * d, y * d])
-    ridge = RIDGE * np.bincount(lab, minlength=n) + 1e-6
+    ridge = RIDGE * support + 1e-6
     weighted = terms
     params = np.zeros((n, 3))
     residual = np.zeros_like(d)
@@ -104,10 +180,6 @@ def fit_planes(labels: np.ndarray, disparity: np.ndarray, checked: np.ndarray,
         p = params[lab]
         residual = d - (p[:, 0] + p[:, 1] * x + p[:, 2] * y)
         weighted = terms * (1.0 / np.maximum(1.0, np.abs(residual) / HUBER_PX))
-    if FIT_STRIDE > 1:
-        p = params[lab_all]
-        residual = disparity[ys, xs] - (p[:, 0] + p[:, 1] * (xs / 100.0) + p[:, 2] * (ys / 100.0))
-        lab = lab_all
     inliers = np.bincount(lab, weights=(np.abs(residual) <= 1.0).astype(np.float64), minlength=n)
     return params, support, inliers / np.maximum(support, 1)
 
