@@ -164,6 +164,12 @@ def print_speed(repeats: int) -> None:
     felz = VARIANTS["felzenszwalb full, scale 200 (seventh round)"](image)
     shipped = planes.segments(image)
     every = np.ones(int(felz.max()) + 1, bool)
+    stages = {flag: DepthStage({**ACCURATE, "fill_planes": flag}) for flag in (True, False)}
+
+    def accurate(segment: Segmenter | None = None, planes: bool = True) -> object:
+        frame = Frame("bench", 0, image=seq.lefts[0], right=seq.rights[0], calib=seq.calib)
+        with segmented_by(segment) if segment is not None else contextlib.nullcontext():
+            return stages[planes]([frame])
     rows = [
         ("segments: Felzenszwalb, full size (seventh round)", lambda: VARIANTS["felzenszwalb full, scale 200 (seventh round)"](image)),
         ("segments: Felzenszwalb, half size, scale 100", lambda: VARIANTS["felzenszwalb half, scale 100, min 5"](image)),
@@ -173,6 +179,9 @@ def print_speed(repeats: int) -> None:
         ("fill from segments (fit of the hole segments), Felzenszwalb's", lambda: planes.fill_from_segments(maps, felz)),
         ("fill from segments, shipped segments", lambda: planes.fill_from_segments(maps, shipped)),
         ("plane_fill, shipped (segments + fit + fill)", lambda: planes.plane_fill(maps, image)),
+        ("DepthStage preset=accurate (shipped)", lambda: accurate()),
+        ("DepthStage preset=accurate, the seventh round's segments", lambda: accurate(VARIANTS["felzenszwalb full, scale 200 (seventh round)"])),
+        ("DepthStage preset=accurate without fill_planes", lambda: accurate(planes=False)),
     ]
     print(f"machine: {cpu_model()}, load {__import__('os').getloadavg()[0]:.2f}; {repeats} rounds, A B / B A against SGBM-64")
     for (name, _), t in zip(rows, time_against(base, rows, repeats)):
