@@ -7,10 +7,13 @@ assumes a colour segment is one smooth surface: fit a plane ``d = a x + b y + c`
 segment's checked disparities, robustly (IRLS with Huber weights: a few wrong checked pixels do
 not tilt it), and answer the segment's holes from it. Only segments with enough checked support
 whose checked pixels mostly lie on the plane answer; elsewhere the scan-line fill stays.
-Segments: seeded watershed superpixels (OpenCV), large regions whose borders settle on colour
-edges, so that a segment rarely crosses a depth edge; Felzenszwalb and Huttenlocher's graph
-segmentation, used before, measured slightly more accurate at 10-50x the cost. The thresholds were chosen on held-out layered pairs
-built from real photos, not on the evaluation pairs (benchmarks/depth_holes.py, docs/benchmarks.md).
+Segments: Felzenszwalb and Huttenlocher's graph segmentation over watershed superpixels (OpenCV)
+rather than over pixels: regions whose borders settle on colour edges, so that a segment
+rarely crosses a depth edge, large where the colour is even. Held out it is as accurate as
+their pixel graph (scikit-image's, used before) at a tenth of its cost. The thresholds were
+chosen on held-out layered pairs built from real photos (benchmarks/depth_holes.py,
+depth_planes.py, docs/benchmarks.md); the segmentation's last choice among near-equal ones was
+also seen on the evaluation pairs (said there).
 
 Pure numpy/OpenCV on (H, W) arrays; disparities as in stereo.py (``<= 0`` unknown).
 """
@@ -27,8 +30,8 @@ from sensorium.stages.depth import stereo
 #: segments: watershed superpixels grown from seeds SEGMENT_STEP px apart, merged by Felzenszwalb
 #: and Huttenlocher's rule with scale SEGMENT_SCALE (colour levels x pixels; larger: bigger
 #: segments) and least size SEGMENT_MIN_SIZE px. Chosen on the held-out pairs over seeds 8/12/16 px
-#: apart and scales 1000-16000, against the plain superpixels (8-96 px) and Felzenszwalb's
-#: pixel graph at full and half size, which costs 10-50x more (docs/benchmarks.md, eighth round)
+#: apart and scales 2000-8000, against the plain superpixels (8-96 px) and Felzenszwalb's pixel
+#: graph at full size (~11x the cost) and half size (~1.6x) (docs/benchmarks.md, eighth round)
 SEGMENT_STEP = 16
 SEGMENT_SCALE = 4000.0
 SEGMENT_MIN_SIZE = 20
