@@ -29,9 +29,10 @@ from sensorium.stages.depth import stereo
 
 #: segments: watershed superpixels grown from seeds SEGMENT_STEP px apart, merged by Felzenszwalb
 #: and Huttenlocher's rule with scale SEGMENT_SCALE (colour levels x pixels; larger: bigger
-#: segments) and least size SEGMENT_MIN_SIZE px. Chosen on the held-out pairs over seeds 8 px apart
-#: at scales 2000/4000/8000 and 12 or 16 px at 4000, against the plain superpixels (8-96 px) and Felzenszwalb's pixel
-#: graph at full size (~11x the cost) and half size (~1.6x) (docs/benchmarks.md, eighth round)
+#: segments) and least size SEGMENT_MIN_SIZE px. Chosen on the held-out pairs over seeds 8 px
+#: apart at scales 2000/4000/8000 and 12 or 16 px at 4000, against the plain superpixels
+#: (8-96 px) and Felzenszwalb's pixel graph at full size (~11x the cost) and half size (~1.6x)
+#: (docs/benchmarks.md, eighth round)
 SEGMENT_STEP = 16
 SEGMENT_SCALE = 4000.0
 SEGMENT_MIN_SIZE = 20
