@@ -204,7 +204,8 @@ SET = {"lr_scale": "half", "cross_check": True, "drop_occluded": True, "fill_pla
 
 #: the stage's accurate preset (its planes and guard included: no hole answer from outside)
 ACCURATE: dict = {"preset": "accurate"}
-P = {"method": "felz", "size": 200, "min_support": 80, "min_inliers": 0.7}  # the held-out choice (= planes.py's)
+#: the seventh round's held-out choice (planes.py segments differently since the eighth round: depth_planes.py)
+P = {"method": "felz", "size": 200, "min_support": 80, "min_inliers": 0.7}
 #: this round's variants on the evaluation pairs: (label, LR verdict of depth_lr_gate or None, options, plane spec)
 VARIANTS: list[tuple[str, str | None, dict, dict | None]] = [
     ("half-size check, margin 2", None, {**SET, "occlusion_margin": 2.0}, None),

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sensorium.stages.depth import stereo
-from sensorium.stages.depth.planes import MIN_SUPPORT, fit_planes, plane_fill
+from sensorium.stages.depth.planes import MIN_SUPPORT, fit_planes, plane_fill, segments
 
 
 def _slanted(h: int = 60, w: int = 120) -> np.ndarray:
@@ -64,3 +64,49 @@ def test_plane_fill_refuses_an_image_of_another_size() -> None:
     maps = stereo.StereoMaps(d, np.ones_like(d), np.ones(d.shape, bool), np.zeros(d.shape, bool))
     with pytest.raises(ValueError, match=r"image \(10, 10, 3\) and disparity \(60, 120\) differ in size"):
         plane_fill(maps, np.zeros((10, 10, 3), np.uint8))
+
+
+def test_segments_follow_colour_edges_not_the_seed_grid() -> None:
+    """Two flat colours (with sensor noise) split by a slanted edge that crosses the seed grid's
+    cells: every segment lies on one side of it (but for a pixel or two where the edge meets
+    the image border), and the superpixels of one colour merge into few segments."""
+    h, w = 150, 200
+    ys, xs = np.mgrid[0:h, 0:w]
+    red = xs < 70 + 0.6 * ys  # a slanted edge, through the middle of grid cells
+    image = np.where(red[..., None], np.array([190, 60, 50], np.uint8), np.array([60, 80, 180], np.uint8))
+    noise = np.random.default_rng(0).normal(0, 3, image.shape)
+    image = np.clip(image + noise, 0, 255).astype(np.uint8)
+    labels = segments(image)
+    assert labels.shape == (h, w) and labels.min() == 0
+    n = labels.max() + 1
+    on_red = np.bincount(labels[red], minlength=n)
+    on_blue = np.bincount(labels[~red], minlength=n)
+    minority = np.minimum(on_red, on_blue)
+    assert minority.sum() <= 4 and (minority <= 0.02 * (on_red + on_blue)).all(), "a segment crosses the colour edge"
+    assert 2 <= n <= 4, n  # superpixels 16 px apart: ~120 of them, merged by colour
+    assert segments(image[..., 0]).shape == (h, w)  # grey works too
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (2, 7), (5, 300, 3)])
+def test_segments_of_tiny_and_thin_images_cover_every_pixel(shape: tuple[int, ...]) -> None:
+    labels = segments(np.random.default_rng(1).integers(0, 256, shape).astype(np.uint8))
+    assert labels.shape == shape[:2] and labels.min() == 0
+
+
+def test_segments_refuse_other_images() -> None:
+    with pytest.raises(ValueError, match=r"segments: expected an \(H, W, 3\) or \(H, W\) uint8 image, got \(4, 4, 3\) float32"):
+        segments(np.zeros((4, 4, 3), np.float32))
+
+
+def test_fitting_only_the_wanted_segments_gives_them_the_same_planes() -> None:
+    d = _slanted()
+    labels = (np.arange(d.shape[1])[None, :] // 40).repeat(d.shape[0], 0)  # three segments
+    d = d + 3.0 * labels  # each its own offset
+    checked = np.ones(d.shape, bool)
+    every = fit_planes(labels, d, checked)
+    some = fit_planes(labels, d, checked, np.array([False, True, False]))
+    for a, b in zip(every, some):
+        np.testing.assert_allclose(b[1], a[1], rtol=1e-9)
+        assert not b[[0, 2]].any()
+    with pytest.raises(ValueError, match=r"wanted: expected \(3,\) bool, one per segment, got \(2,\)"):
+        fit_planes(labels, d, checked, np.array([True, False]))

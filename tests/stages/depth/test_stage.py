@@ -287,11 +287,12 @@ def test_measured_pixels_beat_plain_sgbm_with_the_true_range(motorcycle, sample:
 
 @pytest.mark.parametrize("case", ["motorcycle", "sample"])
 def test_defaults_reach_plain_sgbm_with_the_true_range(motorcycle, sample: SampleSequence, case: str) -> None:
-    """#15's dense bar with default settings (``preset=accurate``, no range given): EPE and bad-2 no worse than
-    OpenCV's SGBM 3-way given the true range, at >= 95% coverage. Measured: Motorcycle 95.66% at
-    1.010 px / 5.64% against plain 86.42% at 1.050 / 6.10%; the sample's 8 frames 96.15% at 0.197
-    / 0.34% against 91.55% at 0.206 / 0.37% (EPE under on all 8 frames, bad-2 on 7: frame 2
-    0.43% against 0.42%). Tested on the module's 2 sample frames (generating 8 takes ~10 s)."""
+    """#15's dense bar with default settings (``preset=accurate``, no range given): EPE and bad-2
+    no worse than OpenCV's SGBM 3-way given the true range, at >= 95% coverage. Measured (eighth
+    round's segments): Motorcycle 95.52% at 1.007 px / 5.79% against plain 86.42% at 1.050 /
+    6.10%; the sample's 8 frames 96.08% at 0.196 / 0.33% against 91.55% at 0.206 / 0.37% (EPE
+    under on all 8 frames, bad-2 on 7: frame 6 0.34% against 0.31%). Tested on the module's 2
+    sample frames (generating 8 takes ~10 s)."""
     from sensorium.stages.depth import stereo
     from sensorium.stages.depth.evaluate import evaluate_disparity
 
