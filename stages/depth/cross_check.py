@@ -16,7 +16,9 @@ of one more full-size SGBM (measured ~0.8x SGBM-64 at VGA: the stage 2.44x inste
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 
+import cv2
 import numpy as np
 
 from sensorium.stages.depth import stereo
@@ -41,9 +43,16 @@ def rank_transform(grey: np.ndarray, radius: int = 2) -> np.ndarray:
     count = np.zeros((h, w), np.uint8)
     for dy in range(2 * radius + 1):
         for dx in range(2 * radius + 1):
-            count += padded[dy:dy + h, dx:dx + w] < grey
+            # OpenCV's compare gives 255 (= -1 in uint8) where darker: subtracting it counts one
+            np.subtract(count, cv2.compare(padded[dy:dy + h, dx:dx + w], grey, cv2.CMP_LT), out=count)
     n = (2 * radius + 1) ** 2 - 1
-    return (count.astype(np.uint16) * 255 // n).astype(np.uint8)
+    return cv2.LUT(count, _scale_lut(n))
+
+
+@lru_cache(maxsize=4)
+def _scale_lut(n: int) -> np.ndarray:
+    """count -> count * 255 // n as uint8, for counts 0..n (a lookup table: cheaper than the arithmetic)."""
+    return np.minimum(np.arange(256) * 255 // n, 255).astype(np.uint8)
 
 
 def rank_disparity(left: np.ndarray, right: np.ndarray, params: stereo.SGBMParams) -> np.ndarray:
@@ -58,14 +67,18 @@ def rank_disparity(left: np.ndarray, right: np.ndarray, params: stereo.SGBMParam
 
 
 def cross_check(maps: stereo.StereoMaps, left: np.ndarray, right: np.ndarray, params: stereo.SGBMParams,
-                tolerance: float = 1.0) -> tuple[stereo.StereoMaps, np.ndarray]:
+                tolerance: float = 1.0, other: np.ndarray | None = None) -> tuple[stereo.StereoMaps, np.ndarray]:
     """``maps`` with confidence cut by :data:`DISAGREE_FACTOR` where the rank matcher disagrees.
 
-    left, right: the rectified pair ``maps`` was matched on ((H, W, 3) or (H, W) uint8). Returns
-    the new maps and ``agreed``: (H, W) bool, output disparity within ``tolerance`` px of the
-    rank matcher's.
+    left, right: the rectified pair ``maps`` was matched on ((H, W, 3) or (H, W) uint8); other:
+    their :func:`rank_disparity`, when already computed (the stage matches it beside the rest).
+    Returns the new maps and ``agreed``: (H, W) bool, output disparity within ``tolerance`` px
+    of the rank matcher's.
     """
-    other = rank_disparity(left, right, params)
+    if other is None:
+        other = rank_disparity(left, right, params)
+    elif other.shape != maps.disparity.shape:
+        raise ValueError(f"other: the rank matcher's disparity {other.shape} does not match the maps' {maps.disparity.shape}")
     disp = maps.disparity
     agreed = (other > 0) & (disp > 0) & (np.abs(disp - other) <= tolerance)
     conf = np.where(agreed, maps.confidence, maps.confidence * np.float32(DISAGREE_FACTOR)).astype(np.float32)

@@ -33,13 +33,6 @@ RADIUS = 3
 FACTOR = 1.0
 
 
-def _windows(padded: np.ndarray, ys: np.ndarray, xs: np.ndarray, width: int) -> np.ndarray:
-    """(K, 3, width) int16 strips of ``padded`` centred on (ys, xs) (already in padded coordinates)."""
-    rows = ys[:, None] + np.arange(-1, 2)[None, :]  # (K, 3)
-    cols = xs[:, None] + np.arange(width)[None, :] - width // 2  # (K, width)
-    return padded[rows[:, :, None], cols[:, None, :]].astype(np.int16)
-
-
 def repeats(left: np.ndarray, right: np.ndarray, disparity: np.ndarray, ys: np.ndarray, xs: np.ndarray,
             max_shift: int, factor: float | None = None) -> np.ndarray:
     """Per pixel (ys, xs): does the left image repeat along the row within ``max_shift`` px about as
@@ -59,9 +52,12 @@ def repeats(left: np.ndarray, right: np.ndarray, disparity: np.ndarray, ys: np.n
     pr = np.pad(right, ((1, 1), (pad, pad)), mode="edge")
     k = 2 * RADIUS + 1
     y, x = ys + 1, xs + pad
-    patch = _windows(pl, y, x, k)  # (K, 3, k)
     xr = x - np.rint(disparity[ys, xs]).astype(np.int64)
-    own = np.abs(_windows(pr, y, xr, k) - patch).mean(axis=(1, 2))
+    # (K,) mean absolute difference of the window to its stereo match's, as float64 (the sum of 21
+    # small integers is exact, so this is numpy's mean of the windows bit for bit)
+    lw, rw = (np.lib.stride_tricks.sliding_window_view(img, k, axis=1) for img in (pl, pr))  # [row, first column]
+    own = sum(cv2.absdiff(lw[y + row, x - RADIUS], rw[y + row, xr - RADIUS]).sum(axis=1, dtype=np.int64) for row in (-1, 0, 1))
+    own = own.astype(np.float64) / (3 * k)
     # per pixel, the sum of absolute differences of its window to the window at every shift
     # -max_shift..max_shift, accumulated one window offset at a time: (K, shifts) uint8 OpenCV
     # absdiffs of the pixels' 3 rows against the column at that offset
