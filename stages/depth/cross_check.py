@@ -67,18 +67,14 @@ def rank_disparity(left: np.ndarray, right: np.ndarray, params: stereo.SGBMParam
 
 
 def cross_check(maps: stereo.StereoMaps, left: np.ndarray, right: np.ndarray, params: stereo.SGBMParams,
-                tolerance: float = 1.0, other: np.ndarray | None = None) -> tuple[stereo.StereoMaps, np.ndarray]:
+                tolerance: float = 1.0) -> tuple[stereo.StereoMaps, np.ndarray]:
     """``maps`` with confidence cut by :data:`DISAGREE_FACTOR` where the rank matcher disagrees.
 
-    left, right: the rectified pair ``maps`` was matched on ((H, W, 3) or (H, W) uint8); other:
-    their :func:`rank_disparity`, when already computed (the stage matches it beside the rest).
-    Returns the new maps and ``agreed``: (H, W) bool, output disparity within ``tolerance`` px
-    of the rank matcher's.
+    left, right: the rectified pair ``maps`` was matched on ((H, W, 3) or (H, W) uint8). Returns
+    the new maps and ``agreed``: (H, W) bool, output disparity within ``tolerance`` px of the
+    rank matcher's.
     """
-    if other is None:
-        other = rank_disparity(left, right, params)
-    elif other.shape != maps.disparity.shape:
-        raise ValueError(f"other: the rank matcher's disparity {other.shape} does not match the maps' {maps.disparity.shape}")
+    other = rank_disparity(left, right, params)
     disp = maps.disparity
     agreed = (other > 0) & (disp > 0) & (np.abs(disp - other) <= tolerance)
     conf = np.where(agreed, maps.confidence, maps.confidence * np.float32(DISAGREE_FACTOR)).astype(np.float32)

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from sensorium.stages.depth import range as disparity_range, stereo
-from sensorium.stages.depth.cross_check import cross_check, rank_disparity
+from sensorium.stages.depth.cross_check import cross_check
 from sensorium.stages.depth.occlusion import drop_occluded
 from sensorium.stages.depth.planes import plane_fill
 from sensorium.stages.depth.range import DisparityRange, RangeTracker
@@ -416,16 +416,14 @@ class DepthStage(Stage):
         if n != 1:
             left, right, image = (cv2.resize(img, small, interpolation=cv2.INTER_AREA) for img in (left, right, image))
         params = cfg.sgbm(rng, n)
-        # the cross-check's own match needs nothing of the others': it runs beside them (stereo.spawn)
-        rank = stereo.spawn(rank_disparity, left, right, params) if cfg.step("cross_check") else None
         # the LR tolerance stays in matching pixels: sub-pixel noise does not shrink with the image;
         # at reduced size the right view is matched at the full size of it, except in the fast preset
         m = stereo.match(left, right, params, lr_check=cfg.lr_check, max_lr_diff=cfg.max_lr_diff, fill=cfg.fill_holes,
                          lr_scale=cfg.step("lr_scale") if n == 1 or cfg.preset == "fast" else "full", fill_filter=cfg.fill_filter,
                          keep_rejected=cfg.keep_rejected, periodic_guard=cfg.step("periodic_guard"))
         agreed = None
-        if rank is not None:
-            m, agreed = cross_check(m, left, right, params, other=rank.result())
+        if cfg.step("cross_check"):
+            m, agreed = cross_check(m, left, right, params)
         if cfg.step("fill_planes"):
             # after the cross-check (its verdict is on the scan-line fill, as measured), before the
             # occlusion drop, which then judges the planes' answers

@@ -12,10 +12,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any, Callable, TypeVar
 
 import cv2
 import numpy as np
@@ -23,7 +21,6 @@ import numpy as np
 from sensorium.stages.camera import StereoCalibration
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 #: confidence ceiling of pixels the hole filler invented (they are guesses, not measurements)
 FILLED_CONFIDENCE = 0.1
@@ -258,9 +255,10 @@ def _sgbm(a: np.ndarray, b: np.ndarray, params: SGBMParams) -> np.ndarray:
         a = cv2.copyMakeBorder(a, 0, 0, pad, 0, cv2.BORDER_CONSTANT, value=0)
         b = cv2.copyMakeBorder(b, 0, 0, pad, 0, cv2.BORDER_CONSTANT, value=0)
     raw = params.matcher().compute(a, b)[:, pad:]
-    disp = raw.astype(np.float32) * np.float32(1 / 16)  # SGBM returns fixed point, 4 fractional bits
+    disp = raw.astype(np.float32)
+    disp *= np.float32(1 / 16)  # SGBM returns fixed point, 4 fractional bits
     # invalid is (min_disparity - 1) * 16; 0 is infinitely far: unknown too
-    disp[(raw < params.min_disparity * 16) | (raw <= 0)] = -1.0
+    disp[raw < max(params.min_disparity * 16, 1)] = -1.0
     return disp
 
 
@@ -280,7 +278,7 @@ def compute_right_disparity(left: np.ndarray, right: np.ndarray, params: SGBMPar
     becomes a left image whose match lies to its left in the mirrored left image.
     """
     _check_pair(left, right)
-    a, b = cv2.flip(_matcher_input(right, params), 1), cv2.flip(_matcher_input(left, params), 1)  # OpenCV's flip: ~5x numpy's copy
+    a, b = cv2.flip(_matcher_input(right, params), 1), cv2.flip(_matcher_input(left, params), 1)  # OpenCV's flip: 2-5x numpy's copy
     return cv2.flip(_sgbm(a, b, params), 1)
 
 
@@ -489,39 +487,13 @@ def fill_holes(disparity: np.ndarray, grey: np.ndarray, radius: int = 4, eps: fl
     return out, hole & ~unfillable
 
 
-#: run independent matches of one frame side by side (see :func:`spawn`); False: one after the other
-CONCURRENT = True
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def spawn(fn: Callable[..., T], *args: Any) -> Future[T]:
-    """``fn(*args)`` on a small shared thread pool (:data:`CONCURRENT`; otherwise at once, here).
-
-    For a frame's independent SGBM matches: OpenCV releases the GIL, and a match started while
-    another one holds OpenCV's worker threads runs on its own thread, so the serial parts of each
-    (the speckle filter, the mirroring, numpy between them) overlap with the others' parallel
-    ones. Results do not depend on it: SGBM 3-way splits an image into a fixed number of stripes
-    whatever runs them (OpenCV >= 4.5), so they are bit for bit those of a sequential run.
-    """
-    global _POOL
-    if not CONCURRENT:
-        done: Future[T] = Future()
-        done.set_result(fn(*args))
-        return done
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(3, thread_name_prefix="sensorium-sgbm")
-    return _POOL.submit(fn, *args)
-
-
 def _guard_periodic(lr_error: np.ndarray, disp: np.ndarray, left: np.ndarray, right: np.ndarray, params: SGBMParams,
-                    tolerance: float, half_right: np.ndarray) -> np.ndarray:
-    """``lr_error`` set to inf where the full-size round trip passed, the half-size one (``half_right``:
-    the right view matched at half size) failed and the texture repeats within the range (periodic.py)."""
+                    tolerance: float) -> np.ndarray:
+    """``lr_error`` set to inf where the full-size round trip passed, the half-size one failed and the
+    texture repeats within the range (periodic.py)."""
     from sensorium.stages.depth.periodic import repeats
 
-    half = lr_consistency(disp, half_right) - np.float32(0.5)
+    half = lr_consistency(disp, compute_right_disparity_scaled(left, right, params, 2, 2)) - np.float32(0.5)
     ys, xs = np.nonzero((lr_error <= tolerance) & (half > tolerance))
     rep = repeats(to_grey(left), to_grey(right), disp, ys, xs, params.min_disparity + params.num_disparities)
     out = lr_error.copy()
@@ -614,18 +586,14 @@ def match(
     grey = to_grey(left)
     if not params.use_colour:  # convert once, not in every matcher call
         left, right = grey, to_grey(right)
-    guard = lr_check and periodic_guard and (fx, fy) == (1, 1) and left.shape[1] // 2 >= 128 and left.shape[0] // 2 >= 64
-    # the right views do not depend on the left one: matched beside it (spawn)
-    right_view = spawn(compute_right_disparity_scaled, left, right, params, fx, fy) if lr_check else None
-    half_view = spawn(compute_right_disparity_scaled, left, right, params, 2, 2) if guard else None
     disp = compute_disparity(left, right, params)
     lr_error = None
     tolerance = max_lr_diff + 0.5 * (fx - 1)
     raw = disp.copy() if lr_check and fill and keep_rejected else None
-    if right_view is not None:
-        lr_error = lr_consistency(disp, right_view.result())
-        if half_view is not None:
-            lr_error = _guard_periodic(lr_error, disp, left, right, params, tolerance, half_view.result())
+    if lr_check:
+        lr_error = lr_consistency(disp, compute_right_disparity_scaled(left, right, params, fx, fy))
+        if periodic_guard and (fx, fy) == (1, 1) and left.shape[1] // 2 >= 128 and left.shape[0] // 2 >= 64:
+            lr_error = _guard_periodic(lr_error, disp, left, right, params, tolerance)
         disp[lr_error > tolerance] = -1.0
     texture = texture_confidence(grey, params.block_size)
     conf = confidence_map(disp, grey, lr_error, tolerance, params.block_size, texture=texture)
