@@ -1,10 +1,11 @@
 """What ``preset=accurate``'s chain costs without its segment planes, step by step, this checkout
 against another revision (#15 eighth round (b)).
 
-    python benchmarks/depth_chain.py --base 697f588 --rounds 6 --repeats 5
+    python benchmarks/depth_chain.py --base 697f588 [--head HEAD] --rounds 6 --repeats 5
 
-The base revision's ``stages/`` is exported (``git archive``) to a temporary folder and imported
-in place of this checkout's (the rest of the package is this checkout's). Each round runs one
+The base revision's ``stages/`` (and the head's, with ``--head``; else this working tree's) is
+exported (``git archive``) to a temporary folder and imported in place of this checkout's (the
+rest of the package is this checkout's). Each round runs one
 process per revision, the order reversed every other round (ABBA...); each process times every
 row next to plain SGBM-64 (``time_against`` of benchmarks/depth.py, A B / B A) on the sample's
 first frame and on Middlebury Motorcycle. The table gives per row the median ms of each side
@@ -97,15 +98,17 @@ def export(rev: str) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--base", default="697f588", help="the revision to compare against")
+    ap.add_argument("--head", default=None, help="the revision under test (default: this working tree)")
     ap.add_argument("--rounds", type=int, default=6, help="processes per side, alternating")
     ap.add_argument("--repeats", type=int, default=5, help="timed calls per row and process")
     ap.add_argument("--worker", nargs="?", const="", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker is not None:
         return worker(args.worker or None, args.repeats)
-    sides = {"base": export(args.base), "head": ""}
+    sides = {"base": export(args.base), "head": export(args.head) if args.head else ""}
     runs: dict[str, list[dict]] = {"base": [], "head": []}
-    print(f"# {args.base} (base) against this checkout (head), {args.rounds} rounds ABBA, load {os.getloadavg()[0]:.2f}", flush=True)
+    print(f"# {args.base} (base) against {args.head or 'this working tree'} (head), {args.rounds} rounds ABBA, "
+          f"load {os.getloadavg()[0]:.2f}", flush=True)
     for k in range(args.rounds):
         for side in ("base", "head") if k % 2 == 0 else ("head", "base"):
             cmd = [sys.executable, __file__, "--repeats", str(args.repeats), "--worker", sides[side]]
