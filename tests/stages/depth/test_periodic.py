@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sensorium.stages.depth import periodic
 from sensorium.stages.depth.periodic import MIN_SHIFT, RADIUS, repeats
 
 
@@ -53,10 +54,12 @@ def _repeats_by_definition(left, right, disp, ys, xs, max_shift, factor=1.0):
     return np.array(out)
 
 
-@pytest.mark.parametrize("factor", [1.0, 2.0])
-def test_repeats_is_its_definition_at_every_pixel_and_border(factor: float) -> None:
-    """The whole-band computation against the per-pixel definition: random pixels, the image's
-    corners and borders, a texture with and without repeats (about half the pixels repeat)."""
+@pytest.mark.parametrize("factor, chunk", [(1.0, periodic.CHUNK), (2.0, periodic.CHUNK), (1.0, 7)])
+def test_repeats_is_its_definition_at_every_pixel_and_border(factor: float, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The all-pixels-at-once computation against the per-pixel definition: random pixels, the
+    image's corners and borders, a texture with and without repeats (about half the pixels
+    repeat); in one pass and in passes of 7 pixels."""
+    monkeypatch.setattr(periodic, "CHUNK", chunk)
     rng = np.random.default_rng(1)
     h, w = 24, 90
     tile = rng.integers(0, 255, (h, 15), dtype=np.uint8)
