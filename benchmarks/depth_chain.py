@@ -17,8 +17,10 @@ each revision computes with its own code.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -88,8 +90,9 @@ def worker(stages: str | None, repeats: int) -> None:
 
 
 def export(rev: str) -> str:
-    """``rev``'s stages/ in a temporary folder."""
+    """``rev``'s stages/ in a temporary folder (removed when this process exits)."""
     folder = Path(tempfile.mkdtemp(prefix="sensorium-chain-"))
+    atexit.register(shutil.rmtree, folder, True)
     archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "stages"], check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
     return str(folder / "stages")

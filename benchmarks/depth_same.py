@@ -12,8 +12,10 @@ fractions array by array (#15 eighth round (b): the speed-ups must not change a 
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -73,6 +75,7 @@ def main() -> None:
     from benchmarks.depth_chain import export
 
     work = Path(tempfile.mkdtemp(prefix="sensorium-same-"))
+    atexit.register(shutil.rmtree, work, True)
     for side, stages in (("base", export(args.base)), ("head", "")):
         subprocess.run([sys.executable, __file__, "--options", args.options, "--capture", stages, str(work / f"{side}.npz")], check=True, cwd=REPO)
     base, head = np.load(work / "base.npz"), np.load(work / "head.npz")
