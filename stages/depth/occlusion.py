@@ -83,18 +83,21 @@ def extend_left_border(disparity: np.ndarray, grey: np.ndarray, max_step: int = 
         raise ValueError(f"disparity {disparity.shape} and image {grey.shape} differ in size")
     h, w = disparity.shape
     known = disparity > 0
-    cols = np.arange(w)
     first = np.where(known.any(axis=1), known.argmax(axis=1), w)  # (H,) first known column, w if none
-    g = stereo.to_grey(grey).astype(np.int16)
-    step = np.zeros((h, w), np.int32)
-    step[:, :-1] = np.abs(np.diff(g, axis=1)) > max_step  # between x and x + 1
-    # steps at or right of x: a pixel is reachable if none lies in [x, first)
-    after = np.cumsum(step[:, ::-1], axis=1)[:, ::-1]
-    fr = np.minimum(first, w - 1)
-    at_first = np.take_along_axis(after, fr[:, None], axis=1)  # steps at or right of `first`
-    ext = (cols[None, :] < first[:, None]) & (first[:, None] < w) & (after - at_first == 0)
     out = disparity.astype(np.float32, copy=True)
-    seed = np.take_along_axis(disparity, fr[:, None], axis=1).astype(np.float32)
+    ext = np.zeros((h, w), bool)
+    if not (first < w).any():
+        return out, ext
+    # only the columns left of the last row's first known one can be extended: work on those
+    band = int(first[first < w].max()) + 1
+    g = stereo.to_grey(grey)[:, :min(band + 1, w)].astype(np.int16)
+    step = np.zeros((h, band), np.int32)
+    step[:, :g.shape[1] - 1] = np.abs(np.diff(g, axis=1)) > max_step  # between x and x + 1
+    # steps at or right of x (within the band): a pixel is reachable if none lies in [x, first)
+    after = np.cumsum(step[:, ::-1], axis=1)[:, ::-1]
+    at_first = np.take_along_axis(after, np.minimum(first, band - 1)[:, None], axis=1)  # steps at or right of `first`
+    ext[:, :band] = (np.arange(band)[None, :] < first[:, None]) & (first[:, None] < w) & (after - at_first == 0)
+    seed = np.take_along_axis(disparity, np.minimum(first, w - 1)[:, None], axis=1).astype(np.float32)
     out[ext] = np.broadcast_to(seed, (h, w))[ext]
     return out, ext
 

@@ -31,6 +31,18 @@ def test_rank_transform_ignores_gain_and_offset() -> None:
     assert rank_transform(peak)[2, 2] == 255  # every neighbour is darker
 
 
+@pytest.mark.parametrize("radius", [1, 2, 3])
+def test_rank_transform_is_its_definition(radius: int) -> None:
+    """Per pixel, the count of darker pixels in its window (edges replicated), times 255 // (window - 1)."""
+    grey = (_noise(13, 17, seed=radius) // 32 * 32).astype(np.uint8)  # few levels: ties too
+    padded = np.pad(grey, radius, mode="edge").astype(int)
+    n = (2 * radius + 1) ** 2 - 1
+    expected = np.zeros(grey.shape, int)
+    for y, x in np.ndindex(*grey.shape):
+        expected[y, x] = (padded[y:y + 2 * radius + 1, x:x + 2 * radius + 1] < grey[y, x]).sum() * 255 // n
+    np.testing.assert_array_equal(rank_transform(grey, radius), expected)
+
+
 @pytest.mark.parametrize(
     "image, radius, expectation",
     [

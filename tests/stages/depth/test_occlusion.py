@@ -9,7 +9,7 @@ import pytest
 
 from sensorium.stages.depth import stereo
 from sensorium.stages.depth.evaluate import evaluate_disparity
-from sensorium.stages.depth.occlusion import drop_occluded, extend_left_border, ordering_violations
+from sensorium.stages.depth.occlusion import BORDER_STEP, drop_occluded, extend_left_border, ordering_violations
 from sensorium.stages.depth.stage import DepthStage
 from sensorium.stages.frame import Frame
 
@@ -44,6 +44,30 @@ def test_left_border_band_extends_up_to_an_image_edge() -> None:
     assert out[1].tolist() == [-1, -1] + [5.0] * 6 and ext[1].tolist() == [False, False, True, True] + [False] * 4
     empty = np.full((2, 8), -1, np.float32)  # a row with nothing known stays unknown
     assert not extend_left_border(empty, grey)[1].any()
+
+
+def test_left_border_band_is_its_definition_row_by_row() -> None:
+    """Random maps against the docstring, one row at a time: from the row's first known pixel
+    leftwards, until a step above BORDER_STEP; rows first known anywhere (the band is only as wide
+    as the widest row's unknown start), and rows with nothing known."""
+    rng = np.random.default_rng(3)
+    for trial in range(40):
+        h, w = int(rng.integers(1, 12)), int(rng.integers(1, 40))
+        d = (rng.random((h, w)) * 9 + 1).astype(np.float32)
+        d[rng.random((h, w)) < rng.random()] = -1
+        d[rng.random(h) < 0.2] = -1
+        grey = (rng.integers(0, 6, (h, w)) * 4).astype(np.uint8)  # steps of 0..20 grey levels around the threshold 10
+        out, ext = extend_left_border(d, grey)
+        expected = d.copy()
+        for y in range(h):
+            known = np.flatnonzero(d[y] > 0)
+            if known.size:
+                x = known[0]
+                while x > 0 and abs(int(grey[y, x]) - int(grey[y, x - 1])) <= BORDER_STEP:
+                    x -= 1
+                    expected[y, x] = d[y, known[0]]
+        np.testing.assert_array_equal(out, expected, err_msg=f"trial {trial}")
+        np.testing.assert_array_equal(ext, (expected != d), err_msg=f"trial {trial}")
 
 
 @pytest.mark.parametrize(
