@@ -2,9 +2,9 @@
 
     python benchmarks/depth.py [--repeats 30] [--threads N]
 
-Prints the machine, the cost of each step of the default stage (coarse range pass, SGBM 3-way
-over the automatic range, the LR check at half size, half width and full size, confidence, hole
-filling, the whole stage) in ms per 640x480 frame and as ratios to plain SGBM-64, and end-point
+Prints the machine, the cost of each step of the stage (coarse range pass, SGBM 3-way over the
+automatic range, the LR check at half size, half width and full size, confidence, hole filling,
+the whole stage under each preset) in ms per 640x480 frame and as ratios to plain SGBM-64, and end-point
 error / bad-pixel rates / coverage of each step on the synthetic sample, Middlebury Motorcycle
 (scikit-image's copy) and Motorcycle shifted to disparities beyond 64 px, against plain SGBM
 with the true range. Timings: each row is timed next to SGBM-64 ``--repeats`` times after a
@@ -37,12 +37,12 @@ from sensorium.stages.depth.subpixel import refine_subpixel
 from sensorium.stages.frame import Frame
 
 
-#: the default preset's dense steps spelled out (the rows built on them stay what they say if the
-#: default changes); ``preset=accurate`` switches them all on
-DEFAULT_STEPS = {"lr_scale": "half", "cross_check": False, "drop_occluded": False, "fill_planes": False, "periodic_guard": False}
+#: ``preset=balanced``'s dense steps spelled out (the default until the eighth round; the rows
+#: built on them stay what they say if a preset changes); ``preset=accurate``, the default, switches them all on
+BALANCED_STEPS = {"lr_scale": "half", "cross_check": False, "drop_occluded": False, "fill_planes": False, "periodic_guard": False}
 #: the fifth round's opt-in set: it reached #15's dense bar on Motorcycle and the sample and broke
 #: #18's chessboard test through the full-size LR check (docs/benchmarks.md, fifth round)
-OCCLUSION_SET = {**DEFAULT_STEPS, "lr_scale": "full", "cross_check": True, "drop_occluded": True, "occlusion_margin": 2.0}
+OCCLUSION_SET = {**BALANCED_STEPS, "lr_scale": "full", "cross_check": True, "drop_occluded": True, "occlusion_margin": 2.0}
 
 
 def cpu_model() -> str:
@@ -151,18 +151,18 @@ def print_speed(left: np.ndarray, right: np.ndarray, seq, repeats: int, only: st
         ("hole fill: scan line (the default)", lambda: stereo.fill_holes(checked, grey_l, smooth=False)),
         ("  + guided filter (fill_filter=guided)", lambda: stereo.fill_holes(checked, grey_l)),
         ("  WLS edge-aware filter instead (fill_filter=wls)", lambda: wls_filter(grey_l, checked, np.ones_like(checked))),
-        ("DepthStage, defaults (auto range, LR half, fill, keep rejected)", stage_frame()),
-        ("DepthStage, preset=accurate (LR full + guard, fill, planes, cross-check, occlusions)", stage_frame(preset="accurate")),
+        ("DepthStage, defaults: preset=accurate (LR full + guard, fill, planes, cross-check, occlusions)", stage_frame()),
+        ("DepthStage, preset=balanced (LR half, fill, keep rejected: the default before the eighth round)", stage_frame(preset="balanced")),
         ("DepthStage, preset=accurate without fill_planes", stage_frame(preset="accurate", fill_planes=False)),
         ("DepthStage, preset=accurate without periodic_guard", stage_frame(preset="accurate", periodic_guard=False)),
-        ("DepthStage, defaults, lr_scale=half_width", stage_frame(**{**DEFAULT_STEPS, "lr_scale": "half_width"})),
-        ("DepthStage, defaults, lr_scale=full", stage_frame(**{**DEFAULT_STEPS, "lr_scale": "full"})),
+        ("DepthStage, balanced, lr_scale=half_width", stage_frame(**{**BALANCED_STEPS, "lr_scale": "half_width"})),
+        ("DepthStage, balanced, lr_scale=full", stage_frame(**{**BALANCED_STEPS, "lr_scale": "full"})),
         ("DepthStage, num_disparities=64 (the old default)", stage_frame(num_disparities=64)),
         ("DepthStage, no LR check, no fill, no cross-check", stage_frame(lr_check=False, fill_holes=False, cross_check=False)),
-        ("DepthStage, defaults + cross_check (a second SGBM on rank-transformed images)", stage_frame(**{**DEFAULT_STEPS, "cross_check": True})),
-        ("DepthStage, defaults + drop_occluded (occlusion.py)", stage_frame(**{**DEFAULT_STEPS, "drop_occluded": True})),
+        ("DepthStage, balanced + cross_check (a second SGBM on rank-transformed images)", stage_frame(**{**BALANCED_STEPS, "cross_check": True})),
+        ("DepthStage, balanced + drop_occluded (occlusion.py)", stage_frame(**{**BALANCED_STEPS, "drop_occluded": True})),
         ("DepthStage, occlusion set: LR full, cross_check, drop_occluded, margin 2", stage_frame(**OCCLUSION_SET)),
-        ("DepthStage, defaults, downscale 2", stage_frame(downscale=2)),
+        ("DepthStage, balanced, downscale 2", stage_frame(preset="balanced", downscale=2)),
         ("range: coarse pass at 1/8 scale (preset=fast)", lambda: disparity_range.coarse_estimate(grey_l, grey_r, 320, 8)),
         ("DepthStage, preset=fast (half size, half-size LR of it, 1/8 range)", stage_frame(preset="fast")),
         ("DepthStage, preset=fast, subpixel_refine=false", stage_frame(preset="fast", subpixel_refine=False)),
@@ -223,7 +223,7 @@ def print_confidence(seq) -> None:
 
     print("\n## confidence: ROC AUC of -confidence for bad-2 pixels; the 95% most confident (coverage 95%)")
     for name, frames in data_sets(seq):
-        for options in ({}, {**DEFAULT_STEPS, "cross_check": True}, OCCLUSION_SET, {"preset": "accurate"}):
+        for options in ({"preset": "balanced"}, {**BALANCED_STEPS, "cross_check": True}, OCCLUSION_SET, {}):
             bad, score, cut = [], [], np.zeros(3)
             for a, b, gt in frames:
                 (frame,) = DepthStage(options)([Frame("bench", 0, image=a, right=b)])
@@ -258,24 +258,24 @@ def print_accuracy(seq, only: str = "") -> None:
             ("auto range, SGBM + LR check (half width)", lambda a, b, gt: stereo.match(
                 a, b, DepthConfig().sgbm(auto_range_of(a, b)), fill=False, lr_scale="half_width").disparity),
             ("auto range, SGBM + LR check (full size)", lambda a, b, gt: stereo.match(a, b, DepthConfig().sgbm(auto_range_of(a, b)), fill=False).disparity),
-            ("DepthStage preset=accurate (LR full + periodic guard, fill, planes, cross-check, occlusions, margin 4)", lambda a, b, gt: _stage({"preset": "accurate"}, a, b)),
+            ("DepthStage defaults: preset=accurate (LR full + periodic guard, fill, planes, cross-check, occlusions, margin 4)", lambda a, b, gt: _stage({}, a, b)),
             ("  preset=accurate without fill_planes", lambda a, b, gt: _stage({"preset": "accurate", "fill_planes": False}, a, b)),
             ("  preset=accurate without periodic_guard", lambda a, b, gt: _stage({"preset": "accurate", "periodic_guard": False}, a, b)),
-            ("DepthStage defaults (LR half, fill, keep rejected)", lambda a, b, gt: _stage({}, a, b)),
-            ("  keep_rejected=false (neighbours fill every hole)", lambda a, b, gt: _stage({**DEFAULT_STEPS, "keep_rejected": False}, a, b)),
-            ("  fill_filter=guided (the old fill)", lambda a, b, gt: _stage({**DEFAULT_STEPS, "fill_filter": "guided"}, a, b)),
-            ("  fill_filter=wls", lambda a, b, gt: _stage({**DEFAULT_STEPS, "fill_filter": "wls"}, a, b)),
-            ("  lr_scale=full (LR check at full size)", lambda a, b, gt: _stage({**DEFAULT_STEPS, "lr_scale": "full"}, a, b)),
-            ("  lr_scale=half_width (LR check at half width)", lambda a, b, gt: _stage({**DEFAULT_STEPS, "lr_scale": "half_width"}, a, b)),
-            ("step: + drop_occluded (margin 0)", lambda a, b, gt: _stage({**DEFAULT_STEPS, "drop_occluded": True, "occlusion_margin": 0.0}, a, b)),
-            ("step: + cross_check (its confirmed pixels kept)", lambda a, b, gt: _stage({**DEFAULT_STEPS, "drop_occluded": True, "cross_check": True, "occlusion_margin": 0.0}, a, b)),
+            ("DepthStage preset=balanced (LR half, fill, keep rejected; the default before the eighth round)", lambda a, b, gt: _stage({"preset": "balanced"}, a, b)),
+            ("  keep_rejected=false (neighbours fill every hole)", lambda a, b, gt: _stage({**BALANCED_STEPS, "keep_rejected": False}, a, b)),
+            ("  fill_filter=guided (the old fill)", lambda a, b, gt: _stage({**BALANCED_STEPS, "fill_filter": "guided"}, a, b)),
+            ("  fill_filter=wls", lambda a, b, gt: _stage({**BALANCED_STEPS, "fill_filter": "wls"}, a, b)),
+            ("  lr_scale=full (LR check at full size)", lambda a, b, gt: _stage({**BALANCED_STEPS, "lr_scale": "full"}, a, b)),
+            ("  lr_scale=half_width (LR check at half width)", lambda a, b, gt: _stage({**BALANCED_STEPS, "lr_scale": "half_width"}, a, b)),
+            ("step: + drop_occluded (margin 0)", lambda a, b, gt: _stage({**BALANCED_STEPS, "drop_occluded": True, "occlusion_margin": 0.0}, a, b)),
+            ("step: + cross_check (its confirmed pixels kept)", lambda a, b, gt: _stage({**BALANCED_STEPS, "drop_occluded": True, "cross_check": True, "occlusion_margin": 0.0}, a, b)),
             ("step: + lr_scale=full", lambda a, b, gt: _stage({**OCCLUSION_SET, "occlusion_margin": 0.0}, a, b)),
             ("step: + occlusion_margin=2: the occlusion set", lambda a, b, gt: _stage(OCCLUSION_SET, a, b)),
             ("  occlusion set, occlusion_margin=1", lambda a, b, gt: _stage({**OCCLUSION_SET, "occlusion_margin": 1.0}, a, b)),
             ("  occlusion set, occlusion_margin=3", lambda a, b, gt: _stage({**OCCLUSION_SET, "occlusion_margin": 3.0}, a, b)),
             ("  occlusion set without cross_check", lambda a, b, gt: _stage({**OCCLUSION_SET, "cross_check": False}, a, b)),
             ("  occlusion set, lr_scale=half", lambda a, b, gt: _stage({**OCCLUSION_SET, "lr_scale": "half"}, a, b)),
-            ("  drop_occluded, margin 2 (no cross-check, half-size LR)", lambda a, b, gt: _stage({**DEFAULT_STEPS, "drop_occluded": True, "occlusion_margin": 2.0}, a, b)),
+            ("  drop_occluded, margin 2 (no cross-check, half-size LR)", lambda a, b, gt: _stage({**BALANCED_STEPS, "drop_occluded": True, "occlusion_margin": 2.0}, a, b)),
             ("step: occlusion set, occlusion_margin=4", lambda a, b, gt: _stage({**OCCLUSION_SET, "occlusion_margin": 4.0}, a, b)),
             ("step: + periodic_guard", lambda a, b, gt: _stage({**OCCLUSION_SET, "occlusion_margin": 4.0, "periodic_guard": True}, a, b)),
             ("step: + fill_planes: preset=accurate", lambda a, b, gt: _stage({**OCCLUSION_SET, "occlusion_margin": 4.0, "periodic_guard": True,

@@ -43,7 +43,7 @@ from sensorium.stages.frame import Frame  # noqa: E402
 from tests.pipeline.draw.conftest import lut_index  # noqa: E402
 from tests.pipeline.draw.test_colormap import BOARD, regions, separated  # noqa: E402
 
-SET = {"cross_check": True, "drop_occluded": True}
+SET = {"preset": "balanced", "cross_check": True, "drop_occluded": True}  # on the then defaults
 
 
 @contextlib.contextmanager
@@ -115,7 +115,7 @@ def split_margin(fill_margin: float | None) -> Iterator[None]:
 
 
 VARIANTS: list[tuple[str, dict, str | None, float | None]] = [
-    ("defaults", {}, None, None),
+    ("the then defaults (preset=balanced)", {"preset": "balanced"}, None, None),
     ("the occlusion set (lr_scale=full, margin 2)", {**SET, "lr_scale": "full", "occlusion_margin": 2.0}, None, None),
     ("set, lr_scale=full, verdict: textured, margin 2", {**SET, "lr_scale": "full", "occlusion_margin": 2.0}, "textured", None),
     ("set, lr_scale=full, verdict: union, margin 2", {**SET, "lr_scale": "full", "occlusion_margin": 2.0}, "union", None),

@@ -48,13 +48,13 @@ def occlusion_mask(gt: np.ndarray, margin: float = 1.0) -> np.ndarray:
 
 
 def default_maps(left: np.ndarray, right: np.ndarray) -> dict[str, np.ndarray]:
-    """The default stage's dense disparity, its checked pixels, SGBM's raw answer and the texture floor."""
-    (frame,) = DepthStage()([Frame("bench", 0, image=left, right=right)])
+    """The then default stage's (``preset=balanced``) dense disparity, its checked pixels, SGBM's raw answer and the texture floor."""
+    (frame,) = DepthStage({"preset": "balanced"})([Frame("bench", 0, image=left, right=right)])
     gl, gr = stereo.to_grey(left), stereo.to_grey(right)
     rng = disparity_range.to_range(*disparity_range.auto_range(disparity_range.coarse_estimate(gl, gr, 320), 256), "auto", 256)
-    cfg = DepthConfig()
+    cfg = DepthConfig(preset="balanced")  # the defaults of the round this measured
     params = cfg.sgbm(rng)
-    checked = stereo.match(gl, gr, params, fill=False, lr_scale=cfg.lr_scale).disparity
+    checked = stereo.match(gl, gr, params, fill=False, lr_scale=cfg.step("lr_scale")).disparity
     return {"dense": frame.results["depth"].disparity, "checked": checked, "raw": stereo.compute_disparity(gl, gr, params),
             "grey": gl, "texture": stereo.texture_confidence(gl, params.block_size)}
 
