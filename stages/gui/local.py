@@ -41,6 +41,7 @@ import cv2
 import numpy as np
 
 from sensorium.stages.gui import small_text
+from sensorium.stages.gui.boxes import centre, inside
 from sensorium.stages.gui.composite import Part, decide, split_label
 from sensorium.stages.gui.icons import IconConfig, IconGrounder, IconMatch
 from sensorium.stages.gui.ocr_engine import OcrConfig
@@ -93,10 +94,6 @@ class Refusal:
 Outcome = Act | Refusal
 
 
-def _centre(b: tuple[float, float, float, float]) -> tuple[float, float]:
-    return (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
-
-
 def element_boxes(image: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Rectangles that look like UI elements (fields, buttons): closed edge contours at least
     24x12 px and not most of the screen, as (x1, y1, x2, y2), smallest first."""
@@ -127,16 +124,12 @@ def click_point(label: TextBox, element: tuple[float, float, float, float] | Non
     and holds no other text (a button), else the text's centre (a wide bar or a row of several
     items, where the element's centre may be another item or nothing)."""
     if element is None:
-        return _centre(label.box)
-    (tx, ty), (ex, ey) = _centre(label.box), _centre(element)
+        return centre(label.box)
+    (tx, ty), (ex, ey) = centre(label.box), centre(element)
     centred = abs(tx - ex) <= max(8.0, 0.12 * (element[2] - element[0])) and abs(ty - ey) <= max(6.0, 0.2 * (element[3] - element[1]))
-    others = any(t.parts == 1 and not _inside(t.box, label.box) and element[0] <= _centre(t.box)[0] <= element[2]
-                 and element[1] <= _centre(t.box)[1] <= element[3] for t in texts)
+    others = any(t.parts == 1 and not inside(t.box, label.box) and element[0] <= centre(t.box)[0] <= element[2]
+                 and element[1] <= centre(t.box)[1] <= element[3] for t in texts)
     return (ex, ey) if centred and not others else (tx, ty)
-
-
-def _inside(inner: tuple[float, ...], outer: tuple[float, ...], pad: float = 2) -> bool:
-    return inner[0] >= outer[0] - pad and inner[1] >= outer[1] - pad and inner[2] <= outer[2] + pad and inner[3] <= outer[3] + pad
 
 
 class LocalBackend:
@@ -206,7 +199,7 @@ class LocalBackend:
         button, a field with a placeholder), not the outline of the glyphs themselves."""
         lx1, ly1, lx2, ly2 = label.box
         for b in boxes:
-            if _inside(label.box, b) and (b[2] - b[0]) >= (lx2 - lx1) + 10 and (b[3] - b[1]) >= (ly2 - ly1) + 6:
+            if inside(label.box, b) and (b[2] - b[0]) >= (lx2 - lx1) + 10 and (b[3] - b[1]) >= (ly2 - ly1) + 6:
                 return b
         return None
 
@@ -219,14 +212,14 @@ class LocalBackend:
         lx1, ly1, lx2, ly2 = label.box
         lh = ly2 - ly1
         glyphs = [t.box for t in texts]
-        others = [t for t in texts if not _inside(t.box, label.box)]
+        others = [t for t in texts if not inside(t.box, label.box)]
         best: dict[str, tuple[float, tuple[float, float, float, float]]] = {}
         for b in boxes:
-            if _inside(label.box, b) or any(_inside(b, g, pad=4) for g in glyphs):
+            if inside(label.box, b) or any(inside(b, g, pad=4) for g in glyphs):
                 continue  # the label itself, or the outline of some text's glyphs
-            if any(b[0] <= _centre(t.box)[0] <= b[2] and b[1] <= _centre(t.box)[1] <= b[3] for t in others):
+            if any(b[0] <= centre(t.box)[0] <= b[2] and b[1] <= centre(t.box)[1] <= b[3] for t in others):
                 continue  # holds other text: a button or another field's content, not this label's field
-            right = b[0] >= lx2 - 4 and abs(_centre(b)[1] - (ly1 + ly2) / 2) < max(lh, (b[3] - b[1]) / 2)
+            right = b[0] >= lx2 - 4 and abs(centre(b)[1] - (ly1 + ly2) / 2) < max(lh, (b[3] - b[1]) / 2)
             below = b[1] >= ly2 - 4 and b[0] <= lx2 and b[2] >= lx1 and b[1] - ly2 < 6 * lh
             for side, ok, d in (("right", right, b[0] - lx2), ("below", below, b[1] - ly2)):
                 if ok and d < best.get(side, (float("inf"),))[0]:
@@ -291,7 +284,7 @@ class LocalBackend:
         field = self._field_for(found.text, self._elements(image), texts)
         if field is None:
             return self._refusal(target, found, "found the label but no input field next to it").text()
-        x, y = _centre(field)
+        x, y = centre(field)
         return (f"Thought: Typing into the '{_quote(found.text.text)}' field.\nAction: click(start_box='({x:.0f},{y:.0f})')\n\n"
                 f"type(content='{_quote(content)}')")
 
@@ -314,7 +307,7 @@ class LocalBackend:
         chosen, why = decide([self._ground_part(p, image, texts) for p in parts])
         if chosen is None:
             return Refusal(f"{refusal.reason}; split at its commas, {why}")
-        x, y = _centre(chosen.box)
+        x, y = centre(chosen.box)
         return Act(f"Clicking '{_quote(chosen.text)}', the part of '{_quote(target)}' found on the screen.",
                    f"{action}(start_box='({x:.0f},{y:.0f})')")
 
@@ -384,7 +377,7 @@ class LocalBackend:
 
     @staticmethod
     def _icon_click(target: str, match: IconMatch, action: str) -> Act:
-        x, y = _centre(match.box)
+        x, y = centre(match.box)
         how = f", told apart {match.how}" if match.how else ""
         return Act(f"Clicking the icon that looks like '{_quote(target)}' (similarity {match.score:.2f}{how}).",
                    f"{action}(start_box='({x:.0f},{y:.0f})')")
