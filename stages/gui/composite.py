@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
+from sensorium.stages.gui.boxes import gaps
+
 Box = tuple[float, float, float, float]
 
 
@@ -40,8 +42,7 @@ def together(a: Box, b: Box) -> bool:
     """Whether two boxes are near enough for one element to hold both: the gap between them,
     along either axis, at most twice the taller one's height."""
     reach = 2 * max(a[3] - a[1], b[3] - b[1])
-    gap_x = max(a[0], b[0]) - min(a[2], b[2])
-    gap_y = max(a[1], b[1]) - min(a[3], b[3])
+    gap_x, gap_y = gaps(a, b)
     return gap_x <= reach and gap_y <= reach
 
 

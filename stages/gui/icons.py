@@ -29,6 +29,7 @@ import numpy as np
 from scipy.sparse.csgraph import connected_components
 
 from sensorium.stages.config import StageConfig
+from sensorium.stages.gui.boxes import inside
 from sensorium.stages.gui.conventions import APP_BAR, app_bar_slot, named_order
 from sensorium.stages.gui.non_targets import entry_boxes, in_entry_middle, on_plain_surface, outside_status_bar, status_bar
 
@@ -104,10 +105,6 @@ def _overlaps(a: Sequence[float], b: Sequence[float], frac: float = 0.2) -> bool
     return iw > 0 and ih > 0 and iw * ih > frac * (a[2] - a[0]) * (a[3] - a[1])
 
 
-def _contains(outer: Sequence[float], inner: Sequence[float], pad: float = 3) -> bool:
-    return inner[0] >= outer[0] - pad and inner[1] >= outer[1] - pad and inner[2] <= outer[2] + pad and inner[3] <= outer[3] + pad
-
-
 def part_groups(parts: Sequence[Box], *, max_side: int = 128, max_parts: int = 4) -> list[Box]:
     """Union boxes of 2-``max_parts`` parts of similar size in one row or column, each at most
     1.2 times its thinner side from the next: one glyph drawn as separate pieces (the three
@@ -179,9 +176,9 @@ def icon_candidates(image: np.ndarray, text_boxes: Sequence[Sequence[float]], el
     boxes = sorted(buttons | bars | set(icon_blobs(image, max_side=max_side)), key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
     groups: list[tuple[Box, list[Box]]] = []
     for b in boxes:
-        if any(_overlaps(b, t) or _contains(b, t, 0) for t in text_boxes):
+        if any(_overlaps(b, t) or inside(t, b, 0) for t in text_boxes):
             continue
-        root = next((g for g in groups if _contains(g[0], b)), None)
+        root = next((g for g in groups if inside(b, g[0], 3)), None)
         side = max(b[2] - b[0], b[3] - b[1])
         if root is None:
             if b not in bars or b in dashes:

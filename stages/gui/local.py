@@ -34,12 +34,14 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 
 from sensorium.stages.gui import small_text
+from sensorium.stages.gui.boxes import centre, inside
 from sensorium.stages.gui.composite import Part, decide, split_label
 from sensorium.stages.gui.icons import IconConfig, IconGrounder, IconMatch
 from sensorium.stages.gui.ocr_engine import OcrConfig
@@ -67,8 +69,29 @@ def _quote(s: str) -> str:
     return s.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n")
 
 
-def _centre(b: tuple[float, float, float, float]) -> tuple[float, float]:
-    return (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+@dataclass(frozen=True)
+class Act:
+    """A grounded step: the thought that says why, and the UI-TARS action call."""
+
+    thought: str
+    action: str
+
+    def text(self) -> str:
+        return f"Thought: {self.thought}\nAction: {self.action}"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A step that cannot be grounded: the reason, answered as ``call_user()`` ("I <reason>.")."""
+
+    reason: str
+
+    def text(self) -> str:
+        return f"Thought: I {self.reason}.\nAction: call_user()"
+
+
+#: what grounding a click yields, formatted once by :meth:`text`
+Outcome = Act | Refusal
 
 
 def element_boxes(image: np.ndarray) -> list[tuple[int, int, int, int]]:
@@ -101,16 +124,12 @@ def click_point(label: TextBox, element: tuple[float, float, float, float] | Non
     and holds no other text (a button), else the text's centre (a wide bar or a row of several
     items, where the element's centre may be another item or nothing)."""
     if element is None:
-        return _centre(label.box)
-    (tx, ty), (ex, ey) = _centre(label.box), _centre(element)
+        return centre(label.box)
+    (tx, ty), (ex, ey) = centre(label.box), centre(element)
     centred = abs(tx - ex) <= max(8.0, 0.12 * (element[2] - element[0])) and abs(ty - ey) <= max(6.0, 0.2 * (element[3] - element[1]))
-    others = any(t.parts == 1 and not _inside(t.box, label.box) and element[0] <= _centre(t.box)[0] <= element[2]
-                 and element[1] <= _centre(t.box)[1] <= element[3] for t in texts)
+    others = any(t.parts == 1 and not inside(t.box, label.box) and element[0] <= centre(t.box)[0] <= element[2]
+                 and element[1] <= centre(t.box)[1] <= element[3] for t in texts)
     return (ex, ey) if centred and not others else (tx, ty)
-
-
-def _inside(inner: tuple[float, ...], outer: tuple[float, ...], pad: float = 2) -> bool:
-    return inner[0] >= outer[0] - pad and inner[1] >= outer[1] - pad and inner[2] <= outer[2] + pad and inner[3] <= outer[3] + pad
 
 
 class LocalBackend:
@@ -180,7 +199,7 @@ class LocalBackend:
         button, a field with a placeholder), not the outline of the glyphs themselves."""
         lx1, ly1, lx2, ly2 = label.box
         for b in boxes:
-            if _inside(label.box, b) and (b[2] - b[0]) >= (lx2 - lx1) + 10 and (b[3] - b[1]) >= (ly2 - ly1) + 6:
+            if inside(label.box, b) and (b[2] - b[0]) >= (lx2 - lx1) + 10 and (b[3] - b[1]) >= (ly2 - ly1) + 6:
                 return b
         return None
 
@@ -193,14 +212,14 @@ class LocalBackend:
         lx1, ly1, lx2, ly2 = label.box
         lh = ly2 - ly1
         glyphs = [t.box for t in texts]
-        others = [t for t in texts if not _inside(t.box, label.box)]
+        others = [t for t in texts if not inside(t.box, label.box)]
         best: dict[str, tuple[float, tuple[float, float, float, float]]] = {}
         for b in boxes:
-            if _inside(label.box, b) or any(_inside(b, g, pad=4) for g in glyphs):
+            if inside(label.box, b) or any(inside(b, g, pad=4) for g in glyphs):
                 continue  # the label itself, or the outline of some text's glyphs
-            if any(b[0] <= _centre(t.box)[0] <= b[2] and b[1] <= _centre(t.box)[1] <= b[3] for t in others):
+            if any(b[0] <= centre(t.box)[0] <= b[2] and b[1] <= centre(t.box)[1] <= b[3] for t in others):
                 continue  # holds other text: a button or another field's content, not this label's field
-            right = b[0] >= lx2 - 4 and abs(_centre(b)[1] - (ly1 + ly2) / 2) < max(lh, (b[3] - b[1]) / 2)
+            right = b[0] >= lx2 - 4 and abs(centre(b)[1] - (ly1 + ly2) / 2) < max(lh, (b[3] - b[1]) / 2)
             below = b[1] >= ly2 - 4 and b[0] <= lx2 and b[2] >= lx1 and b[1] - ly2 < 6 * lh
             for side, ok, d in (("right", right, b[0] - lx2), ("below", below, b[1] - ly2)):
                 if ok and d < best.get(side, (float("inf"),))[0]:
@@ -261,36 +280,36 @@ class LocalBackend:
     def _type_into(self, target: str, content: str, image: np.ndarray) -> str:
         found, texts = self.locate(target, image)
         if found.text is None or found.score < self.min_score:
-            return self._cannot(target, found)
+            return self._refusal(target, found).text()
         field = self._field_for(found.text, self._elements(image), texts)
         if field is None:
-            return self._cannot(target, found, "found the label but no input field next to it")
-        x, y = _centre(field)
+            return self._refusal(target, found, "found the label but no input field next to it").text()
+        x, y = centre(field)
         return (f"Thought: Typing into the '{_quote(found.text.text)}' field.\nAction: click(start_box='({x:.0f},{y:.0f})')\n\n"
                 f"type(content='{_quote(content)}')")
 
     def _click(self, verb: str, target: str, image: np.ndarray) -> str:
         if verb in ("press",) and _is_key_combo(target):
-            return f"Thought: Pressing {target}.\nAction: hotkey(key='{_quote(target.lower())}')"
+            return Act(f"Pressing {target}.", f"hotkey(key='{_quote(target.lower())}')").text()
         action = {"double click": ActionType.LEFT_DOUBLE, "right click": ActionType.RIGHT_SINGLE}.get(verb, ActionType.CLICK)
         texts = self.read_text(image)
-        answer = self._click_whole(target, image, action, texts)
+        outcome = self._click_whole(target, image, action, texts)
         parts = split_label(target)
-        if len(parts) > 1 and answer.endswith("call_user()"):
-            return self._click_composite(target, parts, image, action, texts, answer)
-        return answer
+        if len(parts) > 1 and isinstance(outcome, Refusal):
+            outcome = self._click_composite(target, parts, image, action, texts, outcome)
+        return outcome.text()
 
     def _click_composite(self, target: str, parts: list[str], image: np.ndarray, action: str, texts: list[TextBox],
-                         refusal: str) -> str:
+                         refusal: Refusal) -> Outcome:
         """A composite label ("3,368 results, Navigate up") not found whole: each part grounded
         on its own, clicked when they agree (:func:`~sensorium.stages.gui.composite.decide`),
         else the whole label's refusal with why the parts did not help."""
         chosen, why = decide([self._ground_part(p, image, texts) for p in parts])
         if chosen is None:
-            return refusal.replace(".\nAction: call_user()", f"; split at its commas, {why}.\nAction: call_user()")
-        x, y = _centre(chosen.box)
-        return (f"Thought: Clicking '{_quote(chosen.text)}', the part of '{_quote(target)}' found on the screen.\n"
-                f"Action: {action}(start_box='({x:.0f},{y:.0f})')")
+            return Refusal(f"{refusal.reason}; split at its commas, {why}")
+        x, y = centre(chosen.box)
+        return Act(f"Clicking '{_quote(chosen.text)}', the part of '{_quote(target)}' found on the screen.",
+                   f"{action}(start_box='({x:.0f},{y:.0f})')")
 
     def _ground_part(self, part: str, image: np.ndarray, texts: list[TextBox]) -> Part:
         """One part of a composite label: an exact text, else an icon the model is sure of, else a
@@ -307,7 +326,7 @@ class LocalBackend:
                 return Part(part, icon=True, ambiguous=True)
         return Part(part, text_box)
 
-    def _click_whole(self, target: str, image: np.ndarray, action: str, texts: list[TextBox]) -> str:
+    def _click_whole(self, target: str, image: np.ndarray, action: str, texts: list[TextBox]) -> Outcome:
         first = find_text(target, merge_fragments(texts))
         icon = None
         if self.icons is not None and (first.score < self.min_score and self.icons.knows(target) or
@@ -322,12 +341,12 @@ class LocalBackend:
             return self._click_icon(target, image, more, found, action, icon if more is texts else None)
         if icon is not None and found.score < SURE_TEXT and self._is_icon_name(target):
             # an icon's name, no icon sure enough and only a near text ("Amount" for "Account"): ask
-            return self._cannot(target, found, f"read only '{_quote(found.text.text)}' (match {found.score:.0f}/100) for the "
+            return self._refusal(target, found, f"read only '{_quote(found.text.text)}' (match {found.score:.0f}/100) for the "
                                                f"icon name '{_quote(target)}'", also=icon.refused)
         texts = more
         x, y = click_point(found.text, self._element_at(found.text, self._elements(image)), texts)
         how = "" if found.how == "whole" else f" ({found.how}, match {found.score:.0f}/100)"
-        return f"Thought: Clicking '{_quote(found.text.text)}'{how}.\nAction: {action}(start_box='({x:.0f},{y:.0f})')"
+        return Act(f"Clicking '{_quote(found.text.text)}'{how}.", f"{action}(start_box='({x:.0f},{y:.0f})')")
 
     def _is_icon_name(self, target: str) -> bool:
         """Whether ``target`` is an icon's name as a whole ("Account"), not a phrase that holds
@@ -344,27 +363,27 @@ class LocalBackend:
         return match
 
     def _click_icon(self, target: str, image: np.ndarray, texts: list[TextBox], found: Match, action: str,
-                    tried: IconMatch | None = None) -> str:
+                    tried: IconMatch | None = None) -> Outcome:
         """No text matches ``target``: the text-free element that looks like it, if icons are
         configured (``tried``: the answer on the first pass's text, when the small-text pass
         found nothing new to change it)."""
         if self.icons is None:
-            return self._cannot(target, found, also="icon grounding needs embed weights (the gui_agent icons option, "
+            return self._refusal(target, found, also="icon grounding needs embed weights (the gui_agent icons option, "
                                                     "e.g. icons.weights=clip_icons)")
         match = self._find_icon(target, image, texts) if tried is None else tried
         if match.refused:
-            return self._cannot(target, found, also=match.refused)
+            return self._refusal(target, found, also=match.refused)
         return self._icon_click(target, match, action)
 
     @staticmethod
-    def _icon_click(target: str, match: IconMatch, action: str) -> str:
-        x, y = _centre(match.box)
+    def _icon_click(target: str, match: IconMatch, action: str) -> Act:
+        x, y = centre(match.box)
         how = f", told apart {match.how}" if match.how else ""
-        return (f"Thought: Clicking the icon that looks like '{_quote(target)}' (similarity {match.score:.2f}{how}).\n"
-                f"Action: {action}(start_box='({x:.0f},{y:.0f})')")
+        return Act(f"Clicking the icon that looks like '{_quote(target)}' (similarity {match.score:.2f}{how}).",
+                   f"{action}(start_box='({x:.0f},{y:.0f})')")
 
-    def _cannot(self, target: str, best: Match, why: str = "", also: str = "") -> str:
+    def _refusal(self, target: str, best: Match, why: str = "", also: str = "") -> Refusal:
         near = (f" (closest text: '{_quote(best.text.text)}', match {best.score:.0f}/100 below {self.min_score:.0f})"
                 if best.text is not None else " (no text on the screen)")
         reason = why or f"cannot find '{_quote(target)}' on the screen{near}"
-        return f"Thought: I {reason}{'; ' + also if also else ''}.\nAction: call_user()"
+        return Refusal(f"{reason}{'; ' + also if also else ''}")

@@ -83,13 +83,16 @@ def disc_clip(path, n=40, size=256):
 def sample_run(tmp_path_factory, ray_cluster):
     """One in-process ``sensorium run`` over the bundled sample (stereo + RGB-D) through depth,
     detect and face into JSONL and Rerun, with the report (on by default): the report and Rerun
-    sink tests only read its OUT folder, so the run is paid once."""
+    sink tests only read its OUT folder, so the run is paid once. Depth runs its ``fast`` preset:
+    these tests check what the sinks and the report record, not the depth chain (tests/stages/depth
+    does), and a denser default chain would cost every run of the suite."""
     from typer.testing import CliRunner
 
     from sensorium.pipeline.cli.run import app
 
     out = tmp_path_factory.mktemp("sample_run")
-    res = CliRunner().invoke(app, ["run", "--stages", "depth,detect,face", "--sinks", "jsonl,rerun", "--out", str(out)])
+    res = CliRunner().invoke(app, ["run", "--stages", "depth,detect,face", "--set", "depth.preset=fast", "--sinks", "jsonl,rerun",
+                                 "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert f"report: {out / 'report.html'}" in res.output.replace("\n", "")
     return out

@@ -162,3 +162,19 @@ def test_an_icon_name_read_only_as_a_near_word_is_call_user_not_a_click_on_the_w
     assert "Amount" in icon_backend.ground("click Amount", image)  # OCR reads the column
     text = icon_backend.ground("click Account", image)
     assert _action(text).type == "call_user" and "read only 'Amount'" in text, text
+
+
+@pytest.mark.slow
+def test_a_composite_label_clicks_its_found_part_or_refuses_with_the_whole_reason_and_the_parts(plain_backend):
+    """The whole label's refusal, then why its parts did not help, in one thought; a part
+    found exactly (with the rest absent) is clicked."""
+    screen = toolbar_screen(330, 0)
+    with remembered_ocr(plain_backend, {}):
+        refused = plain_backend.ground("click Zebra stripes, Purple giraffe", screen.image)
+        clicked = plain_backend.ground("click Save, Purple giraffe", screen.image)
+    assert _action(refused).type == "call_user" and refused.startswith(
+        "Thought: I cannot find 'Zebra stripes, Purple giraffe' on the screen (closest text: "), refused
+    assert refused.endswith("; icon grounding needs embed weights (the gui_agent icons option, e.g. icons.weights=clip_icons)"
+                            "; split at its commas, no part of it was found.\nAction: call_user()"), refused
+    action = _action(clicked)
+    assert "Clicking 'Save', the part of 'Save, Purple giraffe'" in clicked and _inside(action, screen.buttons["Save"]), clicked
