@@ -399,9 +399,11 @@ class DepthStage(Stage):
             left, right, image = (cv2.resize(img, small, interpolation=cv2.INTER_AREA) for img in (left, right, image))
         params = cfg.sgbm(rng, n)
         # the LR tolerance stays in matching pixels: sub-pixel noise does not shrink with the image;
-        # at reduced size the right view is matched at the full size of it, except in the fast preset
+        # at a reduced size the preset did not choose (a wide range, ``downscale``) the right view is
+        # matched at the full size of the reduced pair; a preset that matches reduced (fast) scales it too
+        lr_scale = cfg.step("lr_scale") if n == 1 or PRESETS[cfg.preset].match_scale > 1 else "full"
         m = stereo.match(left, right, params, lr_check=cfg.lr_check, max_lr_diff=cfg.max_lr_diff, fill=cfg.fill_holes,
-                         lr_scale=cfg.step("lr_scale") if n == 1 or cfg.preset == "fast" else "full", fill_filter=cfg.fill_filter,
+                         lr_scale=lr_scale, fill_filter=cfg.fill_filter,
                          keep_rejected=cfg.keep_rejected, periodic_guard=cfg.step("periodic_guard"))
         agreed = None
         if cfg.step("cross_check"):
