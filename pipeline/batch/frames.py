@@ -43,7 +43,8 @@ class RowFrames:
             results = {stage: result_from_dict(d) for stage, d in json.loads(row["results"]).items()}
             meta = {"path": row["path"]}
             image = load_image(meta["path"]) if self.with_images else None
-            frames.append(Frame(SOURCE_ID, self._next(), time.time(), image=image, results=results, meta=meta))
+            frames.append(Frame(SOURCE_ID, self._next(), time.time(), image=image, results=results, meta=meta,
+                                timings=dict(row.get("timings") or {})))
         for fail in failures:
             frames.append(Frame(SOURCE_ID, self._next(), time.time(), errors={fail["stage"] or "source": fail["reason"]},
                                 meta={"path": fail["path"]}))

@@ -226,10 +226,10 @@ class _StageActor:
             if delta.error is not None:
                 errors[i] = f"{self.name}: {delta.error}"
             else:
-                earlier[i] = [*earlier[i], Delta(self.name, delta.result)]
+                earlier[i] = [*earlier[i], Delta(self.name, delta.result, seconds=delta.seconds)]
         out = {"path": batch["path"], "width": width, "height": height, "error": np.array(errors, dtype=object)}
         if self.last:
-            out["results"], out["embedding"] = _row_columns(earlier, errors, self._class)
+            out["results"], out["embedding"], out["timings"] = _row_columns(earlier, errors, self._class)
         else:
             out["deltas"] = _objects([pickle.dumps(d, pickle.HIGHEST_PROTOCOL) for d in earlier])
             out["image"] = _objects(images)
@@ -237,11 +237,12 @@ class _StageActor:
 
 
 def _row_columns(deltas: list[list[Delta]], errors: list[str],
-                 stage_class: Callable[[str], type[Stage]] = get_stage_class) -> tuple[np.ndarray, np.ndarray]:
+                 stage_class: Callable[[str], type[Stage]] = get_stage_class) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The last stage's actor turns the results into what the Parquet writer stores, in
     parallel and once: each row's results as JSON, and the first image vector a stage gives
-    (:meth:`Stage.image_vector`) as float32 bytes (empty: none)."""
-    results, vectors = [], []
+    (:meth:`Stage.image_vector`) as float32 bytes (empty: none); and, for the run report, each
+    row's seconds per stage as JSON."""
+    results, vectors, timings = [], [], []
     for ds, err in zip(deltas, errors):
         vector = b""
         for d in ([] if err else ds):
@@ -251,19 +252,24 @@ def _row_columns(deltas: list[list[Delta]], errors: list[str],
                 break
         results.append("" if err else json.dumps({d.stage: d.result.to_dict() for d in ds}))
         vectors.append(vector)
-    return _objects(results), _objects(vectors)
+        timings.append(json.dumps({d.stage: d.seconds for d in ds if d.seconds is not None}))
+    return _objects(results), _objects(vectors), _objects(timings)
 
 
 def _rows(batch: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Parquet rows and failure-report lines of a finished batch."""
+    """Parquet rows and failure-report lines of a finished batch. A row's ``timings`` (stage ->
+    seconds) go to the run report, not into the parts: they depend on the machine and its load,
+    the results only on the image."""
     good, bad = [], []
-    for p, w, h, err, res, vec in zip(batch["path"], batch["width"], batch["height"], batch["error"], batch["results"], batch["embedding"]):
+    for p, w, h, err, res, vec, secs in zip(batch["path"], batch["width"], batch["height"], batch["error"], batch["results"],
+                                            batch["embedding"], batch["timings"]):
         if err:
             stage, _, reason = str(err).partition(": ")
             bad.append({"path": str(p), "stage": stage, "reason": reason})
             continue
         vector = np.frombuffer(vec, np.float32).tolist() if len(vec) else None
-        good.append({"path": str(p), "width": int(w), "height": int(h), "results": str(res), "embedding": vector})
+        good.append({"path": str(p), "width": int(w), "height": int(h), "results": str(res), "embedding": vector,
+                     "timings": json.loads(secs) if secs else {}})
     return good, bad
 
 
@@ -277,7 +283,7 @@ def _write_part(output: Path, rows: list[dict[str, Any]]) -> None:
     tmp = folder / f".{name}.tmp"
     schema = pa.schema([("path", pa.string()), ("width", pa.int32()), ("height", pa.int32()), ("results", pa.string()),
                         ("embedding", pa.list_(pa.float32()))])
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp)
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp)  # the schema's columns only: not ``timings``
     os.replace(tmp, folder / name)  # a part on disk is always complete
 
 

@@ -4,6 +4,7 @@ its report and, with --rerun, a recording with one frame per image."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections import Counter
 
@@ -12,6 +13,7 @@ from rerun.chunk import RrdReader
 from typer.testing import CliRunner
 
 from sensorium.pipeline.batch.frames import SOURCE_ID, Feed, RowFrames
+from sensorium.pipeline.batch.job import iter_rows
 from sensorium.pipeline.cli.batch import app
 from sensorium.pipeline.report import RunRecorder
 from sensorium.stages.results import Detections
@@ -43,13 +45,17 @@ def test_batch_job_writes_report_and_recording(tmp_path, data_dir, ray_cluster):
 
     page = (out / "report.html").read_text()
     assert "<td>images</td><td>3</td>" in page and "<td>failed</td><td>1</td>" in page
-    assert page.count('data-why="first"') == 1 and page.count('data-why="error"') == 1
+    # with each row's seconds per stage, both good images are among the slowest kept: one sheet entry each
+    assert sorted(re.findall(r'data-why="([^"]*)"', page)) == ["error", "first, slowest", "slowest"]
     assert 'data-plot="throughput"' in page and 'data-plot="scores"' in page and "<script" not in page
+    assert 'data-plot="latency"' in page and "No per-stage timings" not in page  # each row's seconds per stage
+    assert all(set(row) == {"path", "width", "height", "results", "embedding"} for row in iter_rows(out))  # not stored
 
 
 def test_rows_and_failures_become_numbered_frames(data_dir):
     det = Detections(boxes=[[1, 2, 30, 40]], scores=[0.8], class_id=[0], class_names=("bus",))
-    rows = [{"path": str(data_dir / "photos/bus.jpg"), "width": 810, "height": 1080, "results": json.dumps({"detect": det.to_dict()})}]
+    rows = [{"path": str(data_dir / "photos/bus.jpg"), "width": 810, "height": 1080, "results": json.dumps({"detect": det.to_dict()}),
+             "timings": {"detect": 0.25}}]
     fails = [{"path": "/nowhere/x.jpg", "stage": "source", "reason": "no such file"}]
     recorder = RunRecorder()
     feed = Feed(RowFrames(with_images=True), [recorder])
@@ -58,4 +64,5 @@ def test_rows_and_failures_become_numbered_frames(data_dir):
     assert feed.close() == {"RunRecorder": {"sink": "report", "frames": 3, "collect_ms_per_frame": pytest.approx(0, abs=50)}}
     first = recorder.first[SOURCE_ID]
     assert first.seq == 0 and first.image.shape == (1080, 810, 3) and first.results["detect"] == det
+    assert first.timings == {"detect": 0.25} and list(recorder.latency["detect"]) == [250.0, 250.0]
     assert [(f.seq, f.errors) for f in recorder.failed] == [(1, {"source": "no such file"})]
