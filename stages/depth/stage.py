@@ -31,6 +31,7 @@ from sensorium.stages.results import Depth, Rectification
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class Preset:
     """What a ``DepthConfig.preset`` chooses: the matching scales, and the dense-accuracy steps
